@@ -1,0 +1,177 @@
+"""Reading and writing the declarative workspace file (YAML).
+
+    clients:   [{code: nordic, name: Nordic Shipyards AS}]
+    sites:     [{code: bergen, timezone: Europe/Oslo, country: "NO"}]
+    people:    [{code: kha, name: Kari Hansen, role: naval-architect, site: bergen}]
+    projects:  [{code: P-1001, name: Hull survey, client: nordic, contract: NSY-2026}]
+    contracts: [{code: NSY-2026, client: nordic, currency: EUR, start: 2026-01-01, ...}]
+    mapping_rules: [{source: harvest, field: project, value: "4471", project: P-1001}]
+
+Numbers are read as Decimal from their text (145.10 stays 145.10, never a float). An
+invalid file raises `ConfigError` listing every problem as file, path and field.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from billsync.domain.contracts import Contract
+from billsync.domain.mapping import MappingRule
+from billsync.domain.workspace import Client, Person, Project, Site
+
+# Section name in the file -> (record kind, model). Order is the order of applying.
+SECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
+    "clients": ("client", Client),
+    "sites": ("site", Site),
+    "people": ("person", Person),
+    "contracts": ("contract", Contract),
+    "projects": ("project", Project),
+    "mapping_rules": ("rule", MappingRule),
+}
+KIND_SECTION = {kind: section for section, (kind, _) in SECTIONS.items()}
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+
+
+class ConfigError(Exception):
+    def __init__(self, filename: str, problems: list[Problem]):
+        self.filename = filename
+        self.problems = problems
+        lines = [f"{filename}: {p.path}: {p.message}" for p in problems]
+        super().__init__("invalid workspace file; nothing was changed\n" + "\n".join(lines))
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    pass
+
+
+def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
+    return Decimal(loader.construct_scalar(node).replace("_", ""))
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _decimal_out(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
+    text = str(value)
+    tag = "float" if any(c in text for c in ".eE") else "int"  # read back untagged as a number
+    return dumper.represent_scalar(f"tag:yaml.org,2002:{tag}", text)
+
+
+_Dumper.add_representer(Decimal, _decimal_out)
+_Dumper.add_multi_representer(enum.Enum, lambda d, v: d.represent_str(str(v.value)))
+_Dumper.add_representer(tuple, lambda d, v: d.represent_list(list(v)))
+
+
+def record_key(kind: str, record: BaseModel) -> str:
+    if isinstance(record, MappingRule):
+        return f"{record.source}:{record.field}:{record.match}:{record.value}"
+    return str(record.code)
+
+
+def _path(section: str, index: int, loc: tuple[int | str, ...]) -> str:
+    text = f"{section}[{index}]"
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def parse(filename: str, text: str) -> dict[str, list[BaseModel]]:
+    """Every record of the file by kind, or ConfigError listing every problem."""
+    try:
+        document = yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - safe loader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"
+        raise ConfigError(filename, [Problem(where, f"not valid YAML: {exc}")]) from exc
+    if document is None:
+        document = {}
+    if not isinstance(document, Mapping):
+        raise ConfigError(filename, [Problem("(document)", "must be a mapping of sections")])
+    problems: list[Problem] = []
+    for key in document:
+        if key not in SECTIONS:
+            known = ", ".join(SECTIONS)
+            problems.append(Problem(str(key), f"unknown section; expected one of {known}"))
+    parsed: dict[str, list[BaseModel]] = {}
+    for section, (kind, model) in SECTIONS.items():
+        items = document.get(section) or []
+        if not isinstance(items, list):
+            problems.append(Problem(section, "must be a list"))
+            continue
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            try:
+                record = model.model_validate(item)
+            except ValidationError as exc:
+                for error in exc.errors():
+                    problems.append(Problem(_path(section, index, error["loc"]), error["msg"]))
+                continue
+            key = record_key(kind, record)
+            if key in seen:
+                problems.append(
+                    Problem(f"{section}[{index}]", f"duplicate of {section}[{seen[key]}] ({key})")
+                )
+            seen[key] = index
+            parsed.setdefault(kind, []).append(record)
+    if problems:
+        raise ConfigError(filename, problems)
+    return parsed
+
+
+def load(path: Path) -> dict[str, list[BaseModel]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [Problem("(file)", exc.strerror or str(exc))]) from exc
+    return parse(str(path), text)
+
+
+def dump(records: Mapping[str, list[BaseModel]]) -> str:
+    document: dict[str, Any] = {}
+    for section, (kind, _) in SECTIONS.items():
+        if records.get(kind):
+            document[section] = [
+                r.model_dump(mode="python", exclude_defaults=True) for r in records[kind]
+            ]
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+def check_references(records: Mapping[str, list[BaseModel]]) -> list[Problem]:
+    """Problems with references between records (the file merged with what is stored)."""
+    codes = {kind: {record_key(kind, r) for r in rs} for kind, rs in records.items()}
+    problems: list[Problem] = []
+
+    def need(kind: str, record: BaseModel, field: str, target: str) -> None:
+        value = getattr(record, field)
+        if value and value not in codes.get(target, set()):
+            where = f"{KIND_SECTION[kind]}[{record_key(kind, record)}].{field}"
+            problems.append(Problem(where, f"unknown {target} {value!r}"))
+
+    for person in records.get("person", []):
+        need("person", person, "site", "site")
+    for contract in records.get("contract", []):
+        need("contract", contract, "client", "client")
+    for project in records.get("project", []):
+        need("project", project, "client", "client")
+        need("project", project, "contract", "contract")
+    for rule in records.get("rule", []):
+        need("rule", rule, "project", "project")
+        need("rule", rule, "person", "person")
+    return problems

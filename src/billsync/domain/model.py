@@ -1,0 +1,23 @@
+"""Base for the declarative workspace records: strict, frozen, unknown fields refused.
+
+Config files, the database and the rules share these models, so a typo in a YAML key
+is an error that names the field instead of a setting silently ignored.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# Money and hours in config are Decimal; floats from YAML are turned back into their
+# shortest text first by the loader, so 0.1 stays 0.1.
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+Percent = Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)]
+Multiplier = Annotated[Decimal, Field(ge=0, le=10, allow_inf_nan=False)]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)

@@ -1,0 +1,140 @@
+"""Clients, sites, people, projects with their vessel, phases and tasks.
+
+project P-1001 "Hull survey MV Nordic Star" (IMO 9074729), client nordic,
+  phases: design 2026-01-01..2026-03-31, yard 2026-04-01..2026-06-30
+  tasks: survey (design, billable), admin (design, not billable)
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+from zoneinfo import ZoneInfo, available_timezones
+
+import holidays
+from pydantic import field_validator, model_validator
+
+from .model import Code, Record
+
+
+def imo_check_digit_ok(imo: str) -> bool:
+    """IMO ship numbers: 7 digits, the last is sum(d_i * (7 - i)) mod 10 of the first six."""
+    digits = imo.removeprefix("IMO").strip()
+    if len(digits) != 7 or not digits.isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(digits[:6], range(7, 1, -1), strict=True))
+    return total % 10 == int(digits[6])
+
+
+class ProjectStatus(enum.StrEnum):
+    ACTIVE = "active"
+    READY_FOR_BILLING = "ready_for_billing"
+    COMPLETED = "completed"
+    CLOSED = "closed"
+
+
+class Client(Record):
+    code: Code
+    name: str
+    email: str = ""
+    address: str = ""
+    tax_id: str = ""
+
+
+class Site(Record):
+    """Where people work: its time zone and public-holiday calendar decide overtime."""
+
+    code: Code
+    name: str = ""
+    timezone: str
+    country: str  # ISO 3166-1 alpha-2, as the holidays library knows it
+    subdivision: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError(f"unknown IANA time zone {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _known_calendar(self) -> Site:
+        try:
+            holidays.country_holidays(self.country, subdiv=self.subdivision, years=2026)
+        except NotImplementedError as exc:
+            raise ValueError(f"no holiday calendar for country {self.country!r}") from exc
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Person(Record):
+    code: Code
+    name: str
+    role: Code
+    site: Code
+    cost_center: str = ""
+    email: str = ""
+
+
+class Vessel(Record):
+    name: str
+    imo: str
+
+    @field_validator("imo")
+    @classmethod
+    def _check_digit(cls, value: str) -> str:
+        if not imo_check_digit_ok(value):
+            raise ValueError(f"IMO number {value!r} fails its check digit")
+        return value.removeprefix("IMO").strip()
+
+
+class Phase(Record):
+    code: Code
+    name: str = ""
+    start: date | None = None
+    end: date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Phase:
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"phase {self.code} ends {self.end} before it starts {self.start}")
+        return self
+
+    def covers(self, day: date) -> bool:
+        return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
+
+
+class Task(Record):
+    code: Code
+    name: str = ""
+    phase: str = ""
+    billable: bool = True
+
+
+class Project(Record):
+    code: Code
+    name: str
+    client: Code
+    contract: Code | None = None
+    vessel: Vessel | None = None
+    status: ProjectStatus = ProjectStatus.ACTIVE
+    cost_center: str = ""
+    phases: tuple[Phase, ...] = ()
+    tasks: tuple[Task, ...] = ()
+
+    @model_validator(mode="after")
+    def _tasks_in_phases(self) -> Project:
+        phases = {p.code for p in self.phases}
+        for task in self.tasks:
+            if task.phase and task.phase not in phases:
+                raise ValueError(f"task {task.code} names unknown phase {task.phase!r}")
+        return self
+
+    def task(self, code: str) -> Task | None:
+        return next((t for t in self.tasks if t.code == code), None)
+
+    def phase(self, code: str) -> Phase | None:
+        return next((p for p in self.phases if p.code == code), None)

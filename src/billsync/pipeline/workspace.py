@@ -1,0 +1,136 @@
+"""Apply a declarative workspace file: create or update records, print the diff,
+audit every change, and change nothing when any record or reference is wrong.
+
+    $ billsync apply -f firm.yaml
+    + contract NSY-2026
+    ~ project P-1001: status active -> ready_for_billing
+    = 12 unchanged
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from billsync.config.loader import (
+    SECTIONS,
+    ConfigError,
+    check_references,
+    record_key,
+)
+from billsync.domain.contracts import Contract
+from billsync.domain.mapping import MappingRule
+from billsync.domain.workspace import Client, Person, Project, Site
+from billsync.store import records
+from billsync.store.audit import AuditLog
+from billsync.store.db import Store, Tx
+
+MODELS: dict[str, type[BaseModel]] = {kind: model for kind, model in SECTIONS.values()}
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str
+    code: str
+    action: str  # created, updated
+    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # name -> (before, after)
+
+
+@dataclass
+class ApplyResult:
+    changes: list[Change]
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The current declarative records, as domain values."""
+
+    clients: dict[str, Client]
+    sites: dict[str, Site]
+    people: dict[str, Person]
+    projects: dict[str, Project]
+    contracts: dict[str, Contract]
+    contract_versions: dict[str, int]
+    rules: tuple[MappingRule, ...]
+
+
+def _body(record: BaseModel) -> dict[str, Any]:
+    return record.model_dump(mode="json", exclude_defaults=True)
+
+
+def _field_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    keys = sorted(set(before) | set(after))
+    return {k: (before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)}
+
+
+def load_workspace(tx: Tx) -> Workspace:
+    by_kind: dict[str, list[BaseModel]] = {}
+    versions: dict[str, int] = {}
+    for row in records.current(tx):
+        by_kind.setdefault(row["kind"], []).append(MODELS[row["kind"]].model_validate(row["body"]))
+        if row["kind"] == "contract":
+            versions[row["code"]] = row["version"]
+
+    def keyed(kind: str) -> dict[str, Any]:
+        return {record_key(kind, r): r for r in by_kind.get(kind, [])}
+
+    return Workspace(
+        clients=keyed("client"),
+        sites=keyed("site"),
+        people=keyed("person"),
+        projects=keyed("project"),
+        contracts=keyed("contract"),
+        contract_versions=versions,
+        rules=tuple(by_kind.get("rule", [])),  # type: ignore[arg-type]
+    )
+
+
+def apply(
+    store: Store, filename: str, parsed: Mapping[str, list[BaseModel]], actor: str
+) -> ApplyResult:
+    with store.transaction() as tx:
+        stored = {(r["kind"], r["code"]): r for r in records.current(tx)}
+        merged: dict[str, dict[str, BaseModel]] = {}
+        for (kind, code), row in stored.items():
+            merged.setdefault(kind, {})[code] = MODELS[kind].model_validate(row["body"])
+        for kind, items in parsed.items():
+            for item in items:
+                merged.setdefault(kind, {})[record_key(kind, item)] = item
+        problems = check_references({k: list(v.values()) for k, v in merged.items()})
+        if problems:
+            raise ConfigError(filename, problems)
+
+        audit = AuditLog(tx, actor)
+        changes: list[Change] = []
+        unchanged = 0
+        for kind, _ in ((k, m) for k, m in SECTIONS.values()):
+            for item in parsed.get(kind, []):
+                code = record_key(kind, item)
+                body = _body(item)
+                old = stored.get((kind, code))
+                if old is not None and old["body"] == body:
+                    unchanged += 1
+                    continue
+                version = records.put(tx, kind, code, body, old["version"] if old else None)
+                before = old["body"] if old else None
+                audit.record(
+                    f"{kind}.{'updated' if old else 'created'}",
+                    f"{kind}:{code}",
+                    before,
+                    {"version": version, "file": filename, **body},
+                )
+                diff = _field_diff(before or {}, body) if old else {}
+                changes.append(Change(kind, code, "updated" if old else "created", diff))
+        return ApplyResult(changes, unchanged)
+
+
+def export(store: Store) -> dict[str, list[BaseModel]]:
+    with store.reading() as tx:
+        out: dict[str, list[BaseModel]] = {}
+        for row in records.current(tx):
+            out.setdefault(row["kind"], []).append(MODELS[row["kind"]].model_validate(row["body"]))
+        return out

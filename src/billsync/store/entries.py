@@ -1,0 +1,350 @@
+"""Time entries: bulk ingest of revisions, loading for the pipeline, finance actions.
+
+Ingest is keyed by (source, external id). A record whose revision is older than the
+stored one is kept as a raw record but never applied; the same content again changes
+nothing; changed content becomes the next revision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+
+from billsync.domain.canonical import Canonical
+from billsync.domain.entries import (
+    Approval,
+    Category,
+    EntryState,
+    SourceRef,
+    TimeEntry,
+    WriteAdjustment,
+)
+
+from .db import Tx
+from .tables import entry_adjustments, raw_records, time_entries
+
+CHUNK = 5000
+
+
+def payload_hash(payload: str) -> str:
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One parsed record with the verbatim payload it came from."""
+
+    record: Canonical
+    payload: str
+    line_no: int | None
+    source_revision: str
+
+
+@dataclass
+class IngestCounts:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    stale: int = 0  # older than what is stored: kept as raw, not applied
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "stale": self.stale,
+        }
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _fields(rec: Canonical) -> dict[str, Any]:
+    return {
+        "src_person": rec.ref.person,
+        "src_project": rec.ref.project,
+        "src_task": rec.ref.task,
+        "src_client": rec.ref.client,
+        "work_date": rec.work_date,
+        "start_at": rec.start,
+        "end_at": rec.end,
+        "duration_seconds": rec.duration_seconds,
+        "timezone": rec.timezone,
+        "notes": rec.notes,
+        "approval": rec.approval.value,
+        "billable": rec.billable,
+        "category": rec.category.value,
+        "source_rate": rec.source_rate,
+        "deleted": rec.deleted,
+    }
+
+
+def _content_of_row(row: Any) -> tuple[object, ...]:
+    start = _aware(row.start_at)
+    end = _aware(row.end_at)
+    return (
+        SourceRef(row.src_person, row.src_project, row.src_task, row.src_client),
+        row.work_date,
+        row.duration_seconds,
+        row.timezone,
+        start,
+        end,
+        row.notes,
+        Approval(row.approval),
+        row.billable,
+        Category(row.category),
+        row.source_rate,
+        row.deleted,
+    )
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands back naive UTC; PostgreSQL aware. Compare as aware UTC.
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _comparable(content: tuple[object, ...]) -> tuple[object, ...]:
+    out = list(content)
+    out[4], out[5] = _aware(content[4]), _aware(content[5])  # type: ignore[arg-type]
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Revised:
+    entry_id: int
+    external_id: str
+    revision: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+def ingest(
+    tx: Tx,
+    source: str,
+    items: Sequence[Incoming],
+    batch_id: int | None,
+    received_at: dt.datetime,
+) -> tuple[IngestCounts, list[Revised]]:
+    """Write raw records and apply new revisions, all in the caller's transaction."""
+    counts = IngestCounts()
+    revised: list[Revised] = []
+    # Within one delivery the newest revision of each id wins, whatever the order.
+    newest: dict[str, Incoming] = {}
+    for item in items:
+        seen = newest.get(item.record.external_id)
+        if seen is None or item.source_revision >= seen.source_revision:
+            newest[item.record.external_id] = item
+    counts.stale += len(items) - len(newest)
+
+    raw_ids = _store_raw(tx, source, items, batch_id, received_at)
+    existing = _existing(tx, source, list(newest))
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for external_id, item in newest.items():
+        raw_id = raw_ids[(external_id, payload_hash(item.payload))]
+        row = existing.get(external_id)
+        fields = _fields(item.record)
+        if row is None:
+            counts.new += 1
+            inserts.append(
+                {
+                    "workspace_id": tx.workspace_id,
+                    "source": source,
+                    "external_id": external_id,
+                    "revision": 1,
+                    "source_revision": item.source_revision,
+                    "raw_record_id": raw_id,
+                    "updated_at": received_at,
+                    **fields,
+                }
+            )
+        elif item.source_revision < row.source_revision:
+            counts.stale += 1
+        elif _comparable(item.record.content()) == _comparable(_content_of_row(row)):
+            counts.unchanged += 1
+        else:
+            counts.changed += 1
+            updates.append(
+                {
+                    "b_id": row.id,
+                    "revision": row.revision + 1,
+                    "source_revision": item.source_revision,
+                    "raw_record_id": raw_id,
+                    "updated_at": received_at,
+                    "person": "",
+                    "project": "",
+                    "task": "",
+                    "phase": "",
+                    "cost_center": "",
+                    **fields,
+                }
+            )
+            before = {k: getattr(row, k) for k in fields}
+            revised.append(
+                Revised(
+                    row.id,
+                    external_id,
+                    row.revision + 1,
+                    _diff(before, fields)[0],
+                    _diff(before, fields)[1],
+                )
+            )
+    for chunk in _chunks(inserts):
+        tx.conn.execute(insert(time_entries), list(chunk))
+    if updates:
+        statement = (
+            update(time_entries)
+            .where(time_entries.c.id == bindparam("b_id"))
+            .values({k: bindparam(k) for k in updates[0] if k != "b_id"})
+        )
+        for chunk in _chunks(updates):
+            tx.conn.execute(statement, list(chunk))
+    return counts, revised
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    keys = [k for k in after if _norm(before.get(k)) != _norm(after.get(k))]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+def _norm(value: Any) -> Any:
+    return _aware(value) if isinstance(value, dt.datetime) else value
+
+
+def _store_raw(
+    tx: Tx,
+    source: str,
+    items: Sequence[Incoming],
+    batch_id: int | None,
+    received_at: dt.datetime,
+) -> dict[tuple[str, str], int]:
+    """Raw record ids by (external id, payload hash); identical payloads are stored once."""
+    keys = {(i.record.external_id, payload_hash(i.payload)): i for i in items}
+    known = _raw_ids(tx, source, sorted({k[0] for k in keys}))
+    fresh = [
+        {
+            "workspace_id": tx.workspace_id,
+            "source": source,
+            "external_id": ext,
+            "sha256": sha,
+            "payload": item.payload,
+            "batch_id": batch_id,
+            "line_no": item.line_no,
+            "received_at": received_at,
+        }
+        for (ext, sha), item in keys.items()
+        if (ext, sha) not in known
+    ]
+    for chunk in _chunks(fresh):
+        tx.conn.execute(insert(raw_records), list(chunk))
+    if fresh:
+        known = _raw_ids(tx, source, sorted({k[0] for k in keys}))
+    return known
+
+
+def _in_chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    # Stay under SQLite's bound-parameter limit.
+    yield from _chunks(values, 900)
+
+
+def _raw_ids(tx: Tx, source: str, external_ids: Sequence[str]) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    for chunk in _in_chunks(external_ids):
+        rows = tx.conn.execute(
+            select(raw_records.c.id, raw_records.c.external_id, raw_records.c.sha256).where(
+                raw_records.c.workspace_id == tx.workspace_id,
+                raw_records.c.source == source,
+                raw_records.c.external_id.in_(chunk),
+            )
+        )
+        found.update({(r.external_id, r.sha256): r.id for r in rows})
+    return found
+
+
+def _existing(tx: Tx, source: str, external_ids: Sequence[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for chunk in _in_chunks(external_ids):
+        rows = tx.conn.execute(
+            select(time_entries).where(
+                time_entries.c.workspace_id == tx.workspace_id,
+                time_entries.c.source == source,
+                time_entries.c.external_id.in_(chunk),
+            )
+        )
+        found.update({r.external_id: r for r in rows})
+    return found
+
+
+def row_to_entry(row: Any, adjustments: tuple[WriteAdjustment, ...] = ()) -> TimeEntry:
+    zone_start, zone_end = _aware(row.start_at), _aware(row.end_at)
+    return TimeEntry(
+        id=row.id,
+        revision=row.revision,
+        source=row.source,
+        external_id=row.external_id,
+        ref=SourceRef(row.src_person, row.src_project, row.src_task, row.src_client),
+        work_date=row.work_date,
+        duration_seconds=row.duration_seconds,
+        timezone=row.timezone,
+        start=zone_start,
+        end=zone_end,
+        notes=row.notes,
+        approval=Approval(row.approval),
+        billable=row.billable,
+        category=Category(row.category),
+        source_rate=row.source_rate,
+        deleted=row.deleted,
+        state=EntryState(row.state),
+        person=row.person,
+        project=row.project,
+        task=row.task,
+        phase=row.phase,
+        cost_center=row.cost_center,
+        adjustments=adjustments,
+    )
+
+
+def adjustments_by_entry(tx: Tx) -> dict[int, tuple[WriteAdjustment, ...]]:
+    rows = tx.conn.execute(
+        select(
+            entry_adjustments.c.entry_id, entry_adjustments.c.seconds, entry_adjustments.c.reason
+        )
+        .join(time_entries, time_entries.c.id == entry_adjustments.c.entry_id)
+        .where(time_entries.c.workspace_id == tx.workspace_id)
+        .order_by(entry_adjustments.c.id)
+    )
+    out: dict[int, list[WriteAdjustment]] = {}
+    for r in rows:
+        out.setdefault(r.entry_id, []).append(WriteAdjustment(r.seconds, r.reason))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def load_entries(tx: Tx, ids: Iterable[int] | None = None) -> Iterator[TimeEntry]:
+    """Every current entry of the workspace (or the given ids), streamed."""
+    adjustments = adjustments_by_entry(tx)
+    query = select(time_entries).where(time_entries.c.workspace_id == tx.workspace_id)
+    if ids is not None:
+        wanted = sorted(set(ids))
+        for chunk in _chunks(wanted, 900):
+            for row in tx.conn.execute(query.where(time_entries.c.id.in_(chunk))):
+                yield row_to_entry(row, adjustments.get(row.id, ()))
+        return
+    for row in tx.conn.execute(
+        query.order_by(time_entries.c.id).execution_options(yield_per=CHUNK)
+    ):
+        yield row_to_entry(row, adjustments.get(row.id, ()))
+
+
+def payload_json(fields: dict[str, Any]) -> str:
+    """The verbatim record as stored: its fields in the source's own order."""
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,60 @@
+"""Versioned declarative records: clients, sites, people, projects, contracts, rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from .db import Tx, utcnow
+from .tables import records
+
+
+def current(tx: Tx, kind: str | None = None) -> list[dict[str, Any]]:
+    """Current records as rows: kind, code, version, body (in creation order)."""
+    query = select(records.c.kind, records.c.code, records.c.version, records.c.body).where(
+        records.c.workspace_id == tx.workspace_id, records.c.superseded_at.is_(None)
+    )
+    if kind:
+        query = query.where(records.c.kind == kind)
+    return [dict(row._mapping) for row in tx.conn.execute(query.order_by(records.c.id))]
+
+
+def body_at_version(tx: Tx, kind: str, code: str, version: int) -> dict[str, Any] | None:
+    found = tx.conn.execute(
+        select(records.c.body).where(
+            records.c.workspace_id == tx.workspace_id,
+            records.c.kind == kind,
+            records.c.code == code,
+            records.c.version == version,
+        )
+    ).scalar()
+    return dict(found) if found is not None else None
+
+
+def put(tx: Tx, kind: str, code: str, body: dict[str, Any], previous: int | None) -> int:
+    """Store a new current version; returns its number."""
+    now = utcnow()
+    if previous is not None:
+        tx.conn.execute(
+            update(records)
+            .where(
+                records.c.workspace_id == tx.workspace_id,
+                records.c.kind == kind,
+                records.c.code == code,
+                records.c.superseded_at.is_(None),
+            )
+            .values(superseded_at=now)
+        )
+    version = (previous or 0) + 1
+    tx.conn.execute(
+        insert(records).values(
+            workspace_id=tx.workspace_id,
+            kind=kind,
+            code=code,
+            version=version,
+            body=body,
+            created_at=now,
+        )
+    )
+    return version

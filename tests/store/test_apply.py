@@ -1,0 +1,75 @@
+"""`billsync apply`: declarative, idempotent, audited, all-or-nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from billsync.config.loader import ConfigError, dump, load, parse
+from billsync.pipeline.workspace import apply, export, load_workspace
+from billsync.store import audit
+from billsync.store.db import Store
+
+FIRM = Path(__file__).parent.parent / "fixtures" / "firm.yaml"
+
+
+def test_apply_creates_every_record_and_audits_each(store: Store) -> None:
+    result = apply(store, "firm.yaml", load(FIRM), "finance@firm")
+    kinds = sorted({(c.kind, c.action) for c in result.changes})
+    assert kinds == [
+        ("client", "created"),
+        ("contract", "created"),
+        ("person", "created"),
+        ("project", "created"),
+        ("rule", "created"),
+        ("site", "created"),
+    ]
+    assert len(result.changes) == 11
+    with store.reading() as tx:
+        ws = load_workspace(tx)
+        events = audit.events(tx)
+    assert ws.projects["P-1001"].vessel is not None
+    assert ws.contracts["NSY-2026"].rates[1].rate.as_tuple() == (0, (9, 5, 5, 0), -2)
+    assert [e["subject"] for e in events].count("contract:NSY-2026") == 1
+    assert all(e["actor"] == "finance@firm" for e in events)
+
+
+def test_applying_the_same_file_twice_changes_nothing(store: Store) -> None:
+    apply(store, "firm.yaml", load(FIRM), "a")
+    again = apply(store, "firm.yaml", load(FIRM), "a")
+    assert again.changes == [] and again.unchanged == 11
+    with store.reading() as tx:
+        assert len(audit.events(tx)) == 11
+
+
+def test_a_rate_change_adds_a_contract_version_and_shows_the_diff(store: Store) -> None:
+    apply(store, "firm.yaml", load(FIRM), "a")
+    changed = FIRM.read_text().replace("rate: 145.00", "rate: 150.00")
+    result = apply(store, "firm.yaml", parse("firm.yaml", changed), "b")
+    assert [(c.kind, c.code, c.action) for c in result.changes] == [
+        ("contract", "NSY-2026", "updated")
+    ]
+    before, after = result.changes[0].fields["rates"]
+    assert before[0]["rate"] == "145.00" and after[0]["rate"] == "150.00"
+    with store.reading() as tx:
+        ws = load_workspace(tx)
+    assert ws.contract_versions["NSY-2026"] == 2
+
+
+def test_an_unknown_reference_names_the_record_and_field_and_changes_nothing(
+    store: Store,
+) -> None:
+    bad = FIRM.read_text().replace("site: houston", "site: dubai")
+    with pytest.raises(ConfigError) as caught:
+        apply(store, "firm.yaml", parse("firm.yaml", bad), "a")
+    assert "firm.yaml: people[jdo].site: unknown site 'dubai'" in str(caught.value)
+    with store.reading() as tx:
+        assert audit.events(tx) == []
+        assert load_workspace(tx).clients == {}
+
+
+def test_export_writes_back_what_apply_reads(store: Store) -> None:
+    apply(store, "firm.yaml", load(FIRM), "a")
+    text = dump(export(store))
+    assert parse("export.yaml", text) == {k: v for k, v in load(FIRM).items()}

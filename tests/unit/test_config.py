@@ -1,0 +1,66 @@
+"""The workspace file: every problem named by file, path and field."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from billsync.config.loader import ConfigError, parse
+
+
+def errors_of(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse("firm.yaml", text)
+    return [f"{p.path}: {p.message}" for p in caught.value.problems]
+
+
+def test_numbers_are_read_as_exact_decimals() -> None:
+    records = parse(
+        "firm.yaml",
+        "contracts: [{code: A, client: c, currency: EUR, start: 2026-01-01, "
+        "rates: [{role: r, rate: 0.1}], tax_rate: 12.5}]",
+    )
+    contract = records["contract"][0]
+    assert contract.rates[0].rate == Decimal("0.1")  # type: ignore[attr-defined]
+    assert contract.tax_rate == Decimal("12.5")  # type: ignore[attr-defined]
+
+
+def test_every_bad_field_is_listed_with_its_path() -> None:
+    problems = errors_of(
+        """
+contracts:
+  - code: A
+    client: c
+    currency: EUR
+    start: 2026-01-01
+    rates: [{role: r, rat: 1}]
+projects:
+  - {code: P, name: x, client: c, vessel: {name: V, imo: "9074728"}}
+"""
+    )
+    assert "contracts[0].rates[0].rate: Field required" in problems
+    assert "contracts[0].rates[0].rat: Extra inputs are not permitted" in problems
+    assert any(p.startswith("projects[0].vessel.imo:") and "check digit" in p for p in problems)
+
+
+def test_unknown_sections_and_duplicates_are_errors() -> None:
+    problems = errors_of("clientz: []\nclients: [{code: a, name: A}, {code: a, name: B}]")
+    assert problems[0].startswith("clientz: unknown section")
+    assert "clients[1]: duplicate of clients[0] (a)" in problems
+
+
+def test_bad_yaml_says_where() -> None:
+    problems = errors_of("clients: [\n  {code: a")
+    assert problems[0].startswith("line ")
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ("{code: s, timezone: Mars/Base, country: NO}", "unknown IANA time zone"),
+        ("{code: s, timezone: UTC, country: XX}", "no holiday calendar"),
+    ],
+)
+def test_sites_need_a_real_zone_and_calendar(record: str, message: str) -> None:
+    assert message in errors_of(f"sites: [{record}]")[0]

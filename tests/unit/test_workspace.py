@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+import pytest
+
+from billsync.domain.workspace import imo_check_digit_ok
+
+
+@pytest.mark.parametrize("imo", ["9074729", "IMO 9074729", "9176187"])
+def test_valid_imo_numbers_pass_the_check_digit(imo: str) -> None:
+    assert imo_check_digit_ok(imo)
+
+
+@pytest.mark.parametrize("imo", ["9074728", "907472", "90747290", "abcdefg"])
+def test_invalid_imo_numbers_fail(imo: str) -> None:
+    assert not imo_check_digit_ok(imo)
