@@ -6,10 +6,27 @@
       - {source: csv, field: task, match: regex, value: "(?i)^survey", task: survey,
          phase: design}
 
+    before  harvest entry H-9: ref(person="kha", project="4471", task="Survey"), 2026-03-02
+    after   person kha (a known code maps to itself), project P-1001 (rule 1),
+            task "Survey" (no rule: the source's name), phase design (the one phase of
+            P-1001 dated over 2026-03-02), cost center 310 (kha's own)
+
 Precedence, most specific first: a rule for this source beats a rule for any source;
 then exact beats glob beats regex; then the higher `priority`; then the rule listed
 first. Each target field (project, task, phase, cost center, person) is taken from the
 first rule, in that order, that sets it.
+
+A field no rule sets falls back:
+
+- project, person: the source's value when it already is a known code, else empty
+  (the entry stays unmapped and validation says so);
+- task: the source's value as it is;
+- phase: the phase of the project's task, else the one project phase whose dates cover
+  the work date (none or several: empty);
+- cost center: the person's, else the project's.
+
+Many entries share a source reference, so rules are matched once per distinct
+(source, reference) and the result is remembered by the ``MappingContext``.
 """
 
 from __future__ import annotations
@@ -17,12 +34,29 @@ from __future__ import annotations
 import enum
 import fnmatch
 import re
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import date
+from operator import attrgetter
+from typing import Any
 
 from pydantic import model_validator
 
-from .entries import TimeEntry
+from .entries import SourceRef, TimeEntry
 from .model import Record
+from .workspace import Person, Project
+
+__all__ = [
+    "TARGETS",
+    "MappingContext",
+    "MappingRule",
+    "Resolution",
+    "MatchField",
+    "MatchKind",
+    "map_entries",
+    "map_entry",
+    "order_rules",
+]
 
 
 class MatchKind(enum.StrEnum):
@@ -62,9 +96,12 @@ class MappingRule(Record):
         return self
 
     def matches(self, entry: TimeEntry) -> bool:
-        if self.source not in ("*", entry.source):
+        return self.matches_ref(entry.source, entry.ref)
+
+    def matches_ref(self, source: str, ref: SourceRef) -> bool:
+        if self.source not in ("*", source):
             return False
-        text = getattr(entry.ref, self.field.value)
+        text = getattr(ref, self.field.value)
         if self.match is MatchKind.EXACT:
             return bool(text == self.value)
         if self.match is MatchKind.GLOB:
@@ -77,40 +114,164 @@ class MappingRule(Record):
 
 
 TARGETS = ("project", "task", "phase", "cost_center", "person")
+# Remembered resolutions are dropped past this many, so a long-lived context stays small.
+_CACHE_LIMIT = 200_000
 
 
-def order_rules(rules: list[MappingRule] | tuple[MappingRule, ...]) -> list[MappingRule]:
+def order_rules(rules: Iterable[MappingRule]) -> list[MappingRule]:
     """Rules in precedence order; sorting is stable, so listing order breaks ties."""
     return sorted(rules, key=MappingRule.precedence)
 
 
-def map_entry(
-    entry: TimeEntry,
-    ordered_rules: list[MappingRule],
-    known_projects: frozenset[str],
-    known_people: frozenset[str],
-) -> TimeEntry:
-    """Resolve codes. A source value that already is a known code maps to itself,
-    so a CSV written with the firm's own codes needs no rules."""
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What one (source, reference) maps to; the phase may still depend on the date."""
+
+    project: str
+    person: str
+    task: str
+    phase: str
+    phase_by_date: bool  # no rule or task gave a phase: pick it by the work date
+    cost_center: str
+
+
+@dataclass(frozen=True, slots=True)
+class MappingContext:
+    """Everything mapping reads, built once per run: known projects and people by code,
+    and the rules (given in listing order, kept in precedence order)."""
+
+    projects: Mapping[str, Project]
+    people: Mapping[str, Person]
+    rules: Sequence[MappingRule] = ()
+    _by_ref: dict[tuple[str, SourceRef], Resolution] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _phase_on: dict[tuple[str, date], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        # Sorting an already ordered list is a no-op (stable), so this is safe to repeat.
+        object.__setattr__(self, "rules", tuple(order_rules(self.rules)))
+
+    @classmethod
+    def of(
+        cls,
+        projects: Iterable[Project] = (),
+        people: Iterable[Person] = (),
+        rules: Iterable[MappingRule] = (),
+    ) -> MappingContext:
+        """A context from the workspace's records as listed."""
+        return cls(
+            projects={p.code: p for p in projects},
+            people={p.code: p for p in people},
+            rules=tuple(rules),
+        )
+
+    def resolve(self, source: str, ref: SourceRef) -> Resolution:
+        """What the rules and fallbacks make of a reference, worked out once."""
+        key = (source, ref)
+        resolved = self._by_ref.get(key)
+        if resolved is None:
+            if len(self._by_ref) >= _CACHE_LIMIT:
+                self._by_ref.clear()
+            resolved = self._by_ref[key] = self._resolve(source, ref)
+        return resolved
+
+    def phase_on(self, project_code: str, day: date) -> str:
+        """The one phase of the project whose dates cover ``day``, else ""."""
+        key = (project_code, day)
+        phase = self._phase_on.get(key)
+        if phase is None:
+            if len(self._phase_on) >= _CACHE_LIMIT:
+                self._phase_on.clear()
+            project = self.projects.get(project_code)
+            covering = [p.code for p in project.phases if p.covers(day)] if project else []
+            phase = self._phase_on[key] = covering[0] if len(covering) == 1 else ""
+        return phase
+
+    def _resolve(self, source: str, ref: SourceRef) -> Resolution:
+        found = _apply_rules(self.rules, source, ref)
+        project_code = found.get("project") or (ref.project if ref.project in self.projects else "")
+        person_code = found.get("person") or (ref.person if ref.person in self.people else "")
+        task_code = found.get("task") or ref.task
+        project = self.projects.get(project_code)
+        person = self.people.get(person_code)
+        phase = found.get("phase", "")
+        if not phase and project is not None:
+            task = project.task(task_code) if task_code else None
+            phase = task.phase if task is not None else ""
+        cost_center = found.get("cost_center") or (
+            (person.cost_center if person else "") or (project.cost_center if project else "")
+        )
+        return Resolution(
+            project=project_code,
+            person=person_code,
+            task=task_code,
+            phase=phase,
+            phase_by_date=not phase and project is not None,
+            cost_center=cost_center,
+        )
+
+
+def _apply_rules(rules: Sequence[MappingRule], source: str, ref: SourceRef) -> dict[str, str]:
+    """Each target from the first matching rule (in precedence order) that sets it."""
     found: dict[str, str] = {}
-    for rule in ordered_rules:
-        if all(t in found for t in TARGETS):
+    for rule in rules:
+        if len(found) == len(TARGETS):
             break
-        if not rule.matches(entry):
+        if not rule.matches_ref(source, ref):
             continue
         for target in TARGETS:
             value = getattr(rule, target)
             if value and target not in found:
                 found[target] = value
-    project = found.get("project") or (
-        entry.ref.project if entry.ref.project in known_projects else ""
+    return found
+
+
+# ``dataclasses.replace`` costs twice a positional rebuild, which shows on a million
+# entries; the rebuild is used only while every field of TimeEntry is positional.
+_CODE_FIELDS = ("person", "project", "task", "phase", "cost_center")
+_codes_of = attrgetter(*_CODE_FIELDS)
+_ENTRY_FIELDS = fields(TimeEntry)
+_all_fields_of = attrgetter(*(f.name for f in _ENTRY_FIELDS))
+_CODE_POSITIONS = tuple(
+    next(i for i, f in enumerate(_ENTRY_FIELDS) if f.name == name) for name in _CODE_FIELDS
+)
+_POSITIONAL = all(f.init and not f.kw_only for f in _ENTRY_FIELDS)
+
+
+def _with_codes(entry: TimeEntry, codes: tuple[str, ...]) -> TimeEntry:
+    if not _POSITIONAL:
+        person, project, task, phase, cost_center = codes
+        return replace(
+            entry, person=person, project=project, task=task, phase=phase, cost_center=cost_center
+        )
+    values: list[Any] = list(_all_fields_of(entry))
+    for position, code in zip(_CODE_POSITIONS, codes, strict=True):
+        values[position] = code
+    return TimeEntry(*values)
+
+
+def map_entry(entry: TimeEntry, context: MappingContext) -> TimeEntry:
+    """The entry with its codes resolved from its source reference.
+
+    Mapping always starts from the reference, so re-mapping after a rule change gives
+    the same result as mapping a fresh entry. An entry that already carries exactly
+    these codes is returned as it is.
+    """
+    resolved = context.resolve(entry.source, entry.ref)
+    phase = (
+        context.phase_on(resolved.project, entry.work_date)
+        if resolved.phase_by_date
+        else resolved.phase
     )
-    person = found.get("person") or (entry.ref.person if entry.ref.person in known_people else "")
-    return replace(
-        entry,
-        project=project,
-        person=person,
-        task=found.get("task") or entry.ref.task,
-        phase=found.get("phase", ""),
-        cost_center=found.get("cost_center", ""),
-    )
+    codes = (resolved.person, resolved.project, resolved.task, phase, resolved.cost_center)
+    if _codes_of(entry) == codes:
+        return entry
+    return _with_codes(entry, codes)
+
+
+def map_entries(entries: Iterable[TimeEntry], context: MappingContext) -> list[TimeEntry]:
+    """Every entry mapped, in the order given."""
+    return [map_entry(entry, context) for entry in entries]

@@ -348,3 +348,36 @@ def load_entries(tx: Tx, ids: Iterable[int] | None = None) -> Iterator[TimeEntry
 def payload_json(fields: dict[str, Any]) -> str:
     """The verbatim record as stored: its fields in the source's own order."""
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
+MAPPED = ("person", "project", "task", "phase", "cost_center")
+
+
+def save_mapping(tx: Tx, before: Sequence[TimeEntry], after: Sequence[TimeEntry]) -> int:
+    """Store the codes mapping resolved, for the entries where they changed."""
+    changed = [
+        {"b_id": new.id, **{k: getattr(new, k) for k in MAPPED}}
+        for old, new in zip(before, after, strict=True)
+        if any(getattr(old, k) != getattr(new, k) for k in MAPPED)
+    ]
+    if changed:
+        statement = (
+            update(time_entries)
+            .where(time_entries.c.id == bindparam("b_id"))
+            .values({k: bindparam(k) for k in MAPPED})
+        )
+        for chunk in _chunks(changed):
+            tx.conn.execute(statement, list(chunk))
+    return len(changed)
+
+
+def transfers(tx: Tx) -> dict[int, tuple[str, str]]:
+    """Entries finance moved to another project or task: id -> (project, task)."""
+    rows = tx.conn.execute(
+        select(
+            time_entries.c.id, time_entries.c.transfer_project, time_entries.c.transfer_task
+        ).where(
+            time_entries.c.workspace_id == tx.workspace_id, time_entries.c.transfer_project != ""
+        )
+    )
+    return {r.id: (r.transfer_project, r.transfer_task) for r in rows}

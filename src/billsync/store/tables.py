@@ -155,6 +155,9 @@ time_entries = Table(
     Column("task", String(64), nullable=False, server_default=""),
     Column("phase", String(64), nullable=False, server_default=""),
     Column("cost_center", String(64), nullable=False, server_default=""),
+    # Finance moved it: these win over mapping rules.
+    Column("transfer_project", String(64), nullable=False, server_default=""),
+    Column("transfer_task", String(64), nullable=False, server_default=""),
     Column("updated_at", _tz(), nullable=False),
     UniqueConstraint("workspace_id", "source", "external_id"),
     Index("ix_time_entries_project_date", "workspace_id", "project", "work_date"),
@@ -279,7 +282,12 @@ line_entries = Table(
     Column("seconds", Integer, nullable=False),
     Column("quantity", Exact(), nullable=False),
     Column("unit_price", Exact(), nullable=False),
+    Column("amount", Exact(), nullable=False),
     Column("premium", String(64), nullable=False),
+    # What caps count, as billed (a later re-mapping must not move past usage).
+    Column("work_date", Date, nullable=False),
+    Column("phase", String(64), nullable=False),
+    Column("task", String(64), nullable=False),
 )
 
 audit_events = Table(

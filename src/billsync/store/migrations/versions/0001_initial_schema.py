@@ -2,13 +2,14 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:10:16.130954
+Create Date: 2026-11-25 20:18:25.341515
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 import billsync.store.types
+
 
 revision = "0001"
 down_revision = None
@@ -304,6 +305,8 @@ def upgrade() -> None:
         sa.Column("task", sa.String(length=64), server_default="", nullable=False),
         sa.Column("phase", sa.String(length=64), server_default="", nullable=False),
         sa.Column("cost_center", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("transfer_project", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("transfer_task", sa.String(length=64), server_default="", nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["raw_record_id"],
@@ -387,7 +390,11 @@ def upgrade() -> None:
         sa.Column("seconds", sa.Integer(), nullable=False),
         sa.Column("quantity", billsync.store.types.Exact(), nullable=False),
         sa.Column("unit_price", billsync.store.types.Exact(), nullable=False),
+        sa.Column("amount", billsync.store.types.Exact(), nullable=False),
         sa.Column("premium", sa.String(length=64), nullable=False),
+        sa.Column("work_date", sa.Date(), nullable=False),
+        sa.Column("phase", sa.String(length=64), nullable=False),
+        sa.Column("task", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
             ["entry_id"], ["time_entries.id"], name=op.f("fk_line_entries_entry_id_time_entries")
         ),

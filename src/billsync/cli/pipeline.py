@@ -1,0 +1,96 @@
+"""`billsync run` and manual invoicing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from billsync.pipeline.run import RunReport, run
+from billsync.store import invoices as invoice_store
+from billsync.store.db import Store
+from billsync.triggers.manual import TriggerError, invoice_now, release_retainage
+
+from .common import Format, TodayOption, console, emit, fail, open_default, today_of
+
+STAGES = ("load", "map", "validate", "rate", "cap", "draft")
+
+
+def print_run(store: Store, report: RunReport) -> None:
+    console.print(
+        f"{report.entries} entries; exceptions: {report.exceptions.opened} opened, "
+        f"{report.exceptions.reopened} reopened, {report.exceptions.resolved} resolved; "
+        f"{len(report.drafted)} invoice(s) drafted",
+        highlight=False,
+    )
+    if report.drafted:
+        with store.reading() as tx:
+            rows = [invoice_store.get(tx, i) for i in report.drafted]
+        emit(
+            [
+                {
+                    "number": r["number"],
+                    "contract": r["contract"],
+                    "kind": r["kind"],
+                    "period": f"{r['period_start'] or ''}..{r['period_end'] or ''}",
+                    "total": f"{r['total']} {r['currency']}",
+                }
+                for r in rows
+            ],
+            Format.TABLE,
+            title="Drafted",
+        )
+
+
+def run_command(today: TodayOption = None) -> None:
+    """Run the pipeline and draft every invoice that is due."""
+    store, settings = open_default()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("load", total=len(STAGES))
+        report = run(
+            store,
+            today=today_of(today),
+            actor=settings.who,
+            progress=lambda stage: bar.update(task, advance=1, description=stage),
+        )
+    print_run(store, report)
+
+
+def invoice(
+    contract: Annotated[str, typer.Option(help="Contract code")],
+    reason: Annotated[str, typer.Option(help="Why out of cycle (recorded)")],
+    through: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Bill work up to this day")
+    ] = None,
+    release: Annotated[
+        bool, typer.Option("--release-retainage", help="Release the retainage held instead")
+    ] = False,
+    today: TodayOption = None,
+) -> None:
+    """Draft an out-of-cycle invoice now (or release retainage)."""
+    store, settings = open_default()
+    try:
+        if release:
+            report = release_retainage(
+                store, contract=contract, reason=reason, actor=settings.who, today=today_of(today)
+            )
+        else:
+            report = invoice_now(
+                store,
+                contract=contract,
+                reason=reason,
+                actor=settings.who,
+                today=today_of(today),
+                through=through.date() if through else None,
+            )
+    except TriggerError as exc:
+        fail(str(exc))
+    print_run(store, report)

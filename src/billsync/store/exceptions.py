@@ -1,0 +1,209 @@
+"""The exceptions queue: findings a person must act on, with their status.
+
+A finding is identified by its fingerprint: code, subject and the revisions of the
+entries it is about. Running the pipeline again finds the same fingerprints and changes
+nothing; a finding that is no longer found is resolved by the pipeline; a waiver covers
+exactly what was waived, so a new revision of a waived entry raises it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from billsync.domain.findings import Finding
+
+from .audit import AuditLog
+from .db import Tx, utcnow
+from .tables import exceptions
+
+OPEN, RESOLVED, WAIVED = "open", "resolved", "waived"
+PIPELINE = "pipeline"
+
+
+def fingerprint(finding: Finding, revisions: Mapping[int, int]) -> str:
+    parts = [finding.code, finding.subject]
+    parts += [f"{e}@{revisions.get(e, 0)}" for e in sorted(finding.entry_ids)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+@dataclass
+class SyncCounts:
+    opened: int = 0
+    reopened: int = 0
+    resolved: int = 0
+
+
+def sync(
+    tx: Tx, findings: Iterable[Finding], revisions: Mapping[int, int], audit: AuditLog
+) -> SyncCounts:
+    """Make the open queue match what the pipeline found now."""
+    now = utcnow()
+    found = {fingerprint(f, revisions): f for f in findings}
+    rows = {
+        r.fingerprint: r
+        for r in tx.conn.execute(
+            select(
+                exceptions.c.id,
+                exceptions.c.fingerprint,
+                exceptions.c.status,
+                exceptions.c.closed_by,
+                exceptions.c.code,
+                exceptions.c.subject,
+            ).where(exceptions.c.workspace_id == tx.workspace_id)
+        )
+    }
+    counts = SyncCounts()
+    fresh = [
+        {
+            "workspace_id": tx.workspace_id,
+            "fingerprint": fp,
+            "code": f.code,
+            "severity": f.severity.value,
+            "subject": f.subject,
+            "contract": f.contract,
+            "message": f.message,
+            "entry_ids": sorted(f.entry_ids),
+            "amount": f.amount,
+            "hours": f.hours,
+            "status": OPEN,
+            "created_at": now,
+        }
+        for fp, f in found.items()
+        if fp not in rows
+    ]
+    if fresh:
+        tx.conn.execute(insert(exceptions), fresh)
+        counts.opened = len(fresh)
+        ids = _ids(tx, [row["fingerprint"] for row in fresh])
+        audit.record_many(
+            [
+                (
+                    "exception.opened",
+                    f"exception:{ids[row['fingerprint']]}",
+                    None,
+                    {
+                        "code": row["code"],
+                        "subject": row["subject"],
+                        "severity": row["severity"],
+                        "entry_ids": row["entry_ids"],
+                    },
+                )
+                for row in fresh
+            ]
+        )
+    # Resolved, yet found again: whatever fixed it did not hold. Waivers stay.
+    again = [r for fp, r in rows.items() if fp in found and r.status == RESOLVED]
+    gone = [r for fp, r in rows.items() if fp not in found and r.status == OPEN]
+    for subset, values, action in (
+        (
+            again,
+            {"status": OPEN, "closed_by": None, "closed_reason": None, "closed_at": None},
+            "exception.reopened",
+        ),
+        (
+            gone,
+            {
+                "status": RESOLVED,
+                "closed_by": PIPELINE,
+                "closed_reason": "no longer found",
+                "closed_at": now,
+            },
+            "exception.resolved",
+        ),
+    ):
+        ids = [r.id for r in subset]
+        for i in range(0, len(ids), 900):
+            tx.conn.execute(
+                update(exceptions).where(exceptions.c.id.in_(ids[i : i + 900])).values(**values)
+            )
+        audit.record_many(
+            [
+                (action, f"exception:{r.id}", None, {"code": r.code, "subject": r.subject})
+                for r in subset
+            ]
+        )
+    counts.reopened, counts.resolved = len(again), len(gone)
+    return counts
+
+
+def _ids(tx: Tx, fingerprints: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in range(0, len(fingerprints), 900):
+        out.update(
+            tx.conn.execute(
+                select(exceptions.c.fingerprint, exceptions.c.id).where(
+                    exceptions.c.workspace_id == tx.workspace_id,
+                    exceptions.c.fingerprint.in_(fingerprints[i : i + 900]),
+                )
+            )
+            .tuples()
+            .all()
+        )
+    return out
+
+
+def blocked_entries(tx: Tx) -> set[int]:
+    """Entries held off invoices by an open blocking exception."""
+    blocked: set[int] = set()
+    rows = tx.conn.execute(
+        select(exceptions.c.entry_ids).where(
+            exceptions.c.workspace_id == tx.workspace_id,
+            exceptions.c.status == OPEN,
+            exceptions.c.severity == "blocking",
+        )
+    )
+    for (ids,) in rows:
+        blocked.update(ids)
+    return blocked
+
+
+def listing(tx: Tx, *, status: str | None = OPEN, code: str | None = None) -> list[dict[str, Any]]:
+    query = select(exceptions).where(exceptions.c.workspace_id == tx.workspace_id)
+    if status:
+        query = query.where(exceptions.c.status == status)
+    if code:
+        query = query.where(exceptions.c.code.like(code.replace("*", "%")))
+    return [dict(r._mapping) for r in tx.conn.execute(query.order_by(exceptions.c.id))]
+
+
+def get(tx: Tx, exception_id: int) -> dict[str, Any] | None:
+    row = tx.conn.execute(
+        select(exceptions).where(
+            exceptions.c.workspace_id == tx.workspace_id, exceptions.c.id == exception_id
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+class ExceptionError(ValueError):
+    pass
+
+
+def close(
+    tx: Tx, exception_id: int, *, status: str, actor: str, reason: str, audit: AuditLog
+) -> dict[str, Any]:
+    """Resolve or waive one exception, always with who and why."""
+    if not reason.strip():
+        raise ExceptionError(f"exception {exception_id}: a reason is required")
+    row = get(tx, exception_id)
+    if row is None:
+        raise ExceptionError(f"exception {exception_id}: no such exception")
+    if row["status"] != OPEN:
+        raise ExceptionError(f"exception {exception_id}: already {row['status']}")
+    tx.conn.execute(
+        update(exceptions)
+        .where(exceptions.c.id == exception_id)
+        .values(status=status, closed_by=actor, closed_reason=reason, closed_at=utcnow())
+    )
+    audit.record(
+        f"exception.{status}",
+        f"exception:{exception_id}",
+        {"status": OPEN},
+        {"status": status, "reason": reason, "code": row["code"], "entry_ids": row["entry_ids"]},
+    )
+    return {**row, "status": status}

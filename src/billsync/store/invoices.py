@@ -1,0 +1,442 @@
+"""Invoices: drafting writes the invoice and marks its entries in one transaction.
+
+`billed_entries` holds one live row per billed entry, under a unique partial index,
+so an entry revision sits on at most one live invoice even when two runs race: the
+second insert fails and its whole transaction (invoice and marks) rolls back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+
+from billsync.domain.caps import CapUsage, usage_key
+from billsync.domain.contracts import Cap, Contract
+from billsync.domain.invoicing import BillingHistory, InvoiceDraft, LineKind
+
+from .audit import AuditLog
+from .db import Tx, utcnow
+from .tables import billed_entries, invoice_lines, invoices, line_entries
+
+LIVE = ("draft", "approved")
+ZERO = Decimal(0)
+
+
+class InvoiceError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Who drafted it, why, and from which version of the contract."""
+
+    kind: str  # period, continuous, milestone, completion, manual, threshold, release, credit
+    trigger: str
+    reason: str
+    actor: str
+    client: str
+    contract_version: int
+    credit_of: int | None = None
+
+
+def insert_draft(tx: Tx, draft: InvoiceDraft, meta: Meta, audit: AuditLog) -> int:
+    number = tx.next_invoice_number("CN" if meta.kind == "credit" else "INV")
+    now = utcnow()
+    invoice_id = int(
+        tx.conn.execute(
+            insert(invoices)
+            .values(
+                workspace_id=tx.workspace_id,
+                number=number,
+                contract=draft.contract,
+                contract_version=meta.contract_version,
+                client=meta.client,
+                kind=meta.kind,
+                status="draft",
+                currency=draft.currency,
+                period_start=draft.period_start,
+                period_end=draft.period_end,
+                issue_date=draft.issue_date,
+                due_date=draft.due_date,
+                po_number=draft.po_number,
+                subtotal=draft.subtotal,
+                tax_rate=draft.tax_rate,
+                tax=draft.tax,
+                total=draft.total,
+                retainage=draft.retainage,
+                amount_due=draft.amount_due,
+                contract_status=_status_json(draft),
+                trigger=meta.trigger,
+                reason=meta.reason,
+                credit_of=meta.credit_of,
+                created_by=meta.actor,
+                created_at=now,
+            )
+            .returning(invoices.c.id)
+        ).scalar_one()
+    )
+    _insert_lines(tx, invoice_id, draft)
+    audit.record(
+        "invoice.drafted",
+        f"invoice:{invoice_id}",
+        None,
+        {
+            "number": number,
+            "contract": draft.contract,
+            "kind": meta.kind,
+            "trigger": meta.trigger,
+            "reason": meta.reason,
+            "total": draft.total,
+            "lines": len(draft.lines),
+            "entries": sorted({p.entry_id for line in draft.lines for p in line.portions}),
+        },
+    )
+    return invoice_id
+
+
+def _status_json(draft: InvoiceDraft) -> dict[str, str | None]:
+    status = draft.status
+    return {
+        name: None if (v := getattr(status, name)) is None else str(v) for name in status.__slots__
+    }
+
+
+def _insert_lines(tx: Tx, invoice_id: int, draft: InvoiceDraft) -> None:
+    revisions: dict[int, int] = {}
+    portion_rows: list[dict[str, Any]] = []
+    for position, line in enumerate(draft.lines, start=1):
+        line_id = tx.conn.execute(
+            insert(invoice_lines)
+            .values(
+                invoice_id=invoice_id,
+                position=position,
+                kind=line.kind.value,
+                description=line.description,
+                quantity=line.quantity,
+                unit=line.unit,
+                unit_price=line.unit_price,
+                amount=line.amount,
+                group_key=list(line.key),
+            )
+            .returning(invoice_lines.c.id)
+        ).scalar_one()
+        for p in line.portions:
+            revisions[p.entry_id] = p.revision
+            portion_rows.append(
+                {
+                    "line_id": line_id,
+                    "entry_id": p.entry_id,
+                    "revision": p.revision,
+                    "seconds": p.seconds,
+                    "quantity": p.quantity,
+                    "unit_price": p.unit_price,
+                    "amount": p.amount,
+                    "premium": p.premium,
+                    "work_date": p.work_date,
+                    "phase": p.phase,
+                    "task": p.task,
+                }
+            )
+    if revisions:
+        tx.conn.execute(
+            insert(billed_entries),
+            [
+                {"entry_id": e, "revision": r, "invoice_id": invoice_id, "live": True}
+                for e, r in sorted(revisions.items())
+            ],
+        )
+    for i in range(0, len(portion_rows), 5000):
+        tx.conn.execute(insert(line_entries), portion_rows[i : i + 5000])
+
+
+def billed_revisions(tx: Tx, *, growing: bool = True) -> dict[int, int]:
+    """Entry id -> the revision that sits on a live invoice. With growing=False, leave
+    out continuous drafts: their entries are drafted again as the draft grows."""
+    query = (
+        select(billed_entries.c.entry_id, billed_entries.c.revision)
+        .join(invoices, invoices.c.id == billed_entries.c.invoice_id)
+        .where(invoices.c.workspace_id == tx.workspace_id, billed_entries.c.live)
+    )
+    if not growing:
+        query = query.where(~((invoices.c.kind == "continuous") & (invoices.c.status == "draft")))
+    return dict(tx.conn.execute(query).tuples().all())
+
+
+def continuous_draft(tx: Tx, contract: str) -> int | None:
+    found = tx.conn.execute(
+        select(invoices.c.id).where(
+            invoices.c.workspace_id == tx.workspace_id,
+            invoices.c.contract == contract,
+            invoices.c.kind == "continuous",
+            invoices.c.status == "draft",
+        )
+    ).scalar()
+    return int(found) if found is not None else None
+
+
+def replace_draft(tx: Tx, invoice_id: int, draft: InvoiceDraft, audit: AuditLog) -> bool:
+    """Grow a continuous draft to `draft`; False when it already is exactly that."""
+    old = get(tx, invoice_id)
+    old_marks = set(
+        tx.conn.execute(
+            select(billed_entries.c.entry_id, billed_entries.c.revision).where(
+                billed_entries.c.invoice_id == invoice_id, billed_entries.c.live
+            )
+        ).tuples()
+    )
+    new_marks = {(p.entry_id, p.revision) for line in draft.lines for p in line.portions}
+    if old_marks == new_marks and old["total"] == draft.total:
+        return False
+    line_ids = select(invoice_lines.c.id).where(invoice_lines.c.invoice_id == invoice_id)
+    tx.conn.execute(delete(line_entries).where(line_entries.c.line_id.in_(line_ids)))
+    tx.conn.execute(delete(invoice_lines).where(invoice_lines.c.invoice_id == invoice_id))
+    tx.conn.execute(delete(billed_entries).where(billed_entries.c.invoice_id == invoice_id))
+    tx.conn.execute(
+        update(invoices)
+        .where(invoices.c.id == invoice_id)
+        .values(
+            issue_date=draft.issue_date,
+            due_date=draft.due_date,
+            subtotal=draft.subtotal,
+            tax=draft.tax,
+            total=draft.total,
+            retainage=draft.retainage,
+            amount_due=draft.amount_due,
+            contract_status=_status_json(draft),
+        )
+    )
+    _insert_lines(tx, invoice_id, draft)
+    audit.record(
+        "invoice.grown",
+        f"invoice:{invoice_id}",
+        {"total": old["total"], "entries": len(old_marks)},
+        {
+            "total": draft.total,
+            "entries": len(new_marks),
+            "added": sorted(e for e, _ in new_marks - old_marks),
+        },
+    )
+    return True
+
+
+def invoiced_milestones(tx: Tx, contract: str) -> set[str]:
+    rows = tx.conn.execute(
+        select(invoice_lines.c.group_key)
+        .join(invoices, invoices.c.id == invoice_lines.c.invoice_id)
+        .where(
+            invoices.c.workspace_id == tx.workspace_id,
+            invoices.c.contract == contract,
+            invoices.c.status.in_(LIVE),
+            invoice_lines.c.kind == LineKind.MILESTONE.value,
+            invoice_lines.c.credited_by.is_(None),
+        )
+    )
+    return {key[0] for (key,) in rows}
+
+
+def get(tx: Tx, ref: str | int) -> dict[str, Any]:
+    query = select(invoices).where(invoices.c.workspace_id == tx.workspace_id)
+    if isinstance(ref, int) or str(ref).isdigit():
+        query = query.where(invoices.c.id == int(ref))
+    else:
+        query = query.where(invoices.c.number == ref)
+    row = tx.conn.execute(query).first()
+    if row is None:
+        raise InvoiceError(f"invoice {ref}: no such invoice")
+    return dict(row._mapping)
+
+
+def lines_of(tx: Tx, invoice_id: int) -> list[dict[str, Any]]:
+    rows = tx.conn.execute(
+        select(invoice_lines)
+        .where(invoice_lines.c.invoice_id == invoice_id)
+        .order_by(invoice_lines.c.position)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def portions_of(tx: Tx, invoice_id: int) -> list[dict[str, Any]]:
+    rows = tx.conn.execute(
+        select(line_entries, invoice_lines.c.position)
+        .join(invoice_lines, invoice_lines.c.id == line_entries.c.line_id)
+        .where(invoice_lines.c.invoice_id == invoice_id)
+        .order_by(invoice_lines.c.position, line_entries.c.work_date, line_entries.c.entry_id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def listing(
+    tx: Tx, *, contract: str | None = None, status: str | None = None
+) -> list[dict[str, Any]]:
+    query = select(invoices).where(invoices.c.workspace_id == tx.workspace_id)
+    if contract:
+        query = query.where(invoices.c.contract == contract)
+    if status:
+        query = query.where(invoices.c.status == status)
+    return [dict(r._mapping) for r in tx.conn.execute(query.order_by(invoices.c.id))]
+
+
+def history(tx: Tx, contract: str, *, exclude: int | None = None) -> BillingHistory:
+    """What earlier live invoices of the contract billed and withheld (a growing draft
+    leaves itself out)."""
+    billed = held = ZERO
+    for inv in listing(tx, contract=contract):
+        if inv["status"] not in LIVE or inv["id"] == exclude:
+            continue
+        released = sum(
+            (
+                ln["amount"]
+                for ln in lines_of(tx, inv["id"])
+                if ln["kind"] == LineKind.RETAINAGE_RELEASE.value
+            ),
+            ZERO,
+        )
+        billed += inv["subtotal"] - released
+        held += inv["retainage"] - released
+    return BillingHistory(billed_before=billed, retainage_held=held)
+
+
+def cap_usage(tx: Tx, contract: Contract) -> CapUsage:
+    """What live invoices of the contract already billed, per cap (and per period)."""
+    hours: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    amount: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    rows = tx.conn.execute(
+        select(
+            line_entries.c.seconds,
+            line_entries.c.amount,
+            line_entries.c.work_date,
+            line_entries.c.phase,
+            line_entries.c.task,
+        )
+        .join(invoice_lines, invoice_lines.c.id == line_entries.c.line_id)
+        .join(invoices, invoices.c.id == invoice_lines.c.invoice_id)
+        .where(
+            invoices.c.workspace_id == tx.workspace_id,
+            invoices.c.contract == contract.code,
+            invoices.c.status.in_(LIVE),
+            invoice_lines.c.credited_by.is_(None),
+        )
+    )
+    for row in rows:
+        for cap in contract.caps:
+            if _counts(cap, row.phase, row.task):
+                key = usage_key(cap, row.work_date)
+                hours[key] += Decimal(row.seconds) / 3600
+                amount[key] += row.amount
+    return CapUsage(hours=dict(hours), amount=dict(amount))
+
+
+def _counts(cap: Cap, phase: str, task: str) -> bool:
+    if cap.phase is not None and cap.phase != phase:
+        return False
+    return cap.task is None or cap.task == task
+
+
+def approve(tx: Tx, ref: str, actor: str, audit: AuditLog) -> dict[str, Any]:
+    inv = get(tx, ref)
+    if inv["status"] != "draft":
+        raise InvoiceError(
+            f"invoice {inv['number']}: is {inv['status']}, only a draft can be approved"
+        )
+    tx.conn.execute(
+        update(invoices)
+        .where(invoices.c.id == inv["id"])
+        .values(status="approved", approved_by=actor, approved_at=utcnow())
+    )
+    audit.record(
+        "invoice.approved",
+        f"invoice:{inv['id']}",
+        {"status": "draft"},
+        {"status": "approved", "number": inv["number"], "total": inv["total"]},
+    )
+    return inv
+
+
+def void(tx: Tx, ref: str, actor: str, reason: str, audit: AuditLog) -> list[int]:
+    """Void an invoice and free exactly the entries behind it."""
+    if not reason.strip():
+        raise InvoiceError(f"invoice {ref}: voiding needs a reason")
+    inv = get(tx, ref)
+    if inv["status"] == "void":
+        raise InvoiceError(f"invoice {inv['number']}: is already void")
+    freed = _free(tx, inv["id"], None)
+    tx.conn.execute(
+        update(invoices)
+        .where(invoices.c.id == inv["id"])
+        .values(status="void", voided_by=actor, voided_at=utcnow(), void_reason=reason)
+    )
+    audit.record(
+        "invoice.voided",
+        f"invoice:{inv['id']}",
+        {"status": inv["status"]},
+        {"status": "void", "number": inv["number"], "reason": reason, "freed_entries": freed},
+    )
+    return freed
+
+
+def _free(tx: Tx, invoice_id: int, entry_ids: Sequence[int] | None) -> list[int]:
+    query = select(billed_entries.c.entry_id).where(
+        billed_entries.c.invoice_id == invoice_id, billed_entries.c.live
+    )
+    if entry_ids is not None:
+        query = query.where(billed_entries.c.entry_id.in_(list(entry_ids)))
+    freed = sorted(tx.conn.execute(query).scalars().all())
+    if freed:
+        statement = update(billed_entries).where(billed_entries.c.invoice_id == invoice_id)
+        if entry_ids is not None:
+            statement = statement.where(billed_entries.c.entry_id.in_(freed))
+        tx.conn.execute(statement.values(live=False))
+    return freed
+
+
+def entries_on_lines(tx: Tx, line_ids: Sequence[int]) -> dict[int, set[int]]:
+    """Entry id -> every line of its invoice it sits on."""
+    rows = tx.conn.execute(
+        select(line_entries.c.entry_id, line_entries.c.line_id).where(
+            line_entries.c.line_id.in_(list(line_ids))
+        )
+    )
+    entry_ids = {r.entry_id for r in rows}
+    out: dict[int, set[int]] = defaultdict(set)
+    for r in tx.conn.execute(
+        select(line_entries.c.entry_id, line_entries.c.line_id).where(
+            line_entries.c.entry_id.in_(sorted(entry_ids))
+        )
+    ):
+        out[r.entry_id].add(r.line_id)
+    return out
+
+
+def mark_credited(tx: Tx, invoice_id: int, line_ids: Sequence[int], credit_id: int) -> list[int]:
+    """Lines taken back by a credit note; frees the entries behind them."""
+    tx.conn.execute(
+        update(invoice_lines)
+        .where(invoice_lines.c.id.in_(list(line_ids)))
+        .values(credited_by=credit_id)
+    )
+    entry_ids = sorted(set(entries_on_lines(tx, line_ids)))
+    return _free(tx, invoice_id, entry_ids)
+
+
+def count_live(tx: Tx, contract: str, kind: str, period: tuple[dt.date, dt.date] | None) -> int:
+    query = (
+        select(func.count())
+        .select_from(invoices)
+        .where(
+            invoices.c.workspace_id == tx.workspace_id,
+            invoices.c.contract == contract,
+            invoices.c.kind == kind,
+            invoices.c.status.in_(LIVE),
+        )
+    )
+    if period:
+        query = query.where(
+            invoices.c.period_start == period[0], invoices.c.period_end == period[1]
+        )
+    return int(tx.conn.execute(query).scalar_one())

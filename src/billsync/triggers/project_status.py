@@ -1,0 +1,89 @@
+"""A project's status changes: set to ready for billing, its completion invoice is
+drafted at once with every billable entry of the project; once every project of a
+contract is completed, the retainage held on it is released by its own invoice."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from billsync.domain.billing import DueInvoice
+from billsync.domain.workspace import ProjectStatus
+from billsync.pipeline.run import Planned, Planner, Prepared, RunReport, run
+from billsync.pipeline.workspace import load_workspace
+from billsync.store import invoices as invoice_store
+from billsync.store import records
+from billsync.store.audit import AuditLog
+from billsync.store.db import Store, Tx
+
+from .manual import TriggerError
+
+
+def set_status(
+    store: Store, code: str, status: ProjectStatus, *, actor: str, today: dt.date
+) -> RunReport | None:
+    with store.transaction() as tx:
+        project = load_workspace(tx).projects.get(code)
+        if project is None:
+            raise TriggerError(f"project {code!r}: no such project")
+        if project.status is status:
+            return None
+        body = project.model_copy(update={"status": status}).model_dump(
+            mode="json", exclude_defaults=True
+        )
+        current = {r["code"]: r for r in records.current(tx, "project")}[code]
+        records.put(tx, "project", code, body, current["version"])
+        AuditLog(tx, actor).record(
+            "project.status",
+            f"project:{code}",
+            {"status": project.status.value},
+            {"status": status.value},
+        )
+    if status is ProjectStatus.READY_FOR_BILLING:
+        return run(store, today=today, actor=actor, planner=_completion(code))
+    if status is ProjectStatus.COMPLETED:
+        return run(store, today=today, actor=actor, planner=_release_when_done(code))
+    return None
+
+
+def _completion(code: str) -> Planner:
+    def plan(_tx: Tx, prep: Prepared) -> list[Planned]:
+        project = prep.ws.projects[code]
+        if not project.contract:
+            return []
+        contract = prep.ws.contracts[project.contract]
+        portions = tuple(p for p in prep.portions.get(contract.code, []) if p.project == code)
+        if not portions:
+            return []
+        return [
+            Planned(
+                contract,
+                DueInvoice("completion", portions, project=code),
+                "project_status",
+                f"project {code} ready for billing",
+            )
+        ]
+
+    return plan
+
+
+def _release_when_done(code: str) -> Planner:
+    def plan(tx: Tx, prep: Prepared) -> list[Planned]:
+        contract_code = prep.ws.projects[code].contract
+        if not contract_code:
+            return []
+        siblings = [p for p in prep.ws.projects.values() if p.contract == contract_code]
+        done = (ProjectStatus.COMPLETED, ProjectStatus.CLOSED)
+        if any(p.status not in done for p in siblings):
+            return []
+        if invoice_store.history(tx, contract_code).retainage_held <= 0:
+            return []
+        return [
+            Planned(
+                prep.ws.contracts[contract_code],
+                DueInvoice("release", ()),
+                "project_status",
+                f"every project of {contract_code} completed",
+            )
+        ]
+
+    return plan
