@@ -106,6 +106,18 @@ def total(rated: list[RatedEntry]) -> Decimal:
     return sum((r.amount for r in rated), Decimal(0))
 
 
+def test_module_example_rounds_then_splits_daily_overtime() -> None:
+    # 9 h 20 min -> 9.5 h by 15-minute rounding: 8 h x 145.00 + 1.5 h x 217.50 = 1486.25.
+    c = contract(
+        rounding=Rounding(increment_minutes=15),
+        overtime=Overtime(daily_after_hours=D(8), daily_multiplier=D("1.5")),
+    )
+    rated = rate_one(entry("0", MONDAY + timedelta(days=1), duration_seconds=33600), c)
+    assert (rated.billable_seconds, rated.adjustments) == (34200, (Adjustment("rounding", 600),))
+    assert lines(rated) == [(D(8), D("145.00"), ""), (D("1.5"), D("217.50"), "daily")]
+    assert rated.amount == D("1486.25")
+
+
 # -- billable seconds ----------------------------------------------------------------------
 
 
@@ -366,8 +378,10 @@ def test_unit_price_follows_the_currency_minor_unit() -> None:
 DAY_1200 = Rate(role="naval-architect", unit=Unit.DAY, rate=D("1200.00"), day_min_hours=D(8))
 
 
-def test_full_day_on_a_day_rate_bills_one_day() -> None:
-    rated = rate_one(entry("10"), contract(DAY_1200))
+@pytest.mark.parametrize("worked", ["8", "10", "14"])
+def test_day_of_at_least_the_minimum_hours_bills_one_day(worked: str) -> None:
+    # 8, 10 or 14 h against day_min_hours 8: one day at 1200.00.
+    rated = rate_one(entry(worked), contract(DAY_1200))
     (portion,) = rated.portions
     assert (portion.unit, portion.quantity, portion.amount) == (Unit.DAY, D(1), D("1200.00"))
 
@@ -396,6 +410,8 @@ def test_short_day_bills_hours_at_the_short_day_rate() -> None:
         D("160.00"),
         D("800.00"),
     )
+    # A day of exactly 8 h is a full day: 1200.00, not 8 h x 160.00 = 1280.00.
+    assert lines(rate_one(entry("8"), contract(short))) == [(D(1), D("1200.00"), "")]
 
 
 def test_short_day_without_short_day_rate_bills_a_pro_rata_day() -> None:

@@ -9,6 +9,7 @@ daily overtime after 8 h at 1.5x. Ana (naval-architect, Oslo) logs one entry:
                        adjustments=(Adjustment("rounding", 600),),
                        portions=(8.0 h x 145.00 = 1160.00   premium "",
                                  1.5 h x 217.50 =  326.25   premium "daily" (1.5x)))
+                                                 1486.25
 
 The steps, in order:
 
@@ -35,12 +36,15 @@ The steps, in order:
    Several at once: ``stack`` multiplies them and joins their names with "+" in the
    order daily, weekly, weekend, holiday; otherwise the highest multiplier applies and
    names the premium (on a tie the earlier in that order). An entry splits into one
-   portion per premium it crosses.
+   portion per price it reaches: parts that land on the same premium stay one portion.
+   Thresholds count the entries given, which are one contract's.
 4. Day rows: a person's day-rated seconds of one local day are pooled. A pool of at
    least ``day_min_hours`` bills exactly one day, shared by seconds; a shorter pool
    bills hours at ``short_day_rate`` if the row has one, else the pro-rata fraction
-   of a day. Day rates carry no overtime premiums (a day rate already prices the whole
-   day), and day-rated seconds do not count towards hourly overtime thresholds.
+   of a day. Shares that do not divide evenly leave the division remainder to the last
+   entry in the fixed order, so a full day sums to exactly 1. Day rates carry no
+   overtime premiums (a day rate already prices the whole day), and day-rated seconds
+   do not count towards hourly overtime thresholds.
 
 Unit prices are ``quantize(base_rate x multiplier)`` in the contract currency; amounts
 are ``quantity x unit_price`` unquantized: invoice lines quantize their sums.
@@ -382,7 +386,11 @@ def _rates_entry(entry: TimeEntry) -> bool:
 def rate_entries(
     entries: Sequence[TimeEntry], contract: Contract, people: Mapping[str, PersonInfo]
 ) -> list[RatedEntry]:
-    """Rate the given entries of one contract; the result is in the input's order."""
+    """Rate the given entries of one contract; the result is in the input's order.
+
+    The caller chooses the entries (one contract's, up to a cut-off); overtime counts
+    only these, so pass a person's whole week to get weekly overtime right.
+    """
     rounder, card = _Rounder(contract.rounding), _RateCard(contract)
     billable: list[tuple[int, tuple[Adjustment, ...]]] = []
     findings: dict[int, tuple[Finding, ...]] = {}

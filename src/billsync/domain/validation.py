@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from .contracts import Contract
 from .entries import Approval, EntryState, TimeEntry
@@ -108,6 +109,12 @@ class ValidationContext:
 # -- how findings talk about entries -----------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
+def _hours(seconds: int) -> Decimal:
+    """Hours as findings print them; durations repeat, and Decimal division is not free."""
+    return quantity(hours(seconds))
+
+
 def _entry_text(entry: TimeEntry) -> str:
     """'Entry A-17 from csv (kha, 2026-03-02)': what a person needs to find it."""
     person = entry.person or entry.ref.person or "no person"
@@ -151,7 +158,7 @@ def _entry_finding(
         entry_ids=(entry.id,),
         contract=contract.code if contract else "",
         amount=amount,
-        hours=quantity(hours(entry.duration_seconds)),
+        hours=_hours(entry.duration_seconds),
         details=_entry_details(entry, **details),
     )
 
@@ -347,7 +354,7 @@ def check_rate(entry: TimeEntry, ctx: ValidationContext) -> Finding | None:
     if contract is None:
         return None
     rate = ctx.rate_lookup(entry)
-    if rate is None:
+    if rate is None or rate == entry.source_rate:
         return None  # no rate at all is rating's rate.missing
     difference = abs(entry.source_rate - rate)
     if difference * 100 <= contract.rate_tolerance * rate:
@@ -377,49 +384,49 @@ def check_rate(entry: TimeEntry, ctx: ValidationContext) -> Finding | None:
 # -- across entries ----------------------------------------------------------------------
 
 
+_DayKey = tuple[str, date]  # person, local work day
+
+
 def check_implausible_days(entries: Sequence[TimeEntry], ctx: ValidationContext) -> list[Finding]:
     """entry.implausible_day: one person's entries of one local day add up to more than
-    the strictest ``max_daily_hours`` among the contracts they are on."""
-    seconds: dict[tuple[str, date], int] = defaultdict(int)
-    limits: dict[tuple[str, date], tuple[Decimal, str]] = {}
+    the strictest ``max_daily_hours`` among the contracts they are on (16 h without one)."""
+    seconds: dict[_DayKey, int] = defaultdict(int)
     for entry in entries:
-        if not entry.person:
-            continue
+        if entry.person:
+            seconds[entry.person, entry.work_date] += entry.duration_seconds
+    # Only a day above the lowest limit anywhere can be implausible; a clean run stops here.
+    floor = min((c.max_daily_hours for c in ctx.contracts_by_project.values()), default=None)
+    floor = DEFAULT_MAX_DAILY_HOURS if floor is None else min(floor, DEFAULT_MAX_DAILY_HOURS)
+    candidates = {key for key, total in seconds.items() if total > floor * HOUR_SECONDS}
+    if not candidates:
+        return []
+    days: dict[_DayKey, list[TimeEntry]] = defaultdict(list)
+    limits: dict[_DayKey, tuple[Decimal, str]] = {}
+    for entry in entries:
         key = (entry.person, entry.work_date)
-        seconds[key] += entry.duration_seconds
+        if key not in candidates:
+            continue
+        days[key].append(entry)
         contract = ctx.contract_of(entry)
         if contract is not None:
             limit = (contract.max_daily_hours, contract.code)
             if key not in limits or limit < limits[key]:
                 limits[key] = limit
-    over = {
-        key
-        for key, total in seconds.items()
-        if total > limits.get(key, (DEFAULT_MAX_DAILY_HOURS, ""))[0] * HOUR_SECONDS
-    }
-    if not over:
-        return []
-    days: dict[tuple[str, date], list[TimeEntry]] = defaultdict(list)
-    for entry in entries:
-        if entry.person and (entry.person, entry.work_date) in over:
-            days[entry.person, entry.work_date].append(entry)
-    return [
-        _implausible_day(person, day, seconds[person, day], limits.get((person, day)), found)
-        for (person, day), found in days.items()
-    ]
+    findings = []
+    for key, found in days.items():
+        max_hours, contract_code = limits.get(key, (DEFAULT_MAX_DAILY_HOURS, ""))
+        if seconds[key] > max_hours * HOUR_SECONDS:
+            findings.append(_implausible_day(key, seconds[key], max_hours, contract_code, found))
+    return findings
 
 
 def _implausible_day(
-    person: str,
-    day: date,
-    total: int,
-    limit: tuple[Decimal, str] | None,
-    entries: list[TimeEntry],
+    key: _DayKey, total: int, max_hours: Decimal, contract: str, entries: list[TimeEntry]
 ) -> Finding:
+    person, day = key
     entries.sort(key=lambda e: (e.source, e.external_id, e.id))
-    max_hours, contract = limit or (DEFAULT_MAX_DAILY_HOURS, "")
     terms = f"contract {contract} accepts" if contract else "is plausible"
-    logged = quantity(hours(total))
+    logged = _hours(total)
     message = (
         f"{person} logged {logged} h on {day} in {len(entries)} entries "
         f"({_ids_text(entries)}), more than the {max_hours} h a day {terms}: correct the "
@@ -448,16 +455,19 @@ def check_overlaps(entries: Sequence[TimeEntry], ctx: ValidationContext) -> list
     reported once, against the entry reaching furthest (O(n log n), never pairwise).
     Touching times (one ends as the next starts) do not overlap.
     """
-    spans: dict[str, list[_Span]] = defaultdict(list)
+    timed: dict[str, list[TimeEntry]] = defaultdict(list)
     for entry in entries:
-        start, end = entry.start, entry.end
-        if entry.person and start is not None and end is not None and end > start:
-            spans[entry.person].append((start, end, entry.id, entry))
+        if entry.person and entry.start is not None and entry.end is not None:
+            timed[entry.person].append(entry)
     findings: list[Finding] = []
-    for person_spans in spans.values():
-        person_spans.sort()  # ids are unique, so entries themselves are never compared
-        furthest = person_spans[0]
-        for span in person_spans[1:]:
+    for person_entries in timed.values():
+        # Span tuples live for one person at a time: a million of them kept at once
+        # would cost more in garbage collection than the sweep itself.
+        spans = sorted(_spans(person_entries))
+        if not spans:
+            continue
+        furthest = spans[0]
+        for span in spans[1:]:
             if span[0] < furthest[1]:
                 findings.append(_overlap(furthest, span))
             if span[1] > furthest[1]:
@@ -465,15 +475,25 @@ def check_overlaps(entries: Sequence[TimeEntry], ctx: ValidationContext) -> list
     return findings
 
 
+def _spans(entries: Iterable[TimeEntry]) -> Iterator[_Span]:
+    """Entries with a positive start-end time; ids are unique, so sorting these never
+    compares the entries themselves."""
+    for entry in entries:
+        start, end = entry.start, entry.end
+        if start is not None and end is not None and end > start:
+            yield (start, end, entry.id, entry)
+
+
 def _span_text(span: _Span) -> str:
     start, end, _, entry = span
     # A night shift's end names its day too.
     until = f"{end:%H:%M}" if end.date() == start.date() else end.isoformat(timespec="minutes")
-    return f"{entry.external_id} from {entry.source} ({start.isoformat(timespec='minutes')} to {until})"
+    since = start.isoformat(timespec="minutes")
+    return f"{entry.external_id} from {entry.source} ({since} to {until})"
 
 
 def _overlap(earlier: _Span, later: _Span) -> Finding:
-    overlap = quantity(hours((min(earlier[1], later[1]) - later[0]) // _ONE_SECOND))
+    overlap = _hours((min(earlier[1], later[1]) - later[0]) // _ONE_SECOND)
     entry = later[3]
     message = (
         f"{entry.person} has overlapping entries {_span_text(earlier)} and "
@@ -498,21 +518,19 @@ _MIXED = ""  # no source is named "", so this marks a key seen from two sources
 def check_duplicate_sources(entries: Sequence[TimeEntry], ctx: ValidationContext) -> list[Finding]:
     """entry.duplicate_source: same person, project, day and duration from two
     different sources, most likely the same work recorded twice."""
-
-    def keyed() -> Iterator[tuple[_DuplicateKey, TimeEntry]]:
-        for entry in entries:
-            if entry.mapped and entry.duration_seconds > 0:
-                yield (entry.person, entry.project, entry.work_date, entry.duration_seconds), entry
-
-    # First pass keeps one source per key, not the entries: most keys are unique.
+    # The first pass keeps one source per key, not the entries: most keys are unique.
     first_source: dict[_DuplicateKey, str] = {}
-    for key, entry in keyed():
-        seen = first_source.setdefault(key, entry.source)
-        if seen != entry.source:
-            first_source[key] = _MIXED
+    for entry in entries:
+        if entry.person and entry.project and entry.duration_seconds > 0:
+            key = (entry.person, entry.project, entry.work_date, entry.duration_seconds)
+            if first_source.setdefault(key, entry.source) != entry.source:
+                first_source[key] = _MIXED
+    if _MIXED not in first_source.values():
+        return []
     groups: dict[_DuplicateKey, list[TimeEntry]] = defaultdict(list)
-    for key, entry in keyed():
-        if first_source[key] == _MIXED:
+    for entry in entries:
+        key = (entry.person, entry.project, entry.work_date, entry.duration_seconds)
+        if first_source.get(key) == _MIXED:
             groups[key].append(entry)
     return [_duplicate(key, group) for key, group in groups.items()]
 
@@ -524,7 +542,7 @@ def _duplicate(key: _DuplicateKey, group: list[TimeEntry]) -> Finding:
     for entry in group:
         by_source[entry.source].append(entry.external_id)
     recorded = " and ".join(f"{source} ({', '.join(ids)})" for source, ids in by_source.items())
-    worked = quantity(hours(seconds))
+    worked = _hours(seconds)
     message = (
         f"{person} has {worked} h on {project} on {day} in both {recorded}: likely the "
         f"same work recorded twice. Delete it in one source, or waive this warning if "

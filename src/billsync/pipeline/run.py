@@ -348,7 +348,10 @@ def run(
         prep = prepare(tx, today, progress)
         clock = time.perf_counter()
         plan = planner(tx, prep)
-        planned = {p.entry_id for item in plan for p in item.due.portions}
+        # The threshold is judged on what the other invoices leave unbilled.
+        planned = {
+            p.entry_id for item in plan if item.due.kind != "threshold" for p in item.due.portions
+        }
         remaining = {
             code: [p for p in portions if p.entry_id not in planned]
             for code, portions in prep.portions.items()

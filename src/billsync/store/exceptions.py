@@ -140,9 +140,7 @@ def _ids(tx: Tx, fingerprints: list[str]) -> dict[str, int]:
                     exceptions.c.workspace_id == tx.workspace_id,
                     exceptions.c.fingerprint.in_(fingerprints[i : i + 900]),
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     return out
 

@@ -165,7 +165,7 @@ def billed_revisions(tx: Tx, *, growing: bool = True) -> dict[int, int]:
     )
     if not growing:
         query = query.where(~((invoices.c.kind == "continuous") & (invoices.c.status == "draft")))
-    return dict(tx.conn.execute(query).tuples().all())
+    return dict(tx.conn.execute(query).all())
 
 
 def continuous_draft(tx: Tx, contract: str) -> int | None:
@@ -183,13 +183,14 @@ def continuous_draft(tx: Tx, contract: str) -> int | None:
 def replace_draft(tx: Tx, invoice_id: int, draft: InvoiceDraft, audit: AuditLog) -> bool:
     """Grow a continuous draft to `draft`; False when it already is exactly that."""
     old = get(tx, invoice_id)
-    old_marks = set(
-        tx.conn.execute(
+    old_marks = {
+        (r.entry_id, r.revision)
+        for r in tx.conn.execute(
             select(billed_entries.c.entry_id, billed_entries.c.revision).where(
                 billed_entries.c.invoice_id == invoice_id, billed_entries.c.live
             )
-        ).tuples()
-    )
+        )
+    }
     new_marks = {(p.entry_id, p.revision) for line in draft.lines for p in line.portions}
     if old_marks == new_marks and old["total"] == draft.total:
         return False

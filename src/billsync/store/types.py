@@ -2,7 +2,7 @@
 
 SQLite has no exact decimal type; SQLAlchemy's Numeric there round-trips through
 float. These types store the decimal's text on SQLite and NUMERIC on PostgreSQL, and
-always hand back Decimal.
+always hand back Decimal with the scale it was given.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ class Exact(TypeDecorator[Decimal]):
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(40))
-        return dialect.type_descriptor(Numeric(24, 6))
+        # Unconstrained NUMERIC keeps each value's own scale: 145.00 comes back as 145.00.
+        return dialect.type_descriptor(Numeric())
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:

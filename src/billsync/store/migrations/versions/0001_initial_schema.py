@@ -2,14 +2,13 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:18:25.341515
+Create Date: 2026-11-25 20:20:21.576868
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 import billsync.store.types
-
 
 revision = "0001"
 down_revision = None
