@@ -47,7 +47,7 @@ _ids = itertools.count(1)
 
 
 def entry(
-    worked_hours: str,
+    worked: str,
     on: date = MONDAY,
     *,
     person: str = "ana",
@@ -57,7 +57,7 @@ def entry(
     phase: str = "design",
     **changes: Any,
 ) -> TimeEntry:
-    """A mapped, approved, billable entry of ``worked_hours`` (text, exact)."""
+    """A mapped, approved, billable entry of ``worked`` hours: "9.5" or "9:20"."""
     number = next(_ids)
     zone = ZoneInfo(PEOPLE[person].timezone if person in PEOPLE else "UTC")
     started = None if start is None else datetime.combine(on, time.fromisoformat(start), zone)
@@ -68,7 +68,7 @@ def entry(
         "external_id": f"A-{number}",
         "ref": SourceRef(person=person, project="4471"),
         "work_date": on,
-        "duration_seconds": int(D(worked_hours) * 3600),
+        "duration_seconds": _seconds(worked),
         "timezone": zone.key,
         "start": started,
         "category": category,
@@ -79,6 +79,15 @@ def entry(
     }
     fields.update(changes)
     return TimeEntry(**fields)
+
+
+def _seconds(worked: str) -> int:
+    if ":" in worked:
+        h, m = worked.split(":")
+        return int(h) * 3600 + int(m) * 60
+    seconds = D(worked) * 3600
+    assert seconds == int(seconds), f"{worked} h is not a whole number of seconds"
+    return int(seconds)
 
 
 def contract(*rates: Rate, **terms: Any) -> Contract:
@@ -112,7 +121,7 @@ def test_module_example_rounds_then_splits_daily_overtime() -> None:
         rounding=Rounding(increment_minutes=15),
         overtime=Overtime(daily_after_hours=D(8), daily_multiplier=D("1.5")),
     )
-    rated = rate_one(entry("0", MONDAY + timedelta(days=1), duration_seconds=33600), c)
+    rated = rate_one(entry("9:20", MONDAY + timedelta(days=1)), c)
     assert (rated.billable_seconds, rated.adjustments) == (34200, (Adjustment("rounding", 600),))
     assert lines(rated) == [(D(8), D("145.00"), ""), (D("1.5"), D("217.50"), "daily")]
     assert rated.amount == D("1486.25")
@@ -130,10 +139,11 @@ def test_rounding_up_bills_the_started_increment_and_records_the_difference() ->
 
 
 def test_rounding_to_nearest_takes_halves_up() -> None:
+    # 15-minute increments: 7 min 30 s -> 15 min, 7 min 29 s -> 0, 22 min 30 s -> 30 min.
     nearest = Rounding(increment_minutes=15, mode=RoundingMode.NEAREST)
-    assert round_seconds(450, nearest) == (900, (Adjustment("rounding", 450),))  # 7:30 -> 15
-    assert round_seconds(449, nearest) == (0, (Adjustment("rounding", -449),))  # 7:29 -> 0
-    assert round_seconds(1350, nearest) == (1800, (Adjustment("rounding", 450),))  # 22:30 -> 30
+    assert round_seconds(450, nearest) == (900, (Adjustment("rounding", 450),))
+    assert round_seconds(449, nearest) == (0, (Adjustment("rounding", -449),))
+    assert round_seconds(1350, nearest) == (1800, (Adjustment("rounding", 450),))
 
 
 def test_rounding_down_drops_the_unfinished_increment() -> None:
@@ -168,7 +178,7 @@ def test_negative_duration_is_a_programming_error() -> None:
 
 def test_rounded_entry_bills_its_rounded_hours() -> None:
     # 7 h 50 min rounded up to 8 h at 145.00 -> 1160.00.
-    rated = rate_one(entry("7.8333"), contract(rounding=Rounding(increment_minutes=15)))
+    rated = rate_one(entry("7:50"), contract(rounding=Rounding(increment_minutes=15)))
     assert rated.billable_seconds == 8 * 3600
     assert lines(rated) == [(D(8), D("145.00"), "")]
     assert rated.amount == D("1160.00")
@@ -185,7 +195,7 @@ def test_write_down_reduces_billable_hours_and_keeps_its_reason_code() -> None:
 
 def test_write_up_after_rounding_adds_billable_hours() -> None:
     # 1 h 50 min -> 2 h by rounding, written up 1 h: 3 h x 145.00 = 435.00.
-    e = entry("1.8333334", adjustments=(WriteAdjustment(seconds=3600, reason=""),))
+    e = entry("1:50", adjustments=(WriteAdjustment(seconds=3600, reason=""),))
     rated = rate_one(e, contract(rounding=Rounding(increment_minutes=30)))
     assert rated.billable_seconds == 3 * 3600
     assert rated.adjustments == (Adjustment("rounding", 600), Adjustment("write_up", 3600))
@@ -290,6 +300,15 @@ def test_fully_tied_rows_go_to_the_one_listed_first() -> None:
     assert pick(contract(first, second)) == first
 
 
+def test_a_changed_contract_is_rated_by_its_own_card() -> None:
+    # A rate change stores a new contract version; the old one keeps its own prices.
+    old = contract(ARCHITECT_145)
+    assert pick(old) == ARCHITECT_145
+    raised = old.model_copy(update={"rates": (Rate(role="naval-architect", rate=D(150)),)})
+    assert pick(raised) == Rate(role="naval-architect", rate=D(150))
+    assert pick(old) == ARCHITECT_145
+
+
 def test_standby_and_weather_hours_bill_at_their_category_rates() -> None:
     # 4 h operating at 145.00, 3 h standby at 90.00, 2 h waiting on weather at 70.00 = 990.00.
     c = contract(
@@ -347,7 +366,7 @@ def test_unit_price_is_quantized_and_amount_kept_exact() -> None:
         Rate(role="naval-architect", rate=D("133.333")),
         overtime=Overtime(daily_after_hours=D(8), daily_multiplier=D("1.5")),
     )
-    rated = rate_one(entry("0", duration_seconds=8 * 3600 + 600), c)
+    rated = rate_one(entry("8:10"), c)
     straight, overtime = rated.portions
     assert straight.unit_price == D("133.33")
     assert straight.amount == D(8) * D("133.33")
@@ -654,7 +673,7 @@ _MIXED = contract(
 _entries = st.lists(
     st.builds(
         lambda person, day, minutes, start, category, task: entry(
-            str(Decimal(minutes) / 60),
+            f"{minutes // 60}:{minutes % 60:02}",
             day,
             person=person,
             start=start,

@@ -42,7 +42,7 @@ Choices, so nobody has to guess:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import astuple, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal, Inexact, localcontext
 
@@ -95,15 +95,15 @@ class CapResult:
     usage_after: CapUsage
 
 
-def chronological(portion: Portion) -> tuple[date, int, str, int, tuple[str, ...]]:
+def chronological(portion: Portion) -> tuple[date, int, str, int, Decimal, int]:
     """Sort key: the order work is consumed in, the earliest work first.
 
-    Base time ("" premium) sorts before its overtime, as rating splits a day. The
-    last item, every field as text, only breaks ties so that no order ever depends
+    Base time ("" premium) sorts before its overtime, as rating splits a day. Price
+    and seconds only break ties (parts of one entry), so that no order ever depends
     on the order portions came in.
     """
     p = portion
-    return (p.work_date, p.entry_id, p.premium, p.revision, tuple(str(v) for v in astuple(p)))
+    return (p.work_date, p.entry_id, p.premium, p.revision, p.unit_price, p.seconds)
 
 
 def portion_hours(portion: Portion) -> Decimal:

@@ -52,6 +52,7 @@ are ``quantity x unit_price`` unquantized: invoice lines quantize their sums.
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -230,8 +231,24 @@ def select_rate(
     Specificity sums the set dimensions: person 16, task 8, phase 4, role 2, category
     1; ties go to the later ``effective_from``, then to the row listed first.
     """
-    row = _RateCard(contract).select((person, role, task, phase, category), on)
+    row = _card_of(contract).select((person, role, task, phase, category), on)
     return row.rate if row else None
+
+
+# Contracts are frozen, so each contract object's card is built once and kept while the
+# contract lives: validation asks select_rate once per entry. Keyed by identity, because
+# hashing a pydantic contract costs more than the lookup it would save.
+_CARDS: dict[int, tuple[weakref.ref[Contract], _RateCard]] = {}
+
+
+def _card_of(contract: Contract) -> _RateCard:
+    key = id(contract)
+    cached = _CARDS.get(key)
+    if cached is not None and cached[0]() is contract:
+        return cached[1]
+    card = _RateCard(contract)
+    _CARDS[key] = (weakref.ref(contract, lambda _: _CARDS.pop(key, None)), card)
+    return card
 
 
 # -- overtime ----------------------------------------------------------------------------
@@ -391,7 +408,7 @@ def rate_entries(
     The caller chooses the entries (one contract's, up to a cut-off); overtime counts
     only these, so pass a person's whole week to get weekly overtime right.
     """
-    rounder, card = _Rounder(contract.rounding), _RateCard(contract)
+    rounder, card = _Rounder(contract.rounding), _card_of(contract)
     billable: list[tuple[int, tuple[Adjustment, ...]]] = []
     findings: dict[int, tuple[Finding, ...]] = {}
     hourly: dict[str, list[_Work]] = defaultdict(list)  # by person
