@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import audit, entries, exceptions, invoices, pipeline, workspace
+from . import audit, entries, exceptions, invoices, pipeline, reports, workspace
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -22,3 +22,4 @@ app.add_typer(entries.app, name="entries")
 app.add_typer(exceptions.app, name="exceptions")
 app.add_typer(invoices.app, name="invoices")
 app.add_typer(audit.app, name="audit")
+app.add_typer(reports.app, name="reports")

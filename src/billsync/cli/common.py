@@ -19,8 +19,8 @@ from rich.table import Table
 from billsync.settings import Settings
 from billsync.store.db import Store, open_store
 
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class Format(StrEnum):
@@ -46,7 +46,7 @@ def open_default() -> tuple[Store, Settings]:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"error: {message}", markup=False, highlight=False)
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -85,6 +85,10 @@ def record_key(kind: str, record: BaseModel) -> str:
     return str(record.code)
 
 
+def _message(text: str) -> str:
+    return text.removeprefix("Value error, ")
+
+
 def _path(section: str, index: int, loc: tuple[int | str, ...]) -> str:
     text = f"{section}[{index}]"
     for part in loc:
@@ -121,7 +125,9 @@ def parse(filename: str, text: str) -> dict[str, list[BaseModel]]:
                 record = model.model_validate(item)
             except ValidationError as exc:
                 for error in exc.errors():
-                    problems.append(Problem(_path(section, index, error["loc"]), error["msg"]))
+                    problems.append(
+                        Problem(_path(section, index, error["loc"]), _message(error["msg"]))
+                    )
                 continue
             key = record_key(kind, record)
             if key in seen:

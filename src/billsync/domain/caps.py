@@ -95,7 +95,9 @@ class CapResult:
     usage_after: CapUsage
 
 
-def chronological(portion: Portion) -> tuple[date, int, str, int, Decimal, int]:
+def chronological(
+    portion: Portion,
+) -> tuple[date, int, str, int, Decimal, int, str, str, str, str, str, Decimal]:
     """Sort key: the order work is consumed in, the earliest work first.
 
     Base time ("" premium) sorts before its overtime, as rating splits a day. Price
@@ -103,7 +105,20 @@ def chronological(portion: Portion) -> tuple[date, int, str, int, Decimal, int]:
     on the order portions came in.
     """
     p = portion
-    return (p.work_date, p.entry_id, p.premium, p.revision, p.unit_price, p.seconds)
+    return (
+        p.work_date,
+        p.entry_id,
+        p.premium,
+        p.revision,
+        p.unit_price,
+        p.seconds,
+        p.task,
+        p.phase,
+        p.person,
+        p.role,
+        p.category,
+        p.amount,
+    )
 
 
 def portion_hours(portion: Portion) -> Decimal:

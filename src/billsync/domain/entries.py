@@ -90,5 +90,5 @@ class TimeEntry:
 class WriteAdjustment:
     """A finance write-up or write-down of billable time, with its reason code."""
 
-    seconds: int  # positive writes up, negative writes down
     reason: str
+    seconds: int  # positive writes up, negative writes down

@@ -263,16 +263,18 @@ def check_phase_dates(entry: TimeEntry, ctx: ValidationContext) -> Finding | Non
 
 
 def check_billable(entry: TimeEntry, ctx: ValidationContext) -> Finding | None:
-    """entry.non_billable_task: the source or the project's task says not billable."""
-    if not entry.billable:
+    """entry.non_billable_task: the project's task or the source says not billable.
+    The task is named first: it is the more specific reason, and callers may already
+    have cleared ``billable`` because of it."""
+    task = ctx.task_of(entry)
+    if task is not None and not task.billable:
+        why = f"is on task {task.code}, which project {entry.project} marks non-billable"
+        act = "write it off, or remap it to a billable task if the client should pay"
+    elif not entry.billable:
         why = f"is marked non-billable in {entry.source}"
         act = "it stays off invoices; mark it billable at the source if the client should pay"
     else:
-        task = ctx.task_of(entry)
-        if task is None or task.billable:
-            return None
-        why = f"is on task {task.code}, which project {entry.project} marks non-billable"
-        act = "write it off, or remap it to a billable task if the client should pay"
+        return None
     return _entry_finding(
         "entry.non_billable_task",
         Severity.WARNING,
@@ -486,8 +488,9 @@ def _spans(entries: Iterable[TimeEntry]) -> Iterator[_Span]:
 
 def _span_text(span: _Span) -> str:
     start, end, _, entry = span
-    # A night shift's end names its day too.
-    until = f"{end:%H:%M}" if end.date() == start.date() else end.isoformat(timespec="minutes")
+    # A night shift's end names its day too. (strftime is slow with a zone; isoformat not.)
+    same_day = end.date() == start.date()
+    until = end.time().isoformat("minutes") if same_day else end.isoformat(timespec="minutes")
     since = start.isoformat(timespec="minutes")
     return f"{entry.external_id} from {entry.source} ({since} to {until})"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from sqlalchemy import insert
 from billsync.domain.canonical import Defaults, FieldError, arrival_stamp, parse_record
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store, utcnow
-from billsync.store.entries import Incoming, IngestCounts, ingest, payload_json
+from billsync.store.entries import Incoming, IngestCounts, ingest
 from billsync.store.tables import import_batches, quarantine
 
 
@@ -54,29 +53,39 @@ class ImportResult:
     quarantined: list[BadLine] = field(default_factory=list)
 
 
-def _rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str] | None, str]]:
-    """(line number, fields or None if unreadable, verbatim payload)."""
+def _rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str] | str, str]]:
+    """(line number, fields or why the line is unreadable, verbatim payload)."""
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 value = json.loads(line, parse_float=str, parse_int=str)
-            except json.JSONDecodeError:
-                yield number, None, line
+            except json.JSONDecodeError as exc:
+                yield number, f"not valid JSON: {exc.msg}", line
                 continue
             if not isinstance(value, dict):
-                yield number, None, line
+                yield number, "not a JSON object", line
                 continue
             yield number, {k: "" if v is None else str(v) for k, v in value.items()}, line
         return
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    for row in reader:
-        if None in row:  # more cells than the header has
-            yield reader.line_num, None, json.dumps(row.get(None))
+    lines = text.splitlines(keepends=True)
+    reader = csv.reader(lines)
+    header = next(reader, None)
+    if header is None:
+        return
+    names = [name.strip() for name in header]
+    start = reader.line_num
+    for cells in reader:
+        # The record verbatim: the physical line(s) it was read from.
+        payload = "".join(lines[start : reader.line_num]).rstrip("\r\n")
+        start = reader.line_num
+        if not cells:
             continue
-        cells = {k: v or "" for k, v in row.items()}
-        yield reader.line_num, cells, payload_json(cells)
+        if len(cells) != len(names):
+            yield reader.line_num, f"has {len(cells)} cells, the header {len(names)}", payload
+            continue
+        yield reader.line_num, dict(zip(names, cells, strict=True)), payload
 
 
 def read_file(
@@ -89,8 +98,8 @@ def read_file(
     lines = 0
     for line_no, fields, payload in _rows(path, text):
         lines += 1
-        if fields is None:
-            bad.append(BadLine(line_no, (FieldError("(line)", "not a readable record"),), payload))
+        if isinstance(fields, str):
+            bad.append(BadLine(line_no, (FieldError("(line)", fields),), payload))
             continue
         parsed = parse_record(fields, defaults)
         if isinstance(parsed, list):

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from billsync.domain.contracts import Contract
 from billsync.domain.entries import EntryState, TimeEntry
-from billsync.domain.money import ZERO, hours, quantity, quantize
+from billsync.domain.money import hours, quantity, quantize
 from billsync.domain.rated import RatedEntry
 from billsync.domain.rating import PersonInfo, rate_entries
 from billsync.pipeline.run import Prepared, contracts_by_project, people_info, prepare
@@ -153,7 +153,3 @@ class Book:
             BilledPart(r.entry_id, r.contract, r.currency, r.project, r.seconds, r.amount)
             for r in self.tx.conn.execute(query)
         ]
-
-
-def total(values: Iterable[Decimal]) -> Decimal:
-    return sum(values, ZERO)

@@ -9,8 +9,8 @@ without a contract) shows its worked hours and no amount.
 
 Each row is one client, project and currency; the amount is split by the age of the
 work, in days from its work date to the report day: 0-30, 31-60, 61-90, over 90.
-`blocked` is the part held off invoices by an open blocking exception, `held` the
-part finance put on hold.
+`blocked` is the part held off invoices by an open blocking exception (the queue as
+the last run left it), `held` the part finance put on hold.
 
 Worked example, report day 2026-04-02, contract NSY-2026 at 145.00/h (naval
 architect) and 95.50/h (welder), March already invoiced:
@@ -38,7 +38,7 @@ from billsync.store.db import Tx
 
 from .book import Book, as_active, hours_of, money
 
-__all__ = ["AGE_LIMITS", "WipRow", "report"]
+__all__ = ["AGE_LIMITS", "WipRow", "report", "totals"]
 
 AGE_LIMITS = (30, 60, 90)  # the last day of each bucket but the open-ended last
 UNMAPPED = "(unmapped)"
@@ -139,3 +139,31 @@ def _row(key: tuple[str, str, str], total: _Sum) -> WipRow:
         blocked=shown(total.blocked),
         held=shown(total.held),
     )
+
+
+def totals(rows: list[WipRow]) -> list[WipRow]:
+    """One "Total" row per currency (work without a rate card adds its hours only)."""
+    out = []
+    for currency in sorted({r.currency for r in rows}):
+        same = [r for r in rows if r.currency == currency]
+
+        def add(name: str, same: list[WipRow] = same) -> Decimal | None:
+            values = [getattr(r, name) for r in same]
+            return None if None in values else sum(values, ZERO)
+
+        out.append(
+            WipRow(
+                client="Total",
+                project="",
+                currency=currency,
+                hours=sum((r.hours for r in same), ZERO),
+                amount=add("amount"),
+                age_0_30=add("age_0_30"),
+                age_31_60=add("age_31_60"),
+                age_61_90=add("age_61_90"),
+                age_over_90=add("age_over_90"),
+                blocked=add("blocked"),
+                held=add("held"),
+            )
+        )
+    return out

@@ -142,7 +142,7 @@ def verify(tx: Tx) -> Break | None:
         digest = _digest(
             prev,
             row.seq,
-            _stamp(_aware(row.at)),
+            _stamp(row.at),
             row.actor,
             row.action,
             row.subject,
@@ -160,10 +160,6 @@ def verify(tx: Tx) -> Break | None:
             f"events after {expected_seq - 1} were removed (the chain's head is event {head_seq})",
         )
     return None
-
-
-def _aware(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 def _events(tx: Tx, subject_like: str | None = None) -> Iterator[Any]:

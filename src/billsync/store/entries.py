@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -88,15 +87,13 @@ def _fields(rec: Canonical) -> dict[str, Any]:
 
 
 def _content_of_row(row: Any) -> tuple[object, ...]:
-    start = _aware(row.start_at)
-    end = _aware(row.end_at)
     return (
         SourceRef(row.src_person, row.src_project, row.src_task, row.src_client),
         row.work_date,
         row.duration_seconds,
         row.timezone,
-        start,
-        end,
+        row.start_at,
+        row.end_at,
         row.notes,
         Approval(row.approval),
         row.billable,
@@ -104,19 +101,6 @@ def _content_of_row(row: Any) -> tuple[object, ...]:
         row.source_rate,
         row.deleted,
     )
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    # SQLite hands back naive UTC; PostgreSQL aware. Compare as aware UTC.
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def _comparable(content: tuple[object, ...]) -> tuple[object, ...]:
-    out = list(content)
-    out[4], out[5] = _aware(content[4]), _aware(content[5])  # type: ignore[arg-type]
-    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -170,7 +154,7 @@ def ingest(
             )
         elif item.source_revision < row.source_revision:
             counts.stale += 1
-        elif _comparable(item.record.content()) == _comparable(_content_of_row(row)):
+        elif item.record.content() == _content_of_row(row):
             counts.unchanged += 1
         else:
             counts.changed += 1
@@ -213,12 +197,8 @@ def ingest(
 
 
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    keys = [k for k in after if _norm(before.get(k)) != _norm(after.get(k))]
+    keys = [k for k in after if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
-
-
-def _norm(value: Any) -> Any:
-    return _aware(value) if isinstance(value, dt.datetime) else value
 
 
 def _store_raw(
@@ -286,7 +266,6 @@ def _existing(tx: Tx, source: str, external_ids: Sequence[str]) -> dict[str, Any
 
 
 def row_to_entry(row: Any, adjustments: tuple[WriteAdjustment, ...] = ()) -> TimeEntry:
-    zone_start, zone_end = _aware(row.start_at), _aware(row.end_at)
     return TimeEntry(
         id=row.id,
         revision=row.revision,
@@ -296,8 +275,8 @@ def row_to_entry(row: Any, adjustments: tuple[WriteAdjustment, ...] = ()) -> Tim
         work_date=row.work_date,
         duration_seconds=row.duration_seconds,
         timezone=row.timezone,
-        start=zone_start,
-        end=zone_end,
+        start=row.start_at,
+        end=row.end_at,
         notes=row.notes,
         approval=Approval(row.approval),
         billable=row.billable,
@@ -325,7 +304,7 @@ def adjustments_by_entry(tx: Tx) -> dict[int, tuple[WriteAdjustment, ...]]:
     )
     out: dict[int, list[WriteAdjustment]] = {}
     for r in rows:
-        out.setdefault(r.entry_id, []).append(WriteAdjustment(r.seconds, r.reason))
+        out.setdefault(r.entry_id, []).append(WriteAdjustment(r.reason, r.seconds))
     return {k: tuple(v) for k, v in out.items()}
 
 
@@ -343,11 +322,6 @@ def load_entries(tx: Tx, ids: Iterable[int] | None = None) -> Iterator[TimeEntry
         query.order_by(time_entries.c.id).execution_options(yield_per=CHUNK)
     ):
         yield row_to_entry(row, adjustments.get(row.id, ()))
-
-
-def payload_json(fields: dict[str, Any]) -> str:
-    """The verbatim record as stored: its fields in the source's own order."""
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
 MAPPED = ("person", "project", "task", "phase", "cost_center")

@@ -14,7 +14,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -26,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 
-from .types import Exact
+from .types import Exact, UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -40,8 +39,8 @@ metadata = MetaData(
 Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER keys only
 
 
-def _tz() -> DateTime:
-    return DateTime(timezone=True)
+def _tz() -> UtcDateTime:
+    return UtcDateTime()
 
 
 workspaces = Table(

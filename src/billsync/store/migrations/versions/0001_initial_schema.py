@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:20:21.576868
+Create Date: 2026-11-25 20:31:56.448405
 """
 
 import sqlalchemy as sa
@@ -31,7 +31,7 @@ def upgrade() -> None:
             server_default="0000000000000000000000000000000000000000000000000000000000000000",
             nullable=False,
         ),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", billsync.store.types.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workspaces")),
         sa.UniqueConstraint("name", name=op.f("uq_workspaces_name")),
     )
@@ -42,7 +42,7 @@ def upgrade() -> None:
             "workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("seq", sa.BigInteger(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("at", billsync.store.types.UtcDateTime(), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("subject", sa.String(length=200), nullable=False),
@@ -77,10 +77,10 @@ def upgrade() -> None:
         sa.Column("amount", billsync.store.types.Exact(), nullable=True),
         sa.Column("hours", billsync.store.types.Exact(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", billsync.store.types.UtcDateTime(), nullable=False),
         sa.Column("closed_by", sa.String(length=200), nullable=True),
         sa.Column("closed_reason", sa.Text(), nullable=True),
-        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", billsync.store.types.UtcDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["workspace_id"], ["workspaces.id"], name=op.f("fk_exceptions_workspace_id_workspaces")
         ),
@@ -103,7 +103,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("counts", sa.JSON(), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", billsync.store.types.UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["workspace_id"],
             ["workspaces.id"],
@@ -140,11 +140,11 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("credit_of", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("created_by", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", billsync.store.types.UtcDateTime(), nullable=False),
         sa.Column("approved_by", sa.String(length=200), nullable=True),
-        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("approved_at", billsync.store.types.UtcDateTime(), nullable=True),
         sa.Column("voided_by", sa.String(length=200), nullable=True),
-        sa.Column("voided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("voided_at", billsync.store.types.UtcDateTime(), nullable=True),
         sa.Column("void_reason", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["credit_of"], ["invoices.id"], name=op.f("fk_invoices_credit_of_invoices")
@@ -170,8 +170,8 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=200), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("body", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", billsync.store.types.UtcDateTime(), nullable=False),
+        sa.Column("superseded_at", billsync.store.types.UtcDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["workspace_id"], ["workspaces.id"], name=op.f("fk_records_workspace_id_workspaces")
         ),
@@ -233,7 +233,7 @@ def upgrade() -> None:
         sa.Column("line_no", sa.Integer(), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("errors", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", billsync.store.types.UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["batch_id"], ["import_batches.id"], name=op.f("fk_quarantine_batch_id_import_batches")
         ),
@@ -254,7 +254,7 @@ def upgrade() -> None:
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("line_no", sa.Integer(), nullable=True),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_at", billsync.store.types.UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["batch_id"], ["import_batches.id"], name=op.f("fk_raw_records_batch_id_import_batches")
         ),
@@ -288,8 +288,8 @@ def upgrade() -> None:
         sa.Column("src_task", sa.String(length=200), nullable=False),
         sa.Column("src_client", sa.String(length=200), nullable=False),
         sa.Column("work_date", sa.Date(), nullable=False),
-        sa.Column("start_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("end_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("start_at", billsync.store.types.UtcDateTime(), nullable=True),
+        sa.Column("end_at", billsync.store.types.UtcDateTime(), nullable=True),
         sa.Column("duration_seconds", sa.Integer(), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("notes", sa.Text(), nullable=False),
@@ -306,7 +306,7 @@ def upgrade() -> None:
         sa.Column("cost_center", sa.String(length=64), server_default="", nullable=False),
         sa.Column("transfer_project", sa.String(length=64), server_default="", nullable=False),
         sa.Column("transfer_task", sa.String(length=64), server_default="", nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", billsync.store.types.UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["raw_record_id"],
             ["raw_records.id"],
@@ -367,7 +367,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=64), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", billsync.store.types.UtcDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["entry_id"],
             ["time_entries.id"],

@@ -1,0 +1,114 @@
+"""The `billsync` command, end to end, as a finance lead would type it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from billsync.cli import app
+from billsync.store.db import Store
+from billsync.store.tables import audit_events
+
+FIRM = Path(__file__).parent.parent / "fixtures" / "firm.yaml"
+TIME = """external_id,person,project,task,date,hours,timezone,approval
+A-1,kha,P-1001,survey,2026-03-02,7.5,Europe/Oslo,approved
+A-2,kha,P-1001,survey,2026-03-03,10,Europe/Oslo,approved
+A-3,kha,P-1001,survey,2026-03-04,8,Europe/Oslo,submitted
+"""
+
+
+@pytest.fixture
+def cli(store: Store, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    monkeypatch.setenv("BILLSYNC_DATABASE_URL", db_url)
+    monkeypatch.setenv("BILLSYNC_WORKSPACE", store.workspace)
+    monkeypatch.setenv("BILLSYNC_ACTOR", "cfo@firm")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args: str, ok: bool = True) -> Any:
+        result = runner.invoke(app, list(args))
+        if ok:
+            assert result.exit_code == 0, result.output
+        else:
+            assert result.exit_code != 0, result.output
+        return result
+
+    return invoke
+
+
+def test_apply_import_run_and_read_the_invoice(cli: Any, tmp_path: Path) -> None:
+    assert "+ contract NSY-2026" in cli("apply", "-f", str(FIRM)).output
+    assert "= 11 unchanged" in cli("apply", "-f", str(FIRM)).output
+    (tmp_path / "t.csv").write_text(TIME)
+    assert "3 new" in cli("import", "t.csv").output
+    assert "1 invoice(s) drafted" in cli("run", "--today", "2026-04-02").output
+    listed = json.loads(cli("invoices", "list", "--format", "json").output)
+    assert [(i["number"], i["total"]) for i in listed] == [("INV-000001", "3171.88")]
+    shown = cli("invoices", "show", "INV-000001").output
+    assert "17.50" in shown and "2537.50" in shown and "3171.88 EUR" in shown
+    doc = json.loads(cli("invoices", "export", "INV-000001").output)
+    assert [d["external_id"] for d in doc["time_detail"]] == ["A-1", "A-2"]
+    csv_text = cli("invoices", "export", "INV-000001", "--format", "csv").output
+    assert csv_text.splitlines()[1].startswith("line:time,1,")
+    exceptions = json.loads(cli("exceptions", "list", "--format", "json").output)
+    assert [e["code"] for e in exceptions] == ["entry.not_approved"]
+    cli("exceptions", "waive", str(exceptions[0]["id"]), "--reason", "approved by phone")
+    assert "1 invoice(s) drafted" in cli("invoice", "--contract", "NSY-2026", "--reason",
+                                         "early billing", "--today", "2026-04-03").output
+    cli("invoices", "approve", "INV-000001")
+    cli("invoices", "approve", "INV-000001", ok=False)
+    assert "entries freed" in cli("invoices", "void", "INV-000002", "--reason", "dup").output
+    assert "audit chain intact" in cli("audit", "verify").output
+    story = cli("audit", "show", "--entry", str(doc["time_detail"][0]["entry_id"])).output
+    assert "raw record" in story and "billed on INV-000001" in story
+    events = [json.loads(line) for line in cli("audit", "export").output.splitlines()]
+    assert {"invoice.approved", "exception.waived", "invoice.voided"} <= {
+        e["action"] for e in events}
+    assert all(e["actor"] in ("cfo@firm",) for e in events)
+
+
+def test_a_bad_file_is_rejected_naming_line_and_field(cli: Any, tmp_path: Path) -> None:
+    cli("apply", "-f", str(FIRM))
+    (tmp_path / "bad.csv").write_text(TIME + "A-4,kha,P-1001,survey,2026-13-01,8,UTC,approved\n")
+    result = cli("import", "bad.csv", ok=False)
+    assert "bad.csv:5: date: '2026-13-01' is not a date (YYYY-MM-DD)" in result.output
+    assert "1 quarantined" in cli("import", "bad.csv", "--partial").output
+
+
+def test_a_bad_workspace_file_names_file_path_and_field(cli: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(FIRM.read_text().replace('imo: "9074729"', 'imo: "9074728"'))
+    result = cli("apply", "-f", str(bad), ok=False)
+    assert f"{bad}: projects[0].vessel.imo:" in result.output
+    assert "nothing was changed" in result.output
+
+
+def test_audit_verify_fails_on_an_edited_event(cli: Any, store: Store) -> None:
+    cli("apply", "-f", str(FIRM))
+    with store.engine.begin() as conn:
+        conn.execute(update(audit_events).where(audit_events.c.seq == 3)
+                     .values(action="client.deleted"))
+    result = cli("audit", "verify", ok=False)
+    assert result.exit_code == 1
+    assert "audit chain broken at event 3" in result.output
+
+
+def test_finance_actions_and_project_status(cli: Any, tmp_path: Path) -> None:
+    cli("apply", "-f", str(FIRM))
+    (tmp_path / "t.csv").write_text(TIME)
+    cli("import", "t.csv")
+    entries = json.loads(cli("entries", "list", "--format", "json").output)
+    first = str(entries[0]["id"])
+    assert "1 entries held" in cli("entries", "hold", first, "--reason", "dispute").output
+    cli("entries", "hold", first, "--reason", "again", ok=False)
+    assert "1 entries released" in cli("entries", "release", first, "--reason", "ok").output
+    assert "adjusted by -30 min" in cli("entries", "adjust", first, "--minutes", "-30",
+                                        "--note", "rework").output
+    cli("periods", "lock", "--through", "2026-02-28", "--reason", "Feb closed")
+    out = cli("project", "status", "P-1001", "ready_for_billing", "--today", "2026-03-10").output
+    assert "project P-1001: ready_for_billing" in out and "1 invoice(s) drafted" in out
