@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 
 from billsync.domain.canonical import Canonical
 from billsync.domain.entries import (
@@ -25,6 +25,7 @@ from billsync.domain.entries import (
     WriteAdjustment,
 )
 
+from .bulk import insert_rows
 from .db import Tx
 from .tables import entry_adjustments, raw_records, time_entries
 
@@ -183,8 +184,7 @@ def ingest(
                     _diff(before, fields)[1],
                 )
             )
-    for chunk in _chunks(inserts):
-        tx.conn.execute(insert(time_entries), list(chunk))
+    insert_rows(tx.conn, time_entries, inserts)
     if updates:
         statement = (
             update(time_entries)
@@ -225,8 +225,7 @@ def _store_raw(
         for (ext, sha), item in keys.items()
         if (ext, sha) not in known
     ]
-    for chunk in _chunks(fresh):
-        tx.conn.execute(insert(raw_records), list(chunk))
+    insert_rows(tx.conn, raw_records, fresh)
     if fresh:
         known = _raw_ids(tx, source, sorted({k[0] for k in keys}))
     return known
