@@ -117,3 +117,13 @@ def test_retainage_is_withheld_to_its_maximum_and_released_by_its_own_invoice(
     assert firm.lines(release["id"]) == [
         ("Release of retainage withheld on earlier invoices", "1", "150.00", "150.00")]
     assert (release["tax"], release["amount_due"]) == (Decimal("0.00"), Decimal("150.00"))
+
+
+def test_a_growing_draft_does_not_count_twice_against_a_cap(firm: Firm) -> None:
+    firm.setup(contract("""    billing: continuous
+    caps: [{scope: contract, hours: 10}]""")).import_rows([entry("A-1", "2026-03-02", "6")])
+    firm.run("2026-03-03")
+    firm.run("2026-03-04")
+    (draft,) = firm.invoices()
+    assert draft["subtotal"] == Decimal("600.00")
+    assert "cap.exceeded" not in firm.codes()

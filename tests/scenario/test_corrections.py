@@ -142,3 +142,22 @@ def _entries(firm: Firm) -> list[dict[str, object]]:
         rows = tx.conn.execute(select(time_entries.c.id).where(
             time_entries.c.workspace_id == tx.workspace_id))
         return [dict(r._mapping) for r in rows]
+
+
+def test_late_time_on_an_invoiced_day_is_the_overtime(firm: Firm) -> None:
+    firm.setup(contract="""
+contracts:
+  - code: C-1
+    client: nordic
+    currency: EUR
+    start: 2026-01-01
+    rates: [{role: naval-architect, rate: 100}]
+    overtime: {daily_after_hours: 8, daily_multiplier: 1.5}
+""").import_rows([entry("A-1", "2026-03-02", "8")])
+    firm.run("2026-04-01")
+    firm.import_rows([entry("A-2", "2026-03-02", "2")])  # arrives after March was billed
+    firm.run("2026-04-02")
+    late = firm.invoices()[-1]
+    assert firm.lines(late["id"]) == [
+        ("Design / survey / naval-architect / operating, overtime daily", "2.00", "150.00",
+         "300.00")]

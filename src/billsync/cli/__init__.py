@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from . import audit, entries, exceptions, invoices, pipeline, reports, workspace
+from . import audit, demo, entries, exceptions, invoices, pipeline, reports, workspace
 
 app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Tracked work hours in, accurate client invoices out.",
 )
+app.command()(demo.demo)
 app.command()(workspace.apply)
 app.command()(workspace.export)
 app.command("import")(workspace.import_)

@@ -16,6 +16,7 @@ billsync does, not a mock-up of it.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import tempfile
 import time
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -35,10 +37,15 @@ from sqlalchemy import select
 
 from billsync.config.loader import parse
 from billsync.domain.canonical import Defaults
-from billsync.domain.money import ZERO, hours, quantize
+from billsync.domain.money import ZERO, quantize
 from billsync.pipeline.files import ImportResult, import_file
-from billsync.pipeline.run import RunReport, contracts_by_project, prepare, run
+from billsync.pipeline.run import RunReport, run
 from billsync.pipeline.workspace import apply
+from billsync.reports import leakage as leakage_report
+from billsync.reports import wip as wip_report
+from billsync.reports.book import Book
+from billsync.reports.leakage import LeakageRow
+from billsync.reports.wip import WipRow
 from billsync.store import audit as audit_store
 from billsync.store import exceptions as exception_store
 from billsync.store import invoices as invoice_store
@@ -49,7 +56,7 @@ from billsync.store.tables import line_entries
 from . import FIRM_FILE, firm_text
 from .timegen import HARVEST, PAYROLL, generate, is_malformed, write_csv
 
-__all__ = ["DemoError", "DemoSummary", "WipRow", "demo_window", "run_demo"]
+__all__ = ["DemoError", "DemoSummary", "demo_window", "run_demo"]
 
 SEED = 20261125
 ACTOR = "demo"
@@ -58,25 +65,11 @@ MARKER = "demo.created"  # the audit event that says a database is a demo's to r
 STAGES = ("load", "map", "validate", "rate", "cap", "draft")
 FILES = {HARVEST: "harvest-time-export.csv", PAYROLL: "payroll-hours.csv"}
 SQLITE_HEADER = b"SQLite format 3\x00"
+LEGAL_FORM = re.compile(r"(\s+(AS|ASA|KK|LLC|Inc\.?|Ltd\.?|Pte|plc|GmbH|AB|BV))+$")
 
 
 class DemoError(Exception):
     """The demo cannot run here (a file in the way that is not a demo database)."""
-
-
-@dataclass(frozen=True)
-class WipRow:
-    """Unbilled work on one project: ready to bill, and waiting behind exceptions."""
-
-    client: str
-    project: str
-    contract: str
-    billing: str
-    currency: str
-    ready_hours: Decimal
-    ready_amount: Decimal
-    waiting_hours: Decimal
-    waiting_amount: Decimal
 
 
 @dataclass
@@ -90,7 +83,8 @@ class DemoSummary:
     report: RunReport
     invoices: list[dict[str, Any]]
     exceptions: list[dict[str, Any]]  # code, severity, count, hours, amount
-    wip: list[WipRow]
+    wip: list[WipRow]  # billsync.reports.wip rows, per client and project
+    leakage: list[LeakageRow]  # billsync.reports.leakage rows of the leakage section
     approved: str
     audit_events: int
     audit_intact: bool
@@ -193,19 +187,22 @@ def run_demo(
     approved = _approve_first(store, report)
     lap("approve")
 
-    names = {c.code: c.name for c in records.get("client", [])}  # type: ignore[attr-defined]
-    with store.reading() as tx:
+    names = {c.code: _short(c.name) for c in records.get("client", [])}  # type: ignore[attr-defined]
+    with store.reading() as tx:  # reports run prepare(); reading() rolls back its writes
         invoices = invoice_store.listing(tx)
         exceptions = _exceptions_by_code(exception_store.listing(tx))
+        book = Book.read(tx, today)
+        wip = wip_report.rows(book)
+        leakage = [r for r in leakage_report.rows(book) if r.section == "leakage"]
+        holiday_entry = _holiday_entry(tx)
+    with store.reading() as tx:
         broken = audit_store.verify(tx)
         events = len(audit_store.events(tx))
-        holiday_entry = _holiday_entry(tx)
-    wip = work_in_progress(store, today, names)
     lap("report")
 
     _print_invoices(console, invoices, names, report, approved)
     _print_exceptions(console, exceptions)
-    _print_wip(console, wip)
+    _print_wip(console, wip, leakage, names, records)
     if broken is None:
         console.print(f"\n[bold]Audit trail[/bold]: chain intact, {events} events verified")
     else:
@@ -227,6 +224,7 @@ def run_demo(
         invoices=invoices,
         exceptions=exceptions,
         wip=wip,
+        leakage=leakage,
         approved=approved,
         audit_events=events,
         audit_intact=broken is None,
@@ -356,11 +354,12 @@ def _exceptions_by_code(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rows:
         g = groups.setdefault(
             (r["code"], r["severity"]),
-            {"code": r["code"], "severity": r["severity"], "count": 0, "hours": ZERO,
+            {"code": r["code"], "severity": r["severity"], "count": 0, "hours": None,
              "example": r["message"]},
         )  # fmt: skip
         g["count"] += 1
-        g["hours"] += r["hours"] or ZERO
+        if r["entry_ids"] and r["hours"] is not None:  # a cap warning's hours are usage
+            g["hours"] = (g["hours"] or ZERO) + r["hours"]
     order = {"blocking": 0, "warning": 1}
     return sorted(groups.values(), key=lambda g: (order.get(g["severity"], 2), g["code"]))
 
@@ -376,56 +375,38 @@ def _holiday_entry(tx: Tx) -> int | None:
     return int(found) if found is not None else None
 
 
-def work_in_progress(store: Store, today: date, client_names: dict[str, str]) -> list[WipRow]:
-    """Unbilled billable work per client and project, as the pipeline sees it today:
-    ready (would be billed when its period closes) and waiting (behind a blocking
-    exception or a cap)."""
-    with store.reading() as tx:  # prepare() maps; reading() rolls that back
-        prep = prepare(tx, today)
-        on_invoice = set(invoice_store.billed_revisions(tx))  # the growing drafts too
-    by_project = contracts_by_project(prep.ws)
-    ready: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    ready_ids: set[int] = set()
-    for portions in prep.portions.values():
-        for p in portions:
-            if p.entry_id in on_invoice:
-                continue
-            ready_ids.add(p.entry_id)
-            totals = ready[p.project]
-            totals[0] += hours(p.seconds)
-            totals[1] += p.amount
-    waiting: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-    for entry_id, rated in prep.rated.items():
-        if entry_id in on_invoice or entry_id in ready_ids or not rated.portions:
-            continue
-        totals = waiting[rated.entry.project]
-        totals[0] += hours(rated.billable_seconds)
-        totals[1] += rated.amount
-    rows = []
-    for code in sorted(set(ready) | set(waiting)):
-        contract = by_project[code]
-        r, w = ready[code], waiting[code]
-        rows.append(
-            WipRow(
-                client=client_names.get(contract.client, contract.client),
-                project=code,
-                contract=contract.code,
-                billing=str(contract.billing),
-                currency=contract.currency,
-                ready_hours=r[0],
-                ready_amount=r[1],
-                waiting_hours=w[0],
-                waiting_amount=w[1],
-            )
-        )
-    return rows
-
-
 # -- what finance sees -------------------------------------------------------------------
+
+
+def _short(name: str) -> str:
+    """A client's name without its legal form: "Kobe Marine KK" -> "Kobe Marine"."""
+    return LEGAL_FORM.sub("", name) or name
 
 
 def _money(value: Decimal, currency: str) -> str:
     return f"{quantize(value, currency):,}"
+
+
+def _period(inv: dict[str, Any]) -> str:
+    start, end = inv["period_start"], inv["period_end"]
+    if start is None:
+        return f"to {inv['issue_date']}"
+    if start.day == 1 and (end + timedelta(days=1)).day == 1 and start.month == end.month:
+        return f"{start:%Y-%m}"
+    return f"{start}..{end}"
+
+
+def _table(title: str, *columns: str, wrap: str = "client") -> Table:
+    """Columns named with a leading ">" are numbers, right-aligned. On a narrow
+    terminal only the `wrap` column wraps: numbers and codes stay whole."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for name in columns:
+        table.add_column(
+            name.lstrip(">"),
+            justify="right" if name[0] == ">" else "left",
+            no_wrap=name != wrap,
+        )
+    return table
 
 
 def _print_invoices(
@@ -436,108 +417,140 @@ def _print_invoices(
     approved: str,
 ) -> None:
     drafted = set(report.drafted)
-    table = Table(title=f"Invoices drafted by this run ({len(drafted)})", title_justify="left")
-    for name, justify in (
-        ("number", "left"),
-        ("client", "left"),
-        ("contract", "left"),
-        ("kind", "left"),
-        ("period", "left"),
-        ("status", "left"),
-        ("currency", "left"),
-        ("subtotal", "right"),
-        ("tax", "right"),
-        ("total", "right"),
-        ("amount due", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    shown = [inv for inv in invoices if inv["id"] in drafted]
+    table = _table(
+        f"Invoices drafted ({len(shown)})",
+        "number",
+        "client",
+        "contract",
+        "kind",
+        "period",
+        "cur",
+        ">subtotal",
+        ">tax",
+        ">total",
+    )
     totals: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, ZERO, ZERO])
-    for inv in invoices:
-        if inv["id"] not in drafted:
-            continue
+    for inv in shown:
         cur = inv["currency"]
-        period = (
-            f"{inv['period_start']}..{inv['period_end']}"
-            if inv["period_start"]
-            else f"to {inv['issue_date']}"
-        )
+        mark = " [green]✓[/green]" if inv["status"] == "approved" else ""
         table.add_row(
-            inv["number"],
+            inv["number"] + mark,
             names.get(inv["client"], inv["client"]),
             inv["contract"],
             inv["kind"],
-            period,
-            inv["status"],
+            _period(inv),
             cur,
             _money(inv["subtotal"], cur),
             _money(inv["tax"], cur),
             _money(inv["total"], cur),
-            _money(inv["amount_due"], cur),
         )
-        t = totals[cur]
-        for i, key in enumerate(("subtotal", "tax", "total", "amount_due")):
-            t[i] += inv[key]
+        for i, key in enumerate(("subtotal", "tax", "total", "retainage")):
+            totals[cur][i] += inv[key]
     table.add_section()
     for cur in sorted(totals):
-        t = totals[cur]
-        table.add_row("", "", "", "", "", "total", cur, *(_money(v, cur) for v in t), style="bold")
+        subtotal, tax, total, _ = totals[cur]
+        table.add_row(
+            "Total",
+            "",
+            "",
+            "",
+            "",
+            cur,
+            _money(subtotal, cur),
+            _money(tax, cur),
+            _money(total, cur),
+            style="bold",
+        )
     console.print()
     console.print(table)
+    withheld = [f"{_money(t[3], cur)} {cur}" for cur, t in sorted(totals.items()) if t[3]]
+    if withheld:
+        console.print(f"Retainage withheld from these totals: {', '.join(withheld)}.")
     if approved:
-        console.print(f"Approved {approved} as {APPROVER}: the rest wait for review.")
+        console.print(
+            f"✓ {approved} approved by {APPROVER}; the other drafts wait for review.",
+            highlight=False,
+        )
 
 
 def _print_exceptions(console: Console, groups: list[dict[str, Any]]) -> None:
-    table = Table(title="Open exceptions by type", title_justify="left")
-    table.add_column("code")
-    table.add_column("severity")
-    table.add_column("count", justify="right")
-    table.add_column("hours", justify="right")
-    table.add_column("for example", overflow="ellipsis", no_wrap=True, max_width=70)
+    table = _table(
+        "Open exceptions by type", "code", "severity", ">count", ">hours", "for example", wrap=""
+    )
+    example = table.columns[-1]
+    example.overflow = "ellipsis"
+    example.max_width = max(20, console.width - 58)
     for g in groups:
         style = "red" if g["severity"] == "blocking" else "yellow"
         table.add_row(
             g["code"],
             f"[{style}]{g['severity']}[/{style}]",
             str(g["count"]),
-            f"{g['hours']:,.2f}",
+            "" if g["hours"] is None else f"{g['hours']:,.2f}",
             g["example"],
         )
     console.print()
     console.print(table)
 
 
-def _print_wip(console: Console, rows: list[WipRow]) -> None:
-    table = Table(title="Work in progress: approved time not yet invoiced", title_justify="left")
-    for name, justify in (
-        ("client", "left"),
-        ("project", "left"),
-        ("contract", "left"),
-        ("billing", "left"),
-        ("ready h", "right"),
-        ("ready amount", "right"),
-        ("waiting h", "right"),
-        ("waiting amount", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for r in rows:
+def _print_wip(
+    console: Console,
+    rows: list[WipRow],
+    leakage: list[LeakageRow],
+    names: dict[str, str],
+    records: dict[str, list[BaseModel]],
+) -> None:
+    table = _table(
+        "Work in progress: worked, not yet invoiced",
+        "client",
+        "project",
+        "cur",
+        ">hours",
+        ">amount",
+        ">0-30 days",
+        ">31-60",
+        ">over 60",
+        ">blocked",
+    )
+
+    def cell(value: Decimal | None, cur: str) -> str:
+        return "" if value is None else _money(value, cur)
+
+    for r in [*rows, *wip_report.totals(rows)]:
+        cur = r.currency
+        older = None if r.age_61_90 is None else r.age_61_90 + (r.age_over_90 or ZERO)
         table.add_row(
-            r.client,
+            names.get(r.client, r.client),
             r.project,
-            r.contract,
-            r.billing.replace("_", " "),
-            f"{r.ready_hours:,.2f}",
-            f"{_money(r.ready_amount, r.currency)} {r.currency}",
-            f"{r.waiting_hours:,.2f}",
-            f"{_money(r.waiting_amount, r.currency)} {r.currency}",
+            cur,
+            f"{r.hours:,.2f}",
+            cell(r.amount, cur),
+            cell(r.age_0_30, cur),
+            cell(r.age_31_60, cur),
+            cell(older, cur),
+            cell(r.blocked, cur),
+            style="bold" if r.client == "Total" else None,
+            end_section=r.client != "Total" and r is rows[-1],
         )
     console.print()
     console.print(table)
-    console.print(
-        "ready: billed when its period closes (milestone contracts bill fees, not time); "
-        "waiting: held by an open blocking exception or a cap",
-        style="dim",
+    fees = sorted(
+        c.code  # type: ignore[attr-defined]
+        for c in records.get("contract", [])
+        if str(c.billing) == "milestone"  # type: ignore[attr-defined]
     )
+    notes = ["blocked: behind an open blocking exception"]
+    if fees:
+        notes.append(f"{', '.join(fees)} bills milestone fees, its time is shown at its rates")
+    console.print("; ".join(notes) + ".", style="dim")
+    lost = [
+        f"{r.type.replace('_', ' ')} {r.hours or ZERO:,.2f} h"
+        + (f" ({_money(r.amount, r.currency)} {r.currency})" if r.amount is not None else "")
+        for r in leakage
+    ]
+    if lost:
+        console.print(f"Leakage (never billed): {'; '.join(lost)}.", highlight=False)
 
 
 def _print_hints(console: Console, s: DemoSummary) -> None:

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -342,13 +342,23 @@ class _Work:
     seconds: int
     person: PersonInfo
     row: _Row
+    billed: bool = False  # already invoiced: it used up its day's threshold first
 
-    def order(self) -> tuple[date, bool, datetime, str, str, int, int]:
+    def order(self) -> tuple[date, bool, bool, datetime, str, str, int, int]:
         e = self.entry
         start = _LAST if e.start is None else e.start
         if start.tzinfo is None:  # a naive time is read in the entry's own zone
             start = start.replace(tzinfo=ZoneInfo(e.timezone))
-        return (e.work_date, e.start is None, start, e.source, e.external_id, e.id, e.revision)
+        return (
+            e.work_date,
+            not self.billed,
+            e.start is None,
+            start,
+            e.source,
+            e.external_id,
+            e.id,
+            e.revision,
+        )
 
 
 class _Pricer:
@@ -401,12 +411,17 @@ def _rates_entry(entry: TimeEntry) -> bool:
 
 
 def rate_entries(
-    entries: Sequence[TimeEntry], contract: Contract, people: Mapping[str, PersonInfo]
+    entries: Sequence[TimeEntry],
+    contract: Contract,
+    people: Mapping[str, PersonInfo],
+    billed: Collection[int] = frozenset(),
 ) -> list[RatedEntry]:
     """Rate the given entries of one contract; the result is in the input's order.
 
     The caller chooses the entries (one contract's, up to a cut-off); overtime counts
-    only these, so pass a person's whole week to get weekly overtime right.
+    only these, so pass a person's whole week to get weekly overtime right. Entries
+    whose id is in `billed` were invoiced already: they count towards each day's and
+    week's thresholds before any other, so late time is what goes beyond them.
     """
     rounder, card = _Rounder(contract.rounding), _card_of(contract)
     billable: list[tuple[int, tuple[Adjustment, ...]]] = []
@@ -431,10 +446,12 @@ def rate_entries(
             findings[position] = (_rate_missing(entry, person, contract, seconds),)
         elif row.per_day:
             daily[entry.person, entry.work_date].append(
-                _Work(position, entry, seconds, person, row)
+                _Work(position, entry, seconds, person, row, entry.id in billed)
             )
         else:
-            hourly[entry.person].append(_Work(position, entry, seconds, person, row))
+            hourly[entry.person].append(
+                _Work(position, entry, seconds, person, row, entry.id in billed)
+            )
 
     portions: list[tuple[Portion, ...]] = [()] * len(entries)
     pricer, premiums = _Pricer(contract.currency), _Premiums(contract.overtime)

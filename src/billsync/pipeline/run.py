@@ -128,6 +128,13 @@ def _rate_lookup(
     return lookup
 
 
+def _same_weeks(invoiced: list[TimeEntry], unbilled: list[TimeEntry]) -> list[TimeEntry]:
+    """Invoiced entries of the people and ISO weeks that have unbilled time: they are
+    rated with it so overtime thresholds count what was billed before."""
+    weeks = {(e.person, e.work_date.isocalendar()[:2]) for e in unbilled}
+    return [e for e in invoiced if (e.person, e.work_date.isocalendar()[:2]) in weeks]
+
+
 def _blocked(findings: Iterable[Finding], waived: set[str], revisions: dict[int, int]) -> set[int]:
     blocked: set[int] = set()
     for f in findings:
@@ -177,21 +184,22 @@ def prepare(tx: Tx, today: dt.date, progress: Progress | None = None) -> Prepare
     )
     stage("validate")
     per_contract: dict[str, list[TimeEntry]] = defaultdict(list)
+    invoiced: dict[str, list[TimeEntry]] = defaultdict(list)
     for e in entries:
         contract = by_project.get(e.project)
-        if (
-            contract is not None
-            and e.id not in billed
-            and not e.deleted
-            and e.state is EntryState.ACTIVE
-        ):
-            per_contract[contract.code].append(e)
+        if contract is None or e.deleted or e.state is not EntryState.ACTIVE:
+            continue
+        (invoiced if e.id in billed else per_contract)[contract.code].append(e)
     info = people_info(ws)
     rated: dict[int, RatedEntry] = {}
     for code, group in per_contract.items():
-        for r in rate_entries(group, ws.contracts[code], info):
-            rated[r.entry.id] = r
-            findings.extend(r.findings)
+        context = _same_weeks(invoiced.get(code, []), group)
+        for r in rate_entries(
+            group + context, ws.contracts[code], info, billed={e.id for e in context}
+        ):
+            if r.entry.id not in billed:
+                rated[r.entry.id] = r
+                findings.extend(r.findings)
     stage("rate")
     revisions = {e.id: e.revision for e in entries}
     waived = {r["fingerprint"] for r in exception_store.listing(tx, status="waived")}

@@ -33,8 +33,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         if (process := table.c[name].type._cached_bind_processor(dialect)) is not None
     ]
     sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join('?' * len(columns))})"
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     )
     pick = itemgetter(*columns)
     params = [list(pick(row)) for row in rows]

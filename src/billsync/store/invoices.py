@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 
 from billsync.domain.caps import CapUsage, usage_key
 from billsync.domain.contracts import Cap, Contract
@@ -164,8 +164,12 @@ def billed_revisions(tx: Tx, *, growing: bool = True) -> dict[int, int]:
         .where(invoices.c.workspace_id == tx.workspace_id, billed_entries.c.live)
     )
     if not growing:
-        query = query.where(~((invoices.c.kind == "continuous") & (invoices.c.status == "draft")))
+        query = query.where(~_growing())
     return dict(tx.conn.execute(query).all())
+
+
+def _growing() -> ColumnElement[bool]:
+    return (invoices.c.kind == "continuous") & (invoices.c.status == "draft")
 
 
 def continuous_draft(tx: Tx, contract: str) -> int | None:
@@ -322,6 +326,7 @@ def cap_usage(tx: Tx, contract: Contract) -> CapUsage:
             invoices.c.contract == contract.code,
             invoices.c.status.in_(LIVE),
             invoice_lines.c.credited_by.is_(None),
+            ~_growing(),  # its entries are rated again as the draft grows
         )
     )
     for row in rows:
