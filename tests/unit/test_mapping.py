@@ -305,6 +305,22 @@ def test_map_entries_keeps_the_order_it_was_given() -> None:
     assert [e.project for e in mapped] == ["P-1001", "", "P-2002"]
 
 
+def test_entries_that_differ_only_in_person_or_task_are_mapped_each_on_their_own() -> None:
+    entries = [
+        recorded("P-1001", person="kha", task="survey", on=YARD_DAY),
+        recorded("P-1001", person="ana", task="survey", on=YARD_DAY),
+        recorded("P-1001", person="ana", task="drawings", on=YARD_DAY),
+    ]
+
+    mapped = map_entries(entries, context())
+
+    assert [(e.person, e.phase, e.cost_center) for e in mapped] == [
+        ("kha", "design", "310"),
+        ("ana", "design", "400"),
+        ("ana", "yard", "400"),
+    ]
+
+
 def test_mapping_an_entry_twice_changes_nothing() -> None:
     ctx = context(rule("4471", project="P-1001"))
     once = map_entry(recorded("4471", task="survey"), ctx)

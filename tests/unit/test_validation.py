@@ -256,6 +256,13 @@ def test_the_strictest_contract_of_the_day_sets_the_limit() -> None:
     assert finding.contract == "RTF-2026" and "12 h a day" in finding.message
 
 
+def test_a_day_at_its_own_contracts_maximum_is_plausible_beside_a_stricter_contract() -> None:
+    strict = NSY.model_copy(update={"code": "RTF-2026", "max_daily_hours": Decimal(12)})
+    contracts = {"P-1001": NSY, "P-2002": strict}
+
+    assert found([entry("16")], "entry.implausible_day", contracts_by_project=contracts) == []
+
+
 def test_two_people_on_the_same_day_are_not_added_together() -> None:
     assert found([entry("9"), entry("9", person="ana")], "entry.implausible_day") == []
 
@@ -309,6 +316,18 @@ def test_every_entry_inside_a_long_one_is_reported_against_it() -> None:
     findings = found([second, shift, first], "entry.overlap")
 
     assert [f.entry_ids for f in findings] == [(shift.id, first.id), (shift.id, second.id)]
+
+
+def test_a_chain_of_entries_is_reported_link_by_link() -> None:
+    first, second, third = (
+        entry("2", start="08:00"),
+        entry("3", start="09:00"),
+        entry("2", start="11:00"),
+    )
+
+    findings = found([third, first, second], "entry.overlap")
+
+    assert [f.entry_ids for f in findings] == [(first.id, second.id), (second.id, third.id)]
 
 
 def test_a_pile_of_overlapping_entries_is_reported_once_per_entry_not_per_pair() -> None:

@@ -8,12 +8,13 @@ Contract NSY-2026 (from 2026-01-01, at most 16 h a day) covers project P-1001; t
 
     after   entry.duplicate_source  warning   person-day:kha/2026-03-02  (412, 413)
               "kha has 10.00 h on P-1001 on 2026-03-02 in both csv (A-17) and harvest
-               (H-9): likely the same work recorded twice. ..."
+               (H-9): likely the same work recorded twice. Delete it in one source, ..."
             entry.implausible_day   blocking  person-day:kha/2026-03-02  (412, 413)
               "kha logged 20.00 h on 2026-03-02 in 2 entries (A-17 from csv, H-9 from
-               harvest), more than the 16 h a day contract NSY-2026 accepts. ..."
+               harvest), more than the 16 h a day contract NSY-2026 accepts: correct ..."
             entry.not_approved      blocking  entry:412
-              "Entry A-17 from csv (kha, 2026-03-02) is submitted, not approved. ..."
+              "Entry A-17 from csv (kha, 2026-03-02) is submitted, not approved: approve
+               it in csv or waive this exception."
 
 Each check is a small pure function. Per-entry checks take ``(entry, ctx)`` and return a
 finding or None; checks across entries (a person's day, overlapping times, the same work
@@ -48,6 +49,7 @@ from .money import HOUR_SECONDS, hours, quantity
 from .workspace import Phase, Project, Task
 
 __all__ = [
+    "DEFAULT_MAX_DAILY_HOURS",
     "ENTRY_CHECKS",
     "GROUP_CHECKS",
     "RateLookup",
@@ -147,7 +149,6 @@ def _entry_finding(
     message: str,
     *,
     contract: Contract | None = None,
-    amount: Decimal | None = None,
     **details: str,
 ) -> Finding:
     return Finding(
@@ -157,7 +158,6 @@ def _entry_finding(
         message=message,
         entry_ids=(entry.id,),
         contract=contract.code if contract else "",
-        amount=amount,
         hours=_hours(entry.duration_seconds),
         details=_entry_details(entry, **details),
     )
@@ -171,16 +171,14 @@ def check_unmapped(entry: TimeEntry, ctx: ValidationContext) -> Finding | None:
     if entry.mapped:
         return None
     ref = entry.ref
-    missing = [
-        f'{name} (the source calls it "{said}")' if said else f"{name} (the source gave none)"
-        for name, code, said in (
-            ("person", entry.person, ref.person),
-            ("project", entry.project, ref.project),
-        )
-        if not code
+    said = {"person": ref.person, "project": ref.project}
+    missing = [name for name in said if not getattr(entry, name)]
+    named = [
+        f'{name} (the source calls it "{said[name]}")' if said[name] else f"{name} (none given)"
+        for name in missing
     ]
     message = (
-        f"{_entry_text(entry)} has no {' and no '.join(missing)}: add a mapping rule for it, "
+        f"{_entry_text(entry)} has no {' and no '.join(named)}: add a mapping rule for it, "
         f"or add the code to the workspace, and the next run will pick it up."
     )
     return _entry_finding(
@@ -515,7 +513,6 @@ def _overlap(earlier: _Span, later: _Span) -> Finding:
 
 
 _DuplicateKey = tuple[str, str, date, int]  # person, project, work date, seconds
-_MIXED = ""  # no source is named "", so this marks a key seen from two sources
 
 
 def check_duplicate_sources(entries: Sequence[TimeEntry], ctx: ValidationContext) -> list[Finding]:
@@ -523,17 +520,18 @@ def check_duplicate_sources(entries: Sequence[TimeEntry], ctx: ValidationContext
     different sources, most likely the same work recorded twice."""
     # The first pass keeps one source per key, not the entries: most keys are unique.
     first_source: dict[_DuplicateKey, str] = {}
+    mixed: set[_DuplicateKey] = set()
     for entry in entries:
         if entry.person and entry.project and entry.duration_seconds > 0:
             key = (entry.person, entry.project, entry.work_date, entry.duration_seconds)
             if first_source.setdefault(key, entry.source) != entry.source:
-                first_source[key] = _MIXED
-    if _MIXED not in first_source.values():
+                mixed.add(key)
+    if not mixed:
         return []
     groups: dict[_DuplicateKey, list[TimeEntry]] = defaultdict(list)
     for entry in entries:
         key = (entry.person, entry.project, entry.work_date, entry.duration_seconds)
-        if first_source.get(key) == _MIXED:
+        if key in mixed:
             groups[key].append(entry)
     return [_duplicate(key, group) for key, group in groups.items()]
 
