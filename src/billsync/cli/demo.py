@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from billsync.demo.run import DemoError, run_demo
 
@@ -18,12 +19,17 @@ def demo(
     ] = Path("billsync-demo.db"),
     today: TodayOption = None,
 ) -> None:
-    """Create a demo workspace: a marine engineering firm with five clients in five
-    currencies, fifty people on three sites, three months of messy time; run the
-    pipeline and show the invoices, exceptions and work in progress."""
+    """Build a demo firm with three months of messy time, and bill it.
+
+    A marine engineering firm: five clients in five currencies (JPY among them), fifty
+    people on three sites, six contracts. The pipeline runs over the time, and the
+    invoices drafted, the exceptions and the work in progress are shown.
+    """
+    # Written to a file or a pipe, Rich would assume 80 columns; the tables want more.
+    out = console if console.is_terminal else Console(width=max(console.width, 132))
     try:
-        summary = run_demo(path, today=today_of(today), console=console)
+        summary = run_demo(path, today=today_of(today), console=out)
     except DemoError as exc:
         fail(str(exc))
-    console.print(f"\nThe demo database is [bold]{summary.path}[/bold]. Point billsync at it:")
-    console.print(f"  export BILLSYNC_DATABASE_URL={summary.url}", highlight=False, markup=False)
+    out.print(f"\nThe demo database is [bold]{summary.path}[/bold]. Point billsync at it:")
+    out.print(f"  export BILLSYNC_DATABASE_URL={summary.url}", highlight=False, markup=False)

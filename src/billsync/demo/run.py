@@ -37,7 +37,9 @@ from sqlalchemy import select
 
 from billsync.config.loader import parse
 from billsync.domain.canonical import Defaults
+from billsync.domain.contracts import BillingMode, Contract
 from billsync.domain.money import ZERO, quantize
+from billsync.domain.workspace import Client
 from billsync.pipeline.files import ImportResult, import_file
 from billsync.pipeline.run import RunReport, run
 from billsync.pipeline.workspace import apply
@@ -54,7 +56,7 @@ from billsync.store.db import Store, Tx, open_store
 from billsync.store.tables import line_entries
 
 from . import FIRM_FILE, firm_text
-from .timegen import HARVEST, PAYROLL, generate, is_malformed, write_csv
+from .timegen import HARVEST, PAYROLL, generate, is_malformed, records_of, write_csv
 
 __all__ = ["DemoError", "DemoSummary", "demo_window", "run_demo"]
 
@@ -146,6 +148,27 @@ def run_demo(
 ) -> DemoSummary:
     """Build the demo workspace at `path` (replacing an earlier demo there) as of
     `today`, print what finance sees, and return it. `days` shortens the time."""
+    if days is not None and days < 1:
+        raise ValueError(f"days must be one or more, not {days}")
+    path = path.resolve()
+    _fresh(path)
+    url = f"sqlite:///{path}"
+    store = open_store(url)
+    try:
+        return _build(store, path, url, today, console, days, seed)
+    finally:
+        store.engine.dispose()
+
+
+def _build(
+    store: Store,
+    path: Path,
+    url: str,
+    today: date,
+    console: Console,
+    days: int | None,
+    seed: int,
+) -> DemoSummary:
     clock = time.perf_counter()
     seconds: dict[str, float] = {}
 
@@ -155,10 +178,6 @@ def run_demo(
         seconds[name] = round(now - clock, 2)
         clock = now
 
-    path = path.resolve()
-    _fresh(path)
-    url = f"sqlite:///{path}"
-    store = open_store(url)
     start, window_days = demo_window(today)
     if days is not None:
         window_days = min(days, window_days)
@@ -187,7 +206,7 @@ def run_demo(
     approved = _approve_first(store, report)
     lap("approve")
 
-    names = {c.code: _short(c.name) for c in records.get("client", [])}  # type: ignore[attr-defined]
+    names = {c.code: _short(c.name) for c in records_of(records, "client", Client)}
     with store.reading() as tx:  # reports run prepare(); reading() rolls back its writes
         invoices = invoice_store.listing(tx)
         exceptions = _exceptions_by_code(exception_store.listing(tx))
@@ -206,7 +225,9 @@ def run_demo(
     if broken is None:
         console.print(f"\n[bold]Audit trail[/bold]: chain intact, {events} events verified")
     else:
-        console.print(f"\n[bold red]Audit trail broken[/bold red] at event {broken.seq}: {broken}")
+        console.print(
+            f"\n[bold red]Audit trail broken[/bold red] at event {broken.seq}: {broken.problem}"
+        )
     total = sum(seconds.values())
     console.print(
         f"Built in {total:.1f} s (generate {seconds['generate']:.1f} s, import "
@@ -232,7 +253,6 @@ def run_demo(
         seconds=seconds,
     )
     _print_hints(console, summary)
-    store.engine.dispose()
     return summary
 
 
@@ -241,8 +261,8 @@ def run_demo(
 
 def _workspace_line(records: dict[str, list[BaseModel]], changes: int) -> str:
     counts = {kind: len(items) for kind, items in records.items()}
-    contracts = records.get("contract", [])
-    currencies = sorted({c.currency for c in contracts})  # type: ignore[attr-defined]
+    contracts = records_of(records, "contract", Contract)
+    currencies = sorted({c.currency for c in contracts})
     return (
         f"Workspace: {counts.get('client', 0)} clients, {counts.get('site', 0)} sites "
         f"(Bergen, Houston, Singapore), {counts.get('person', 0)} people, "
@@ -298,6 +318,7 @@ def _import(store: Store, files: dict[str, Path], console: Console) -> dict[str,
                 partial=source == HARVEST,
             )
             bar.advance(task)
+        bar.update(task, description=f"Imported {len(files)} files")
     for source, result in results.items():
         c = result.counts
         console.print(
@@ -399,12 +420,21 @@ def _period(inv: dict[str, Any]) -> str:
 def _table(title: str, *columns: str, wrap: str = "client") -> Table:
     """Columns named with a leading ">" are numbers, right-aligned. On a narrow
     terminal only the `wrap` column wraps: numbers and codes stay whole."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
     for name in columns:
+        header = name.lstrip(">")
         table.add_column(
-            name.lstrip(">"),
+            header,
             justify="right" if name[0] == ">" else "left",
-            no_wrap=name != wrap,
+            no_wrap=header != wrap,
+            min_width=len(header) if header != wrap else 10,
         )
     return table
 
@@ -480,7 +510,7 @@ def _print_exceptions(console: Console, groups: list[dict[str, Any]]) -> None:
     )
     example = table.columns[-1]
     example.overflow = "ellipsis"
-    example.max_width = max(20, console.width - 58)
+    example.max_width = max(20, console.width - 62)
     for g in groups:
         style = "red" if g["severity"] == "blocking" else "yellow"
         table.add_row(
@@ -517,7 +547,8 @@ def _print_wip(
     def cell(value: Decimal | None, cur: str) -> str:
         return "" if value is None else _money(value, cur)
 
-    for r in [*rows, *wip_report.totals(rows)]:
+    totals = [t for t in wip_report.totals(rows) if t.currency]  # unmapped work: no money
+    for r in [*rows, *totals]:
         cur = r.currency
         older = None if r.age_61_90 is None else r.age_61_90 + (r.age_over_90 or ZERO)
         table.add_row(
@@ -536,9 +567,9 @@ def _print_wip(
     console.print()
     console.print(table)
     fees = sorted(
-        c.code  # type: ignore[attr-defined]
-        for c in records.get("contract", [])
-        if str(c.billing) == "milestone"  # type: ignore[attr-defined]
+        c.code
+        for c in records_of(records, "contract", Contract)
+        if c.billing is BillingMode.MILESTONE
     )
     notes = ["blocked: behind an open blocking exception"]
     if fees:
@@ -555,11 +586,14 @@ def _print_wip(
 
 def _print_hints(console: Console, s: DemoSummary) -> None:
     first = s.approved or (s.invoices[0]["number"] if s.invoices else "INV-000001")
+    asof = "" if s.today == date.today() else f" --today {s.today}"
     hints: list[tuple[str, str]] = [
         ("billsync invoices list", "every invoice with its totals"),
-        (f"billsync invoices show {first}", "lines, quantities x prices, contract status"),
-        ("billsync exceptions list --code 'entry.*'", "what finance must act on"),
-        (f"billsync run --today {s.today}", "run again: nothing new is drafted"),
+        (f"billsync invoices show {first}", "its lines: quantity x unit price = amount"),
+        ("billsync exceptions list --code 'entry.*'", "the queue finance works through"),
+        (f"billsync reports caps{asof}", "limits, usage and burn of every cap"),
+        (f"billsync reports wip{asof}", "unbilled work, aged"),
+        (f"billsync run{asof}", "run again: nothing is billed twice"),
         ("billsync audit verify", "check the hash chain"),
     ]
     if s.holiday_entry is not None:
@@ -567,7 +601,7 @@ def _print_hints(console: Console, s: DemoSummary) -> None:
             3,
             (
                 f"billsync audit show --entry {s.holiday_entry}",
-                "one hour worked on a public holiday, from CSV line to invoice line",
+                "an hour on a public holiday, from CSV line to invoice line",
             ),
         )
     console.print("\n[bold]Explore[/bold]")

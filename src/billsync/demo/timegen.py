@@ -25,15 +25,15 @@ Who works how:
 Messy rows (``messy=True``), a few percent in all: submitted-not-approved entries (more
 in the last week), overlapping timer entries of one person, project and person names
 no rule maps, work of one person in both sources (a duplicate), entries dated after the
-window, and a handful of malformed lines whose ``notes`` start with ``MALFORMED``.
-Caps are exceeded by the ordinary volume of work on the capped contracts.
+window, and in the office export about one line in a thousand malformed on purpose,
+its ``notes`` starting with ``MALFORMED`` ("[malformed]"; see ``is_malformed``). Caps
+are exceeded by the ordinary volume of work on the capped contracts.
 
 Same records, window, seed and flags: the same rows, byte for byte. Rows are built from
-plain strings and a precomputed plan (no validation per row), so a million cost a few
-seconds:
+plain strings and a plan worked out once (no validation per row), about 4 µs a row:
 
-    records = workspace_for_rows(1_000_000)           # the demo firm with enough people
-    write_csv(generate_count(1_000_000, seed=7), path)  # exactly 1,000,000 rows
+    records = workspace_for_rows(1_000_000)  # the demo firm with 9,091 people: apply it
+    write_csv(generate_count(1_000_000, seed=7, records=records), path)  # exactly 1,000,000
 """
 
 from __future__ import annotations
@@ -44,17 +44,21 @@ import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
+from typing import TypeVar
 
 import holidays
 from pydantic import BaseModel
 
+from billsync.domain.contracts import Contract
 from billsync.domain.entries import SourceRef
 from billsync.domain.mapping import MappingContext, MappingRule, MatchKind
 from billsync.domain.workspace import Person, Project, Site
 
-from . import REFERENCE_DAY, firm_records
+from . import REFERENCE_DAY, firm_records, shift_months
 
 __all__ = [
     "COLUMNS",
@@ -65,12 +69,15 @@ __all__ = [
     "generate",
     "generate_count",
     "is_malformed",
+    "records_of",
     "scaled_workspace",
     "workspace_for_rows",
     "write_csv",
 ]
 
 Row = dict[str, str]
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 Records = Mapping[str, Sequence[BaseModel]]
 
 # The import columns, in file order ("source" is on each row but names the file).
@@ -94,7 +101,7 @@ COLUMNS = (
 HARVEST, PAYROLL = "harvest", "payroll"
 SOURCES = (HARVEST, PAYROLL)
 MALFORMED = "[malformed]"  # notes of the rows made bad on purpose start with this
-ROWS_PER_PERSON = 120  # workspace_for_rows: about four months of one person's rows
+ROWS_PER_PERSON = 110  # workspace_for_rows: 2026-08-01 to about 2026-11-20
 
 # Who works on what in the demo firm; the first project listed for a person is theirs
 # most of the time. People not listed (a scaled workspace's clones "kha-00002") take
@@ -242,12 +249,17 @@ def _rule_names(rules: Sequence[MappingRule], source: str, field: str, target: s
     return out
 
 
+def records_of(records: Records, kind: str, model: type[M]) -> list[M]:
+    """The records of one kind, typed."""
+    return [r for r in records.get(kind, ()) if isinstance(r, model)]
+
+
 def _build_plan(records: Records) -> _Plan:
-    sites: dict[str, Site] = {s.code: s for s in records.get("site", [])}  # type: ignore[attr-defined]
-    people: list[Person] = list(records.get("person", []))  # type: ignore[arg-type]
-    projects: dict[str, Project] = {p.code: p for p in records.get("project", [])}  # type: ignore[attr-defined]
-    contracts = {c.code: c for c in records.get("contract", [])}  # type: ignore[attr-defined]
-    rules: list[MappingRule] = list(records.get("rule", []))  # type: ignore[arg-type]
+    sites = {s.code: s for s in records_of(records, "site", Site)}
+    people = records_of(records, "person", Person)
+    projects = {p.code: p for p in records_of(records, "project", Project)}
+    contracts = {c.code: c for c in records_of(records, "contract", Contract)}
+    rules = records_of(records, "rule", MappingRule)
     context = MappingContext.of(projects.values(), people, rules)
 
     def first(
@@ -284,16 +296,12 @@ def _build_plan(records: Records) -> _Plan:
             admin = tuple(t.code for t in project.tasks if not t.billable)
             phases = {p.code: (p.start, p.end) for p in project.phases}
             names = {source: project_name(source, project) for source in SOURCES}
-            task_names = {
-                (source, task.code): first(
-                    source,
-                    [task.name, task.code] if source == HARVEST else [task.code],
-                    lambda n, s=source: SourceRef("", names[s], n),  # type: ignore[misc]
-                    task=task.code,
-                )
-                for source in SOURCES
-                for task in project.tasks
-            }
+            task_names: dict[tuple[str, str], str] = {}
+            for source in SOURCES:
+                under = partial(SourceRef, "", names[source])  # a task name under the project
+                for task in project.tasks:
+                    options = [task.name, task.code] if source == HARVEST else [task.code]
+                    task_names[source, task.code] = first(source, options, under, task=task.code)
             made[key] = (
                 _Assignment(
                     project.code,
@@ -361,7 +369,7 @@ _HHMM = [f"{m // 60:02d}:{m % 60:02d}" for m in range(1440)]
 _HOURS = {m: f"{m / 60:.2f}" for m in range(0, 24 * 60 + 1, 15)}  # exact: quarter hours
 
 
-def _pick(items: Sequence[str], roll: float) -> str:
+def _pick(items: Sequence[T], roll: float) -> T:
     return items[int(roll * len(items))]
 
 
@@ -374,12 +382,11 @@ class _Writer:
         self.random = random.Random(seed).random
         self.serial = 0
         self.late_from: date | None = None  # the window's last week: more unapproved
+        self.unapproved = -1.0  # the chance of a submitted, not approved entry today
 
-    def approval(self, day: date) -> str:
-        if not self.messy:
-            return "approved"
+    def start_day(self, day: date) -> None:
         late = self.late_from is not None and day >= self.late_from
-        return "submitted" if self.random() < (0.3 if late else 0.012) else "approved"
+        self.unapproved = (0.3 if late else 0.012) if self.messy else -1.0
 
     def row(
         self,
@@ -421,7 +428,7 @@ class _Writer:
             "end": "" if minutes else _moment(day, iso, end),
             "timezone": p.zone,
             "notes": notes,
-            "approval": self.approval(day),
+            "approval": "submitted" if self.random() < self.unapproved else "approved",
             "billable": "",
             "category": category,
             "rate": "",
@@ -459,7 +466,7 @@ def _moment(day: date, iso: str, minute: int) -> str:
     return f"{later.isoformat()}T{_HHMM[minute % 1440]}"
 
 
-def _office_day(w: _Writer, p: _Person, day: date, iso: str, extra: bool) -> Iterator[Row]:
+def _office_day(w: _Writer, p: _Person, day: date, iso: str, extra: bool, out: list[Row]) -> None:
     """An office or yard person's day; `extra` is work on a weekend or holiday."""
     r = w.random
     yard = p.kind == "yard"
@@ -506,14 +513,14 @@ def _office_day(w: _Writer, p: _Person, day: date, iso: str, extra: bool) -> Ite
             previous_end = -1
             if w.messy and r() < 0.008:  # the same work, in the other source too
                 other = PAYROLL if p.source == HARVEST else HARVEST
-                yield row
+                out.append(row)
                 row = w.row(
                     p, a, task, day, iso, minutes=15 * quarters, source=other,
                     notes="entered from paper timesheet",
                 )  # fmt: skip
         if w.messy and row["source"] == HARVEST and r() < 0.001:  # office tools let anything in
             row = w.malformed(row)
-        yield row
+        out.append(row)
         if number == 0:
             minute += 30  # lunch
 
@@ -528,7 +535,7 @@ def _split(r: Callable[[], float], total: int, parts: int) -> list[int]:
     return [b - a for a, b in zip(edges, edges[1:], strict=False)]
 
 
-def _offshore_day(w: _Writer, p: _Person, day: date, iso: str) -> Iterator[Row]:
+def _offshore_day(w: _Writer, p: _Person, day: date, iso: str, out: list[Row]) -> None:
     """14 days on, 14 off, whatever the calendar says; travel at both ends of a hitch."""
     hitch = (day.toordinal() + 7 * p.index) % 28
     if hitch >= 14:
@@ -539,16 +546,16 @@ def _offshore_day(w: _Writer, p: _Person, day: date, iso: str) -> Iterator[Row]:
         return
     task = work[p.index % len(work)]
     if hitch == 0:
-        yield w.row(p, a, task, day, iso, 480, 840, category="travel")
-        yield w.row(p, a, task, day, iso, 840, 1080, category="mobilisation")
+        out.append(w.row(p, a, task, day, iso, 480, 840, category="travel"))
+        out.append(w.row(p, a, task, day, iso, 840, 1080, category="mobilisation"))
     elif hitch == 13:
-        yield w.row(p, a, task, day, iso, 360, 600, category="demobilisation")
-        yield w.row(p, a, task, day, iso, 600, 960, category="travel")
+        out.append(w.row(p, a, task, day, iso, 360, 600, category="demobilisation"))
+        out.append(w.row(p, a, task, day, iso, 600, 960, category="travel"))
     else:
         roll = w.random()
         category = "weather" if roll < 0.05 else "standby" if roll < 0.09 else ""
         start = 360 if p.index % 2 == 0 else 1080  # day or night shift
-        yield w.row(p, a, task, day, iso, start, start + 720, category=category)
+        out.append(w.row(p, a, task, day, iso, start, start + 720, category=category))
 
 
 def _holiday_crew(plan: _Plan, seed: int, site: str, day: date) -> frozenset[str]:
@@ -572,9 +579,11 @@ def _stream(plan: _Plan, seed: int, start: date, days: int | None, messy: bool) 
         day = start + timedelta(days=offset)
         iso = day.isoformat()
         weekend = day.weekday() >= 5
+        w.start_day(day)
+        rows: list[Row] = []  # a day at a time: streaming, without a generator per person
         for p in plan.people:
             if p.kind == "offshore":
-                yield from _offshore_day(w, p, day, iso)
+                _offshore_day(w, p, day, iso, rows)
                 continue
             holiday = plan.holiday(p.site, day)
             if holiday:
@@ -588,7 +597,8 @@ def _stream(plan: _Plan, seed: int, start: date, days: int | None, messy: bool) 
                     continue
             elif r() < 0.04:  # leave, sickness, training
                 continue
-            yield from _office_day(w, p, day, iso, weekend or holiday)
+            _office_day(w, p, day, iso, weekend or holiday, rows)
+        yield from rows
         offset += 1
     if messy and days is not None:
         yield from _future(w, start + timedelta(days=days))
@@ -605,6 +615,7 @@ def _future(w: _Writer, after: date) -> Iterator[Row]:
         a = p.assignments[0]
         work, admin = w.plan.tasks_on(a, day)
         task = (work or admin or a.role_tasks or a.other_tasks)[0]
+        w.start_day(day)
         yield w.row(p, a, task, day, day.isoformat(), 480, 960, notes="planned")
 
 
@@ -634,11 +645,12 @@ def generate_count(
 ) -> Iterator[Row]:
     """Exactly `n` rows, streamed: the calendar runs on from `start` until there are
     enough. Without `records`, the demo firm scaled to `workspace_for_rows(n)`;
-    without `start`, about four months before the demo's reference day."""
+    without `start`, the demo's own first day (2026-08-01, three months before its
+    reference day 2026-11-25)."""
     if n < 0:
         raise ValueError(f"n must be zero or more, not {n}")
     plan = _build_plan(records if records is not None else workspace_for_rows(n))
-    first = start or REFERENCE_DAY - timedelta(days=120)
+    first = start or shift_months(REFERENCE_DAY.replace(day=1), -3)
     return islice(_stream(plan, seed, first, None, messy), n)
 
 
@@ -647,7 +659,7 @@ def scaled_workspace(people: int, as_of: date | None = None) -> dict[str, list[B
     with the same role, site, cost center and teams, and no e-mail (both sources send
     their codes, which map to themselves). Contracts and caps stay as they are."""
     records = {kind: list(items) for kind, items in firm_records(as_of).items()}
-    base: list[Person] = list(records["person"])  # type: ignore[arg-type]
+    base = records_of(records, "person", Person)
     clones: list[BaseModel] = []
     for i in range(max(0, people - len(base))):
         original = base[i % len(base)]
@@ -666,7 +678,8 @@ def scaled_workspace(people: int, as_of: date | None = None) -> dict[str, list[B
 
 
 def workspace_for_rows(n: int, as_of: date | None = None) -> dict[str, list[BaseModel]]:
-    """The demo firm with enough people that `n` rows span about four months."""
+    """The demo firm with enough people that `n` rows of `generate_count` run from
+    2026-08-01 to about 2026-11-20 (ROWS_PER_PERSON a person)."""
     return scaled_workspace(max(50, math.ceil(n / ROWS_PER_PERSON)), as_of)
 
 
@@ -679,11 +692,13 @@ def write_csv(
     rows: Iterable[Mapping[str, str]], path: Path, columns: Sequence[str] = COLUMNS
 ) -> int:
     """Write rows as an import CSV (UTF-8, header first); returns how many."""
+    pick = itemgetter(*columns)
+    source = iter(rows)
     count = 0
     with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(row)
-            count += 1
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        while chunk := list(islice(source, 10_000)):
+            writer.writerows(map(pick, chunk))
+            count += len(chunk)
     return count
