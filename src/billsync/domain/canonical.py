@@ -183,7 +183,7 @@ class _Reader:
             self.fail(name, f"{value!r} is not a date (YYYY-MM-DD)")
             return None
 
-    def moment(self, name: str, tz: ZoneInfo | None) -> dt.datetime | None:
+    def moment(self, name: str, tz: ZoneInfo | None, quiet: bool = False) -> dt.datetime | None:
         value = self.text(name)
         if not value:
             return None
@@ -194,7 +194,8 @@ class _Reader:
             return None
         if stamp.tzinfo is None:
             if tz is None:
-                self.fail(name, "has no UTC offset and no timezone is given")
+                if not quiet:
+                    self.fail(name, "has no UTC offset and no timezone is given")
                 return None
             stamp = stamp.replace(tzinfo=tz)
         return stamp
@@ -237,7 +238,9 @@ def parse_record(fields: Mapping[str, str], defaults: Defaults) -> Canonical | l
     tz = zone(tz_name) if tz_name else None
     if tz_name and tz is None:
         r.fail("timezone", f"{tz_name!r} is not an IANA time zone")
-    start, end = r.moment("start", tz), r.moment("end", tz)
+    bad_zone = bool(tz_name) and tz is None  # said once, not again for each time
+    start = r.moment("start", tz, quiet=bad_zone)
+    end = r.moment("end", tz, quiet=bad_zone)
     day = r.day("date")
     seconds = _duration(r)
     if (start is None) != (end is None) and not r.errors:

@@ -280,6 +280,7 @@ def _warning(contract: Contract, bucket: _Bucket, measure: str) -> Finding | Non
         hours=quantity(bucket.hours),
         amount=quantize(bucket.amount, currency),
         details={"cap": bucket.key, "measure": measure, "threshold": _plain(max(crossed))},
+        notice=True,
     )
 
 
@@ -317,6 +318,7 @@ def _excess_records(contract: Contract, bucket: _Bucket) -> tuple[Finding, Limit
         amount=quantize(excess_amount, currency),
         hours=quantity(excess_hours),
         details={"cap": bucket.key, "on_exceed": str(on_exceed)},
+        notice=severity is Severity.WARNING,  # written off or adjusted: nothing to release
     )
     if on_exceed is not OverCap.BILL_AND_ADJUST:
         return finding, None

@@ -31,6 +31,9 @@ class Finding:
     amount: Decimal | None = None  # money at stake, for leakage and exception reports
     hours: Decimal | None = None
     details: dict[str, str] = field(default_factory=dict)
+    # An event to acknowledge (a cap warning, work written off), not a state: the
+    # pipeline does not resolve it when a later run no longer finds it.
+    notice: bool = False
 
     @property
     def blocking(self) -> bool:

@@ -42,6 +42,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
+from .canonical import zone as _zone
 from .contracts import Contract
 from .entries import Approval, EntryState, TimeEntry
 from .findings import Finding, Severity
@@ -486,6 +487,9 @@ def _spans(entries: Iterable[TimeEntry]) -> Iterator[_Span]:
 
 def _span_text(span: _Span) -> str:
     start, end, _, entry = span
+    zone = _zone(entry.timezone)
+    if zone is not None:  # as the person saw the clock
+        start, end = start.astimezone(zone), end.astimezone(zone)
     # A night shift's end names its day too. (strftime is slow with a zone; isoformat not.)
     same_day = end.date() == start.date()
     until = end.time().isoformat("minutes") if same_day else end.isoformat(timespec="minutes")

@@ -262,6 +262,7 @@ def _threshold_findings(prep: Prepared, remaining: dict[str, list[Portion]]) -> 
                 contract=code,
                 amount=amount,
                 hours=unbilled_hours,
+                notice=limit.draft,  # drafting settles it; finance acknowledges
             )
         )
     return out
@@ -277,8 +278,9 @@ def draft_due(
     reason: str,
     actor: str,
     audit: AuditLog,
-) -> int:
-    """Write one draft: the invoice, its lines and the marks on its entries, together."""
+) -> int | None:
+    """Write one draft: the invoice, its lines and the marks on its entries, together.
+    None when the draft is a growing one that already holds exactly this."""
     entry_ids = {p.entry_id for p in due.portions}
     limit = [a for a in prep.adjustments.get(contract.code, []) if set(a.entry_ids) & entry_ids]
     growing = (
@@ -295,8 +297,7 @@ def draft_due(
         release_retainage=due.kind == "release",
     )
     if growing is not None:
-        invoice_store.replace_draft(tx, growing, draft, audit)
-        return growing
+        return growing if invoice_store.replace_draft(tx, growing, draft, audit) else None
     meta = invoice_store.Meta(
         kind=due.kind,
         trigger=trigger,
@@ -367,7 +368,7 @@ def run(
         findings = prep.findings + _threshold_findings(prep, remaining)
         revisions = {e.id: e.revision for e in prep.entries.values()}
         synced = exception_store.sync(tx, findings, revisions, audit)
-        drafted = [
+        written = [
             draft_due(
                 tx,
                 prep,
@@ -380,6 +381,7 @@ def run(
             )
             for item in plan
         ]
+        drafted = [invoice_id for invoice_id in written if invoice_id is not None]
         prep.seconds["draft"] = round(time.perf_counter() - clock, 3)
         if progress:
             progress("draft")

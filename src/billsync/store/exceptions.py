@@ -54,6 +54,7 @@ def sync(
                 exceptions.c.closed_by,
                 exceptions.c.code,
                 exceptions.c.subject,
+                exceptions.c.notice,
             ).where(exceptions.c.workspace_id == tx.workspace_id)
         )
     }
@@ -71,6 +72,7 @@ def sync(
             "amount": f.amount,
             "hours": f.hours,
             "status": OPEN,
+            "notice": f.notice,
             "created_at": now,
         }
         for fp, f in found.items()
@@ -98,7 +100,8 @@ def sync(
         )
     # Resolved, yet found again: whatever fixed it did not hold. Waivers stay.
     again = [r for fp, r in rows.items() if fp in found and r.status == RESOLVED]
-    gone = [r for fp, r in rows.items() if fp not in found and r.status == OPEN]
+    # No longer found: resolved, unless it is a notice someone must acknowledge.
+    gone = [r for fp, r in rows.items() if fp not in found and r.status == OPEN and not r.notice]
     for subset, values, action in (
         (
             again,

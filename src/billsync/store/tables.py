@@ -190,6 +190,7 @@ exceptions = Table(
     Column("amount", Exact()),
     Column("hours", Exact()),
     Column("status", String(16), nullable=False),  # open, resolved, waived
+    Column("notice", Boolean, nullable=False),  # never resolved by the pipeline
     Column("created_at", _tz(), nullable=False),
     Column("closed_by", String(200)),
     Column("closed_reason", Text),

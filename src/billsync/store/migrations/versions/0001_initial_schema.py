@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:31:56.448405
+Create Date: 2026-11-25 20:45:40.226364
 """
 
 import sqlalchemy as sa
@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("amount", billsync.store.types.Exact(), nullable=True),
         sa.Column("hours", billsync.store.types.Exact(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("notice", sa.Boolean(), nullable=False),
         sa.Column("created_at", billsync.store.types.UtcDateTime(), nullable=False),
         sa.Column("closed_by", sa.String(length=200), nullable=True),
         sa.Column("closed_reason", sa.Text(), nullable=True),
