@@ -1,0 +1,82 @@
+"""Benchmark the real path: import, map, validate, rate, cap, draft.
+
+    python bench/pipeline.py --entries 100000 [--db sqlite:///bench.db] [--clean]
+
+Generates N entries deterministically for the demo firm scaled to N (the same
+generator as `billsync demo`), writes them as one import CSV, then runs the import
+and the pipeline exactly as the CLI does, into a fresh workspace. Prints one JSON line:
+seconds per stage, entries per second end to end, and the peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from billsync.demo.timegen import generate_count, workspace_for_rows, write_csv
+from billsync.domain.canonical import Defaults
+from billsync.pipeline.files import import_file
+from billsync.pipeline.run import run
+from billsync.pipeline.workspace import apply
+from billsync.store.db import open_store
+
+TODAY = dt.date(2026, 11, 25)  # the generator's reference day: three months of time
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--db", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument("--clean", action="store_true", help="no messy rows")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        url = args.db or f"sqlite:///{folder / 'bench.db'}"
+        records = workspace_for_rows(args.entries)
+        csv_path = folder / "time.csv"
+        clock = time.perf_counter()
+        write_csv(
+            generate_count(args.entries, args.seed, records=records, messy=not args.clean), csv_path
+        )
+        generated = time.perf_counter() - clock
+
+        store = open_store(url, f"bench-{time.time_ns()}")
+        apply(store, "bench", records, "bench")
+        clock = time.perf_counter()
+        imported = import_file(
+            store, csv_path, source="harvest", actor="bench", defaults=Defaults(), partial=True
+        )
+        import_seconds = time.perf_counter() - clock
+        report = run(store, today=TODAY, actor="bench")
+        total = import_seconds + sum(report.seconds.values())
+        print(
+            json.dumps(
+                {
+                    "entries": args.entries,
+                    "backend": store.engine.dialect.name,
+                    "imported": imported.counts.new,
+                    "quarantined": len(imported.quarantined),
+                    "invoices": len(report.drafted),
+                    "findings": sum(report.findings.values()),
+                    "seconds": {
+                        "generate (not counted)": round(generated, 2),
+                        "import": round(import_seconds, 2),
+                        **report.seconds,
+                    },
+                    "total_seconds": round(total, 2),
+                    "entries_per_s": round(args.entries / total),
+                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
