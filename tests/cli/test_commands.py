@@ -58,8 +58,18 @@ def test_apply_import_run_and_read_the_invoice(cli: Any, tmp_path: Path) -> None
     exceptions = json.loads(cli("exceptions", "list", "--format", "json").output)
     assert [e["code"] for e in exceptions] == ["entry.not_approved"]
     cli("exceptions", "waive", str(exceptions[0]["id"]), "--reason", "approved by phone")
-    assert "1 invoice(s) drafted" in cli("invoice", "--contract", "NSY-2026", "--reason",
-                                         "early billing", "--today", "2026-04-03").output
+    assert (
+        "1 invoice(s) drafted"
+        in cli(
+            "invoice",
+            "--contract",
+            "NSY-2026",
+            "--reason",
+            "early billing",
+            "--today",
+            "2026-04-03",
+        ).output
+    )
     cli("invoices", "approve", "INV-000001")
     cli("invoices", "approve", "INV-000001", ok=False)
     assert "entries freed" in cli("invoices", "void", "INV-000002", "--reason", "dup").output
@@ -68,7 +78,8 @@ def test_apply_import_run_and_read_the_invoice(cli: Any, tmp_path: Path) -> None
     assert "raw record" in story and "billed on INV-000001" in story
     events = [json.loads(line) for line in cli("audit", "export").output.splitlines()]
     assert {"invoice.approved", "exception.waived", "invoice.voided"} <= {
-        e["action"] for e in events}
+        e["action"] for e in events
+    }
     assert all(e["actor"] in ("cfo@firm",) for e in events)
 
 
@@ -91,8 +102,9 @@ def test_a_bad_workspace_file_names_file_path_and_field(cli: Any, tmp_path: Path
 def test_audit_verify_fails_on_an_edited_event(cli: Any, store: Store) -> None:
     cli("apply", "-f", str(FIRM))
     with store.engine.begin() as conn:
-        conn.execute(update(audit_events).where(audit_events.c.seq == 3)
-                     .values(action="client.deleted"))
+        conn.execute(
+            update(audit_events).where(audit_events.c.seq == 3).values(action="client.deleted")
+        )
     result = cli("audit", "verify", ok=False)
     assert result.exit_code == 1
     assert "audit chain broken at event 3" in result.output
@@ -107,8 +119,10 @@ def test_finance_actions_and_project_status(cli: Any, tmp_path: Path) -> None:
     assert "1 entries held" in cli("entries", "hold", first, "--reason", "dispute").output
     cli("entries", "hold", first, "--reason", "again", ok=False)
     assert "1 entries released" in cli("entries", "release", first, "--reason", "ok").output
-    assert "adjusted by -30 min" in cli("entries", "adjust", first, "--minutes", "-30",
-                                        "--note", "rework").output
+    assert (
+        "adjusted by -30 min"
+        in cli("entries", "adjust", first, "--minutes", "-30", "--note", "rework").output
+    )
     cli("periods", "lock", "--through", "2026-02-28", "--reason", "Feb closed")
     out = cli("project", "status", "P-1001", "ready_for_billing", "--today", "2026-03-10").output
     assert "project P-1001: ready_for_billing" in out and "1 invoice(s) drafted" in out

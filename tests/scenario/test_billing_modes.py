@@ -27,8 +27,7 @@ contracts:
 
 
 def test_a_continuous_draft_grows_as_approved_time_arrives(firm: Firm) -> None:
-    firm.setup(contract("    billing: continuous")).import_rows(
-        [entry("A-1", "2026-03-02", "8")])
+    firm.setup(contract("    billing: continuous")).import_rows([entry("A-1", "2026-03-02", "8")])
     firm.run("2026-03-03")
     (draft,) = firm.invoices()
     assert (draft["kind"], draft["subtotal"]) == ("continuous", Decimal("800.00"))
@@ -45,27 +44,31 @@ def test_a_continuous_draft_grows_as_approved_time_arrives(firm: Firm) -> None:
 
 
 def test_a_reached_milestone_is_invoiced_once_at_its_fixed_fee(firm: Firm) -> None:
-    firm.setup(contract("""    billing: milestone
+    firm.setup(
+        contract("""    billing: milestone
     tax_rate: 25
     milestones:
       - {code: M1, name: Concept design approved, amount: 40000, reached: 2026-03-15}
-      - {code: M2, name: Class approval, amount: 60000}""")).import_rows(
-        [entry("A-1", "2026-03-02", "8")])
+      - {code: M2, name: Class approval, amount: 60000}""")
+    ).import_rows([entry("A-1", "2026-03-02", "8")])
     firm.run("2026-03-16")
     firm.run("2026-03-17")
     (invoice,) = firm.invoices()
     assert firm.lines(invoice["id"]) == [
-        ("Milestone M1: Concept design approved", "1", "40000.00", "40000.00")]
+        ("Milestone M1: Concept design approved", "1", "40000.00", "40000.00")
+    ]
     assert invoice["total"] == Decimal("50000.00")
 
 
 def test_ready_for_billing_drafts_the_completion_invoice(firm: Firm) -> None:
     firm.setup(contract("    billing: completion")).import_rows(
-        [entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-05-02", "2")])
+        [entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-05-02", "2")]
+    )
     firm.run("2026-06-01")
     assert firm.invoices() == []
-    report = set_status(firm.store, "P-1", ProjectStatus.READY_FOR_BILLING, actor="pm",
-                        today=dt.date(2026, 6, 2))
+    report = set_status(
+        firm.store, "P-1", ProjectStatus.READY_FOR_BILLING, actor="pm", today=dt.date(2026, 6, 2)
+    )
     (invoice,) = firm.invoices()
     assert report is not None and report.drafted == [invoice["id"]]
     assert (invoice["kind"], invoice["subtotal"]) == ("completion", Decimal("1000.00"))
@@ -74,23 +77,35 @@ def test_ready_for_billing_drafts_the_completion_invoice(firm: Firm) -> None:
 
 def test_a_manual_invoice_bills_out_of_cycle_and_records_who_and_why(firm: Firm) -> None:
     firm.setup(contract("")).import_rows(
-        [entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-20", "3")])
-    invoice_now(firm.store, contract="C-1", reason="vessel leaves yard early", actor="cfo",
-                today=dt.date(2026, 3, 21), through=dt.date(2026, 3, 10))
+        [entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-20", "3")]
+    )
+    invoice_now(
+        firm.store,
+        contract="C-1",
+        reason="vessel leaves yard early",
+        actor="cfo",
+        today=dt.date(2026, 3, 21),
+        through=dt.date(2026, 3, 10),
+    )
     (invoice,) = firm.invoices()
     assert (invoice["kind"], invoice["subtotal"]) == ("manual", Decimal("800.00"))
     assert (invoice["trigger"], invoice["reason"], invoice["created_by"]) == (
-        "manual:cfo", "vessel leaves yard early", "cfo")
+        "manual:cfo",
+        "vessel leaves yard early",
+        "cfo",
+    )
     firm.run("2026-04-01")  # the month's invoice takes only what is left
     assert [i["subtotal"] for i in firm.invoices()] == [Decimal("800.00"), Decimal("300.00")]
     with pytest.raises(TriggerError, match="nothing billable"):
-        invoice_now(firm.store, contract="C-1", reason="again", actor="cfo",
-                    today=dt.date(2026, 4, 2))
+        invoice_now(
+            firm.store, contract="C-1", reason="again", actor="cfo", today=dt.date(2026, 4, 2)
+        )
 
 
 def test_unbilled_work_beyond_the_threshold_is_flagged_and_drafted(firm: Firm) -> None:
     firm.setup(contract("    threshold: {hours: 10, draft: true}")).import_rows(
-        [entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-03", "4")])
+        [entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-03", "4")]
+    )
     firm.run("2026-03-04")
     (invoice,) = firm.invoices()
     assert (invoice["kind"], invoice["subtotal"]) == ("threshold", Decimal("1200.00"))
@@ -103,26 +118,35 @@ def test_unbilled_work_beyond_the_threshold_is_flagged_and_drafted(firm: Firm) -
 def test_retainage_is_withheld_to_its_maximum_and_released_by_its_own_invoice(
     firm: Firm,
 ) -> None:
-    firm.setup(contract("""    value: 100000
-    retainage: {percent: 10, max_amount: 150}""")).import_rows(
-        [entry("A-1", "2026-03-02", "10"), entry("A-2", "2026-04-02", "10")])
+    firm.setup(
+        contract("""    value: 100000
+    retainage: {percent: 10, max_amount: 150}""")
+    ).import_rows([entry("A-1", "2026-03-02", "10"), entry("A-2", "2026-04-02", "10")])
     firm.run("2026-05-01")
     march, april = firm.invoices()
     assert (march["retainage"], march["amount_due"]) == (Decimal("100.00"), Decimal("900.00"))
     assert april["retainage"] == Decimal("50.00")  # only 50 left under the 150 maximum
     assert april["contract_status"]["billed_before"] == "1000.00"
     assert april["contract_status"]["remaining"] == "98000.00"
-    release_retainage(firm.store, contract="C-1", reason="final acceptance", actor="cfo",
-                      today=dt.date(2026, 5, 2))
+    release_retainage(
+        firm.store,
+        contract="C-1",
+        reason="final acceptance",
+        actor="cfo",
+        today=dt.date(2026, 5, 2),
+    )
     release = firm.invoices()[-1]
     assert firm.lines(release["id"]) == [
-        ("Release of retainage withheld on earlier invoices", "1", "150.00", "150.00")]
+        ("Release of retainage withheld on earlier invoices", "1", "150.00", "150.00")
+    ]
     assert (release["tax"], release["amount_due"]) == (Decimal("0.00"), Decimal("150.00"))
 
 
 def test_a_growing_draft_does_not_count_twice_against_a_cap(firm: Firm) -> None:
-    firm.setup(contract("""    billing: continuous
-    caps: [{scope: contract, hours: 10}]""")).import_rows([entry("A-1", "2026-03-02", "6")])
+    firm.setup(
+        contract("""    billing: continuous
+    caps: [{scope: contract, hours: 10}]""")
+    ).import_rows([entry("A-1", "2026-03-02", "6")])
     firm.run("2026-03-03")
     firm.run("2026-03-04")
     (draft,) = firm.invoices()

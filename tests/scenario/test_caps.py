@@ -29,8 +29,13 @@ def test_work_beyond_a_hold_cap_waits_whole_until_a_variation_order(firm: Firm) 
     (invoice,) = firm.invoices()
     assert invoice["subtotal"] == Decimal("1600.00")  # two whole entries; the third waits
     assert "cap.exceeded" in firm.codes()
-    firm.setup(capped("hold", """    variations:
-      - {code: VO-1, effective: 2026-04-01, approved: true, cap: contract, cap_hours: 10}"""))
+    firm.setup(
+        capped(
+            "hold",
+            """    variations:
+      - {code: VO-1, effective: 2026-04-01, approved: true, cap: contract, cap_hours: 10}""",
+        )
+    )
     firm.run("2026-04-02")
     assert [i["subtotal"] for i in firm.invoices()] == [Decimal("1600.00"), Decimal("800.00")]
     assert "cap.exceeded" not in firm.codes()

@@ -28,8 +28,11 @@ def test_voiding_frees_exactly_its_entries_for_the_next_run(firm: Firm) -> None:
     assert len(freed) == 1
     firm.run("2026-05-01")
     statuses = [(i["period_start"].month, i["status"], i["subtotal"]) for i in firm.invoices()]
-    assert statuses == [(3, "void", Decimal("1160.00")), (4, "draft", Decimal("580.00")),
-                        (3, "draft", Decimal("1160.00"))]
+    assert statuses == [
+        (3, "void", Decimal("1160.00")),
+        (4, "draft", Decimal("580.00")),
+        (3, "draft", Decimal("1160.00")),
+    ]
 
 
 def test_a_change_at_the_source_after_billing_leaves_the_invoice_and_asks_for_a_fix(
@@ -45,8 +48,14 @@ def test_a_change_at_the_source_after_billing_leaves_the_invoice_and_asks_for_a_
     (exc,) = firm.open_exceptions()
     assert exc["code"] == "entry.changed_after_billing" and exc["severity"] == "blocking"
     # Finance credits the line; the entry is free and the next run bills revision 2.
-    credit_id, freed = credit(firm.store, invoice["number"], [1], reason="client paid 6 h",
-                              actor="cfo", today=dt.date(2026, 4, 3))
+    credit_id, freed = credit(
+        firm.store,
+        invoice["number"],
+        [1],
+        reason="client paid 6 h",
+        actor="cfo",
+        today=dt.date(2026, 4, 3),
+    )
     assert len(freed) == 1
     firm.run("2026-04-03")
     by_kind = {i["kind"]: i for i in firm.invoices() if i["id"] != invoice["id"]}
@@ -56,7 +65,8 @@ def test_a_change_at_the_source_after_billing_leaves_the_invoice_and_asks_for_a_
 
 
 def test_crediting_one_line_of_an_entry_split_over_two_lines_is_refused(firm: Firm) -> None:
-    firm.setup(contract="""
+    firm.setup(
+        contract="""
 contracts:
   - code: C-1
     client: nordic
@@ -64,19 +74,28 @@ contracts:
     start: 2026-01-01
     rates: [{role: naval-architect, rate: 100}]
     overtime: {daily_after_hours: 8, daily_multiplier: 1.5}
-""").import_rows([entry("A-1", "2026-03-02", "10")])
+"""
+    ).import_rows([entry("A-1", "2026-03-02", "10")])
     firm.run("2026-04-01")
     (invoice,) = firm.invoices()
     assert [line[1:] for line in firm.lines(invoice["id"])] == [
-        ("8.00", "100.00", "800.00"), ("2.00", "150.00", "300.00")]
+        ("8.00", "100.00", "800.00"),
+        ("2.00", "150.00", "300.00"),
+    ]
     with pytest.raises(CreditError, match="also sits on line 2"):
-        credit(firm.store, invoice["number"], [1], reason="x", actor="cfo",
-               today=dt.date(2026, 4, 2))
+        credit(
+            firm.store, invoice["number"], [1], reason="x", actor="cfo", today=dt.date(2026, 4, 2)
+        )
 
 
 def test_held_entries_wait_and_written_off_entries_are_never_billed(firm: Firm) -> None:
-    firm.setup().import_rows([entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-03", "8"),
-                              entry("A-3", "2026-03-04", "8")])
+    firm.setup().import_rows(
+        [
+            entry("A-1", "2026-03-02", "8"),
+            entry("A-2", "2026-03-03", "8"),
+            entry("A-3", "2026-03-04", "8"),
+        ]
+    )
     ids = sorted(e["id"] for e in _entries(firm))
     actions.change_state(firm.store, [ids[0]], "hold", reason="client dispute", actor="cfo")
     actions.change_state(firm.store, [ids[1]], "write-off", reason="goodwill", actor="cfo")
@@ -103,8 +122,9 @@ def test_actions_need_a_reason_and_refuse_billed_entries(firm: Firm) -> None:
 def test_a_write_down_bills_less_than_was_worked(firm: Firm) -> None:
     firm.setup().import_rows([entry("A-1", "2026-03-02", "8")])
     (entry_id,) = [e["id"] for e in _entries(firm)]
-    actions.adjust(firm.store, [entry_id], minutes=-90, reason="write_down",
-                   note="learning curve", actor="cfo")
+    actions.adjust(
+        firm.store, [entry_id], minutes=-90, reason="write_down", note="learning curve", actor="cfo"
+    )
     firm.run("2026-04-01")
     (invoice,) = firm.invoices()
     assert invoice["subtotal"] == Decimal("942.50")  # 6.5 h x 145.00
@@ -113,8 +133,9 @@ def test_a_write_down_bills_less_than_was_worked(firm: Firm) -> None:
 def test_a_transfer_moves_an_entry_to_another_task(firm: Firm) -> None:
     firm.setup().import_rows([entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-03", "8")])
     ids = sorted(e["id"] for e in _entries(firm))
-    actions.transfer(firm.store, [ids[1]], project="P-1", task="admin",
-                     reason="was internal", actor="cfo")
+    actions.transfer(
+        firm.store, [ids[1]], project="P-1", task="admin", reason="was internal", actor="cfo"
+    )
     firm.run("2026-04-01")
     (invoice,) = firm.invoices()
     assert invoice["subtotal"] == Decimal("1160.00")
@@ -125,8 +146,7 @@ def test_a_transfer_moves_an_entry_to_another_task(firm: Firm) -> None:
 def test_late_time_in_a_locked_period_is_flagged_not_billed(firm: Firm) -> None:
     firm.setup().import_rows([entry("A-1", "2026-03-02", "8")])
     firm.run("2026-04-01")
-    actions.lock_period(firm.store, through=dt.date(2026, 3, 31), reason="Q1 closed",
-                        actor="cfo")
+    actions.lock_period(firm.store, through=dt.date(2026, 3, 31), reason="Q1 closed", actor="cfo")
     firm.import_rows([entry("A-2", "2026-03-20", "8")])
     firm.run("2026-04-02")
     assert len(firm.invoices()) == 1
@@ -139,13 +159,15 @@ def _entries(firm: Firm) -> list[dict[str, object]]:
     from billsync.store.tables import time_entries
 
     with firm.store.reading() as tx:
-        rows = tx.conn.execute(select(time_entries.c.id).where(
-            time_entries.c.workspace_id == tx.workspace_id))
+        rows = tx.conn.execute(
+            select(time_entries.c.id).where(time_entries.c.workspace_id == tx.workspace_id)
+        )
         return [dict(r._mapping) for r in rows]
 
 
 def test_late_time_on_an_invoiced_day_is_the_overtime(firm: Firm) -> None:
-    firm.setup(contract="""
+    firm.setup(
+        contract="""
 contracts:
   - code: C-1
     client: nordic
@@ -153,11 +175,17 @@ contracts:
     start: 2026-01-01
     rates: [{role: naval-architect, rate: 100}]
     overtime: {daily_after_hours: 8, daily_multiplier: 1.5}
-""").import_rows([entry("A-1", "2026-03-02", "8")])
+"""
+    ).import_rows([entry("A-1", "2026-03-02", "8")])
     firm.run("2026-04-01")
     firm.import_rows([entry("A-2", "2026-03-02", "2")])  # arrives after March was billed
     firm.run("2026-04-02")
     late = firm.invoices()[-1]
     assert firm.lines(late["id"]) == [
-        ("Design / survey / naval-architect / operating, overtime daily", "2.00", "150.00",
-         "300.00")]
+        (
+            "Design / survey / naval-architect / operating, overtime daily",
+            "2.00",
+            "150.00",
+            "300.00",
+        )
+    ]

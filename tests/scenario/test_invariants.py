@@ -50,9 +50,19 @@ def invoice_facts(firm: Firm) -> list[tuple[Any, ...]]:
         out = []
         for inv in invoice_store.listing(tx):
             lines = invoice_store.lines_of(tx, inv["id"])
-            out.append((inv["kind"], inv["period_start"], inv["subtotal"], inv["tax"],
-                        inv["total"], sorted((ln["description"], ln["quantity"],
-                                              ln["unit_price"], ln["amount"]) for ln in lines)))
+            out.append(
+                (
+                    inv["kind"],
+                    inv["period_start"],
+                    inv["subtotal"],
+                    inv["tax"],
+                    inv["total"],
+                    sorted(
+                        (ln["description"], ln["quantity"], ln["unit_price"], ln["amount"])
+                        for ln in lines
+                    ),
+                )
+            )
         return sorted(out, key=repr)
 
 
@@ -67,20 +77,30 @@ def check_totals(firm: Firm) -> None:
 
 
 work = st.lists(
-    st.tuples(st.sampled_from(["kha", "ola", "jdo"]), st.integers(1, 31),
-              st.integers(1, 48), st.sampled_from(["approved", "approved", "submitted"])),
-    min_size=1, max_size=25,
+    st.tuples(
+        st.sampled_from(["kha", "ola", "jdo"]),
+        st.integers(1, 31),
+        st.integers(1, 48),
+        st.sampled_from(["approved", "approved", "submitted"]),
+    ),
+    min_size=1,
+    max_size=25,
 )
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 @given(rows=work, order=st.randoms(use_true_random=False), batches=st.integers(1, 4))
 def test_the_invoices_do_not_depend_on_the_order_entries_arrive_in(
-    store: Store, tmp_path: Path, rows: list[tuple[str, int, int, str]], order: Any,
+    store: Store,
+    tmp_path: Path,
+    rows: list[tuple[str, int, int, str]],
+    order: Any,
     batches: int,
 ) -> None:
-    data = [entry(f"E-{i}", f"2026-03-{day:02d}", str(Decimal(q) / 4), person=who,
-                  approval=approval) for i, (who, day, q, approval) in enumerate(rows)]
+    data = [
+        entry(f"E-{i}", f"2026-03-{day:02d}", str(Decimal(q) / 4), person=who, approval=approval)
+        for i, (who, day, q, approval) in enumerate(rows)
+    ]
     sorted_firm = fresh(store, tmp_path)
     sorted_firm.import_rows(data)
     sorted_firm.run("2026-04-01")
@@ -99,46 +119,59 @@ def test_the_invoices_do_not_depend_on_the_order_entries_arrive_in(
     assert invoice_facts(shuffled_firm) == before
 
 
-operations = st.lists(st.sampled_from(["revise", "run", "void", "credit", "late"]),
-                      min_size=3, max_size=10)
+operations = st.lists(
+    st.sampled_from(["revise", "run", "void", "credit", "late"]), min_size=3, max_size=10
+)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 @given(ops=operations, pick=st.randoms(use_true_random=False))
-def test_no_hour_is_ever_on_two_live_invoices(store: Store, tmp_path: Path, ops: list[str],
-                                              pick: Any) -> None:
+def test_no_hour_is_ever_on_two_live_invoices(
+    store: Store, tmp_path: Path, ops: list[str], pick: Any
+) -> None:
     from billsync.pipeline.credits import credit
 
     firm = fresh(store, tmp_path)
-    firm.import_rows([entry(f"E-{d}", f"2026-03-{d:02d}", "9", revision="1")
-                      for d in range(2, 7)])
+    firm.import_rows([entry(f"E-{d}", f"2026-03-{d:02d}", "9", revision="1") for d in range(2, 7)])
     day = dt.date(2026, 4, 1)
     for n, op in enumerate(ops):
         live = [i for i in firm.invoices() if i["status"] != "void" and i["kind"] != "credit"]
         if op == "revise":
             d = pick.randint(2, 6)
-            firm.import_rows([entry(f"E-{d}", f"2026-03-{d:02d}", str(pick.randint(1, 12)),
-                                    revision=str(n + 2))])
+            firm.import_rows(
+                [entry(f"E-{d}", f"2026-03-{d:02d}", str(pick.randint(1, 12)), revision=str(n + 2))]
+            )
         elif op == "late":
             firm.import_rows([entry(f"L-{n}", "2026-03-20", "3")])
         elif op == "void" and live:
             with firm.store.transaction() as tx:
-                invoice_store.void(tx, pick.choice(live)["number"], "cfo", "test",
-                                   AuditLog(tx, "cfo"))
+                invoice_store.void(
+                    tx, pick.choice(live)["number"], "cfo", "test", AuditLog(tx, "cfo")
+                )
         elif op == "credit" and live:
             with contextlib.suppress(ValueError):
-                credit(firm.store, pick.choice(live)["number"], [], reason="test",
-                       actor="cfo", today=day)
+                credit(
+                    firm.store,
+                    pick.choice(live)["number"],
+                    [],
+                    reason="test",
+                    actor="cfo",
+                    today=day,
+                )
         else:
             firm.run(day.isoformat())
         day += dt.timedelta(days=1)
     firm.run(day.isoformat())
     with firm.store.reading() as tx:
         mine = invoices.c.workspace_id == tx.workspace_id
-        live_marks = Counter(r.entry_id for r in tx.conn.execute(
-            select(billed_entries.c.entry_id)
-            .join(invoices, invoices.c.id == billed_entries.c.invoice_id)
-            .where(billed_entries.c.live, mine)))
+        live_marks = Counter(
+            r.entry_id
+            for r in tx.conn.execute(
+                select(billed_entries.c.entry_id)
+                .join(invoices, invoices.c.id == billed_entries.c.invoice_id)
+                .where(billed_entries.c.live, mine)
+            )
+        )
         portions = tx.conn.execute(
             select(line_entries.c.entry_id, line_entries.c.seconds)
             .join(invoice_lines, invoice_lines.c.id == line_entries.c.line_id)
@@ -163,8 +196,11 @@ def test_the_database_refuses_a_second_live_mark_on_one_entry(firm: Firm) -> Non
         mark = tx.conn.execute(select(billed_entries)).first()
     assert mark is not None
     with pytest.raises(IntegrityError), firm.store.transaction() as tx:
-        tx.conn.execute(insert(billed_entries).values(
-            entry_id=mark.entry_id, revision=mark.revision, invoice_id=invoice["id"], live=True))
+        tx.conn.execute(
+            insert(billed_entries).values(
+                entry_id=mark.entry_id, revision=mark.revision, invoice_id=invoice["id"], live=True
+            )
+        )
 
 
 def test_two_runs_racing_draft_each_entry_once(firm: Firm) -> None:

@@ -16,16 +16,23 @@ def test_march_time_is_invoiced_once_march_has_ended(firm: Firm) -> None:
     (invoice,) = firm.invoices()
     assert report.drafted == [invoice["id"]]
     assert (invoice["period_start"].isoformat(), invoice["period_end"].isoformat()) == (
-        "2026-03-01", "2026-03-31")
+        "2026-03-01",
+        "2026-03-31",
+    )
     assert firm.lines(invoice["id"]) == [
-        ("Design / survey / naval-architect / operating", "17.50", "145.00", "2537.50")]
+        ("Design / survey / naval-architect / operating", "17.50", "145.00", "2537.50")
+    ]
     assert (invoice["subtotal"], invoice["tax"], invoice["total"]) == (
-        Decimal("2537.50"), Decimal("634.38"), Decimal("3171.88"))
+        Decimal("2537.50"),
+        Decimal("634.38"),
+        Decimal("3171.88"),
+    )
 
 
 def test_running_again_changes_nothing(firm: Firm) -> None:
-    firm.setup().import_rows([entry("A-1", "2026-03-02", "8"),
-                              entry("A-2", "2026-03-03", "8", approval="submitted")])
+    firm.setup().import_rows(
+        [entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-03", "8", approval="submitted")]
+    )
     firm.run("2026-04-01")
     with firm.store.reading() as tx:
         before = [(e["action"], e["subject"]) for e in audit.events(tx)]
@@ -46,8 +53,14 @@ def test_unapproved_time_waits_until_its_exception_is_waived(firm: Firm) -> None
 
     (exc,) = firm.open_exceptions()
     with firm.store.transaction() as tx:
-        exception_store.close(tx, exc["id"], status="waived", actor="cfo",
-                              reason="approved by email", audit=AuditLog(tx, "cfo"))
+        exception_store.close(
+            tx,
+            exc["id"],
+            status="waived",
+            actor="cfo",
+            reason="approved by email",
+            audit=AuditLog(tx, "cfo"),
+        )
     firm.run("2026-04-01")
     (invoice,) = firm.invoices()
     assert invoice["subtotal"] == Decimal("1160.00")
@@ -57,17 +70,20 @@ def test_unmapped_time_is_picked_up_when_a_rule_is_added(firm: Firm) -> None:
     firm.setup().import_rows([{**entry("A-1", "2026-03-02", "8"), "project": "Nordic Star hull"}])
     firm.run("2026-04-01")
     assert firm.codes() == ["entry.unmapped"] and firm.invoices() == []
-    firm.setup(extra="""
+    firm.setup(
+        extra="""
 mapping_rules:
   - {field: project, match: glob, value: "Nordic Star*", project: P-1}
-""")
+"""
+    )
     firm.run("2026-04-01")
     assert firm.codes() == [] and len(firm.invoices()) == 1
 
 
 def test_a_non_billable_task_is_never_invoiced(firm: Firm) -> None:
-    firm.setup().import_rows([entry("A-1", "2026-03-02", "8"),
-                              entry("A-2", "2026-03-03", "2", task="admin")])
+    firm.setup().import_rows(
+        [entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-03", "2", task="admin")]
+    )
     firm.run("2026-04-01")
     (invoice,) = firm.invoices()
     assert invoice["subtotal"] == Decimal("1160.00")
@@ -77,7 +93,8 @@ def test_a_non_billable_task_is_never_invoiced(firm: Firm) -> None:
 def test_a_rate_change_never_rerates_what_was_invoiced(firm: Firm) -> None:
     firm.setup().import_rows([entry("A-1", "2026-03-02", "8")])
     firm.run("2026-04-01")
-    firm.setup(contract="""
+    firm.setup(
+        contract="""
 contracts:
   - code: C-1
     client: nordic
@@ -88,7 +105,8 @@ contracts:
       - {role: naval-architect, rate: 145.00, effective_to: 2026-03-31}
       - {role: naval-architect, rate: 150.00, effective_from: 2026-04-01}
     tax_rate: 25
-""")
+"""
+    )
     firm.import_rows([entry("A-2", "2026-04-02", "8"), entry("A-3", "2026-03-30", "1")])
     firm.run("2026-05-01")
     first, *later = firm.invoices()
@@ -98,7 +116,8 @@ contracts:
 
 
 def test_yen_amounts_have_no_minor_unit(firm: Firm) -> None:
-    firm.setup(contract="""
+    firm.setup(
+        contract="""
 contracts:
   - code: C-1
     client: nordic
@@ -106,9 +125,13 @@ contracts:
     start: 2026-01-01
     rates: [{role: naval-architect, rate: 18333}]
     tax_rate: 10
-""").import_rows([entry("A-1", "2026-03-02", "7.25")])
+"""
+    ).import_rows([entry("A-1", "2026-03-02", "7.25")])
     firm.run("2026-04-01")
     (invoice,) = firm.invoices()
     # 7.25 h x 18333 = 132914.25 -> 132914; tax 13291.4 -> 13291
     assert (invoice["subtotal"], invoice["tax"], invoice["total"]) == (
-        Decimal("132914"), Decimal("13291"), Decimal("146205"))
+        Decimal("132914"),
+        Decimal("13291"),
+        Decimal("146205"),
+    )

@@ -67,15 +67,22 @@ class Firm:
         self.apply(BASE + contract + extra)
         return self
 
-    def import_rows(self, rows: Iterable[Mapping[str, Any]], source: str = "csv",
-                    **kw: Any) -> ImportResult:
+    def import_rows(
+        self, rows: Iterable[Mapping[str, Any]], source: str = "csv", **kw: Any
+    ) -> ImportResult:
         rows = list(rows)
         names = list(dict.fromkeys(k for r in rows for k in r))
         lines = [",".join(names)] + [",".join(str(r.get(n, "")) for n in names) for r in rows]
         path = self.tmp / f"import-{next(_files)}.csv"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return import_file(self.store, path, source=source, actor="importer",
-                           defaults=Defaults(timezone="Europe/Oslo"), **kw)
+        return import_file(
+            self.store,
+            path,
+            source=source,
+            actor="importer",
+            defaults=Defaults(timezone="Europe/Oslo"),
+            **kw,
+        )
 
     def run(self, today: str) -> RunReport:
         return run(self.store, today=dt.date.fromisoformat(today), actor="pipeline-test")
@@ -86,8 +93,10 @@ class Firm:
 
     def lines(self, invoice_id: int) -> list[tuple[str, str, str, str]]:
         with self.store.reading() as tx:
-            return [(ln["description"], str(ln["quantity"]), str(ln["unit_price"]),
-                     str(ln["amount"])) for ln in invoice_store.lines_of(tx, invoice_id)]
+            return [
+                (ln["description"], str(ln["quantity"]), str(ln["unit_price"]), str(ln["amount"]))
+                for ln in invoice_store.lines_of(tx, invoice_id)
+            ]
 
     def open_exceptions(self) -> list[dict[str, Any]]:
         with self.store.reading() as tx:
@@ -97,9 +106,22 @@ class Firm:
         return sorted(e["code"] for e in self.open_exceptions())
 
 
-def entry(external_id: str, day: str, hours: str, person: str = "kha", task: str = "survey",
-          approval: str = "approved", **kw: Any) -> dict[str, Any]:
-    return {"external_id": external_id, "person": person, "project": "P-1", "task": task,
-            "date": day, "hours": hours, "approval": approval, **kw}
-
-
+def entry(
+    external_id: str,
+    day: str,
+    hours: str,
+    person: str = "kha",
+    task: str = "survey",
+    approval: str = "approved",
+    **kw: Any,
+) -> dict[str, Any]:
+    return {
+        "external_id": external_id,
+        "person": person,
+        "project": "P-1",
+        "task": task,
+        "date": day,
+        "hours": hours,
+        "approval": approval,
+        **kw,
+    }
