@@ -20,6 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from billsync.domain.money import quantize
+from billsync.errors import UserError
 from billsync.store import invoices as invoice_store
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store
@@ -149,7 +150,7 @@ def test_no_hour_is_ever_on_two_live_invoices(
                     tx, pick.choice(live)["number"], "cfo", "test", AuditLog(tx, "cfo")
                 )
         elif op == "credit" and live:
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(UserError):
                 credit(
                     firm.store,
                     pick.choice(live)["number"],

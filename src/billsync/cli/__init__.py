@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import click
 import typer
+from typer.core import TyperGroup
+
+from billsync.errors import UserError
 
 from . import audit, demo, entries, exceptions, invoices, pipeline, reports, workspace
+from .common import fail
+
+
+class _Guarded(TyperGroup):
+    """Every command's user errors print as one line and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            fail(str(exc))
+
 
 app = typer.Typer(
+    cls=_Guarded,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Tracked work hours in, accurate client invoices out.",

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from billsync.demo.run import DemoError, run_demo
+from billsync.demo.run import run_demo
 
-from .common import TodayOption, console, fail, today_of
+from .common import TodayOption, console, today_of
 
 
 def demo(
@@ -27,9 +27,6 @@ def demo(
     """
     # Written to a file or a pipe, Rich would assume 80 columns; the tables want more.
     out = console if console.is_terminal else Console(width=max(console.width, 132))
-    try:
-        summary = run_demo(path, today=today_of(today), console=out)
-    except DemoError as exc:
-        fail(str(exc))
+    summary = run_demo(path, today=today_of(today), console=out)
     out.print(f"\nThe demo database is [bold]{summary.path}[/bold]. Point billsync at it:")
     out.print(f"  export BILLSYNC_DATABASE_URL={summary.url}", highlight=False, markup=False)

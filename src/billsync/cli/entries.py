@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from billsync.pipeline.actions import ActionError, adjust, change_state, transfer
+from billsync.pipeline.actions import adjust, change_state, transfer
 from billsync.store.tables import time_entries
 
-from .common import Format, FormatOption, console, emit, fail, open_default, parse_ids
+from .common import Format, FormatOption, console, emit, open_default, parse_ids
 
 app = typer.Typer(
     no_args_is_help=True, help="Entries: list, hold, release, write off, transfer, adjust."
@@ -64,10 +64,7 @@ def _done(count: int, what: str) -> None:
 
 def _state(ids: str, action: str, reason: str) -> None:
     store, settings = open_default()
-    try:
-        count = change_state(store, parse_ids(ids), action, reason=reason, actor=settings.who)
-    except ActionError as exc:
-        fail(str(exc))
+    count = change_state(store, parse_ids(ids), action, reason=reason, actor=settings.who)
     _done(count, {"hold": "held", "release": "released", "write-off": "written off"}[action])
 
 
@@ -98,12 +95,9 @@ def transfer_(
 ) -> None:
     """Move entries to another project (and task)."""
     store, settings = open_default()
-    try:
-        count = transfer(
-            store, parse_ids(ids), project=project, task=task, reason=reason, actor=settings.who
-        )
-    except ActionError as exc:
-        fail(str(exc))
+    count = transfer(
+        store, parse_ids(ids), project=project, task=task, reason=reason, actor=settings.who
+    )
     _done(count, f"transferred to {project}{'/' + task if task else ''}")
 
 
@@ -117,15 +111,12 @@ def adjust_(
     """Write billable time up or down; the worked time stays as recorded."""
     store, settings = open_default()
     reason_code = code or ("write_up" if minutes > 0 else "write_down")
-    try:
-        count = adjust(
-            store,
-            parse_ids(ids),
-            minutes=minutes,
-            reason=reason_code,
-            note=note,
-            actor=settings.who,
-        )
-    except ActionError as exc:
-        fail(str(exc))
+    count = adjust(
+        store,
+        parse_ids(ids),
+        minutes=minutes,
+        reason=reason_code,
+        note=note,
+        actor=settings.who,
+    )
     _done(count, f"adjusted by {minutes:+d} min ({reason_code})")

@@ -71,18 +71,15 @@ def show(exception_id: int) -> None:
 
 def _close(exception_id: int, status: str, reason: str) -> None:
     store, settings = open_default()
-    try:
-        with store.transaction() as tx:
-            exception_store.close(
-                tx,
-                exception_id,
-                status=status,
-                actor=settings.who,
-                reason=reason,
-                audit=AuditLog(tx, settings.who),
-            )
-    except exception_store.ExceptionError as exc:
-        fail(str(exc))
+    with store.transaction() as tx:
+        exception_store.close(
+            tx,
+            exception_id,
+            status=status,
+            actor=settings.who,
+            reason=reason,
+            audit=AuditLog(tx, settings.who),
+        )
     console.print(f"exception {exception_id}: {status}")
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from billsync.documents.invoice_export import as_csv, as_json, invoice_document
-from billsync.pipeline.credits import CreditError, credit
+from billsync.pipeline.credits import credit
 from billsync.store import invoices as invoice_store
 from billsync.store.audit import AuditLog
 
@@ -55,10 +55,7 @@ def show(invoice: str) -> None:
     """One invoice: lines (each quantity x unit price = amount) and contract status."""
     store, _ = open_default()
     with store.reading() as tx:
-        try:
-            doc = invoice_document(tx, invoice)
-        except invoice_store.InvoiceError as exc:
-            fail(str(exc))
+        doc = invoice_document(tx, invoice)
     console.print(
         f"[bold]{doc['number']}[/bold]  {doc['kind']}  {doc['status']}  contract "
         f"{doc['contract']} v{doc['contract_version']}  client {doc['client']}"
@@ -104,11 +101,8 @@ def show(invoice: str) -> None:
 def approve(invoice: str) -> None:
     """Approve a draft."""
     store, settings = open_default()
-    try:
-        with store.transaction() as tx:
-            inv = invoice_store.approve(tx, invoice, settings.who, AuditLog(tx, settings.who))
-    except invoice_store.InvoiceError as exc:
-        fail(str(exc))
+    with store.transaction() as tx:
+        inv = invoice_store.approve(tx, invoice, settings.who, AuditLog(tx, settings.who))
     console.print(f"{inv['number']}: approved")
 
 
@@ -116,13 +110,8 @@ def approve(invoice: str) -> None:
 def void(invoice: str, reason: Annotated[str, typer.Option(help="Why (recorded)")]) -> None:
     """Void an invoice; the entries behind it are free to be billed again."""
     store, settings = open_default()
-    try:
-        with store.transaction() as tx:
-            freed = invoice_store.void(
-                tx, invoice, settings.who, reason, AuditLog(tx, settings.who)
-            )
-    except invoice_store.InvoiceError as exc:
-        fail(str(exc))
+    with store.transaction() as tx:
+        freed = invoice_store.void(tx, invoice, settings.who, reason, AuditLog(tx, settings.who))
     console.print(f"{invoice}: void; {len(freed)} entries freed")
 
 
@@ -136,12 +125,9 @@ def credit_(
     """Issue a credit note for some lines; their entries are freed for rebilling."""
     store, settings = open_default()
     positions = [int(x) for x in lines.split(",") if x.strip().isdigit()]
-    try:
-        credit_id, freed = credit(
-            store, invoice, positions, reason=reason, actor=settings.who, today=today_of(today)
-        )
-    except (CreditError, invoice_store.InvoiceError) as exc:
-        fail(str(exc))
+    credit_id, freed = credit(
+        store, invoice, positions, reason=reason, actor=settings.who, today=today_of(today)
+    )
     with store.reading() as tx:
         note = invoice_store.get(tx, credit_id)
     console.print(
@@ -162,10 +148,7 @@ def export(
         fail(f"--format {fmt!r}: use json or csv")
     store, _ = open_default()
     with store.reading() as tx:
-        try:
-            doc = invoice_document(tx, invoice)
-        except invoice_store.InvoiceError as exc:
-            fail(str(exc))
+        doc = invoice_document(tx, invoice)
     text = as_json(doc) if fmt == "json" else as_csv(doc)
     if output:
         output.write_text(text, encoding="utf-8")

@@ -11,9 +11,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from billsync.pipeline.run import RunReport, run
 from billsync.store import invoices as invoice_store
 from billsync.store.db import Store
-from billsync.triggers.manual import TriggerError, invoice_now, release_retainage
+from billsync.triggers.manual import invoice_now, release_retainage
 
-from .common import Format, TodayOption, console, emit, fail, open_default, today_of
+from .common import Format, TodayOption, console, emit, open_default, today_of
 
 STAGES = ("load", "map", "validate", "rate", "cap", "draft")
 
@@ -77,20 +77,17 @@ def invoice(
 ) -> None:
     """Draft an out-of-cycle invoice now (or release retainage)."""
     store, settings = open_default()
-    try:
-        if release:
-            report = release_retainage(
-                store, contract=contract, reason=reason, actor=settings.who, today=today_of(today)
-            )
-        else:
-            report = invoice_now(
-                store,
-                contract=contract,
-                reason=reason,
-                actor=settings.who,
-                today=today_of(today),
-                through=through.date() if through else None,
-            )
-    except TriggerError as exc:
-        fail(str(exc))
+    if release:
+        report = release_retainage(
+            store, contract=contract, reason=reason, actor=settings.who, today=today_of(today)
+        )
+    else:
+        report = invoice_now(
+            store,
+            contract=contract,
+            reason=reason,
+            actor=settings.who,
+            today=today_of(today),
+            through=through.date() if through else None,
+        )
     print_run(store, report)

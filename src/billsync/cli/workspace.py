@@ -10,15 +10,14 @@ from typing import Annotated
 
 import typer
 
-from billsync.config.loader import ConfigError, dump, load
+from billsync.config.loader import dump, load
 from billsync.domain.canonical import Defaults
 from billsync.domain.entries import Approval
 from billsync.domain.workspace import ProjectStatus
-from billsync.pipeline.actions import ActionError, lock_period
-from billsync.pipeline.files import ImportRejected, import_file
+from billsync.pipeline.actions import lock_period
+from billsync.pipeline.files import import_file
 from billsync.pipeline.workspace import apply as apply_workspace
 from billsync.pipeline.workspace import export as export_workspace
-from billsync.triggers.manual import TriggerError
 from billsync.triggers.project_status import set_status
 
 from .common import TodayOption, console, fail, open_default, today_of
@@ -31,10 +30,7 @@ periods_app = typer.Typer(no_args_is_help=True, help="Locked periods.")
 def apply(file: Annotated[Path, typer.Option("-f", "--file", help="Workspace YAML")]) -> None:
     """Create or update clients, sites, people, projects, contracts and mapping rules."""
     store, settings = open_default()
-    try:
-        result = apply_workspace(store, str(file), load(file), settings.who)
-    except ConfigError as exc:
-        fail(str(exc))
+    result = apply_workspace(store, str(file), load(file), settings.who)
     for change in result.changes:
         sign = "+" if change.action == "created" else "~"
         console.print(f"{sign} {change.kind} {change.code}", highlight=False, markup=False)
@@ -73,8 +69,6 @@ def import_(
             defaults=Defaults(timezone, approval),
             partial=partial,
         )
-    except ImportRejected as exc:
-        fail(str(exc))
     except OSError as exc:
         fail(f"{file}: {exc.strerror or exc}")
     c = result.counts
@@ -91,10 +85,7 @@ def import_(
 def project_status(code: str, status: ProjectStatus, today: TodayOption = None) -> None:
     """Set a project's status; ready_for_billing drafts its completion invoice."""
     store, settings = open_default()
-    try:
-        report = set_status(store, code, status, actor=settings.who, today=today_of(today))
-    except TriggerError as exc:
-        fail(str(exc))
+    report = set_status(store, code, status, actor=settings.who, today=today_of(today))
     console.print(f"project {code}: {status.value}")
     if report is not None:
         print_run(store, report)
@@ -108,8 +99,5 @@ def periods_lock(
     """Lock every day up to and including THROUGH: late or changed entries there are
     flagged instead of billed."""
     store, settings = open_default()
-    try:
-        lock_period(store, through=through.date(), reason=reason, actor=settings.who)
-    except ActionError as exc:
-        fail(str(exc))
+    lock_period(store, through=through.date(), reason=reason, actor=settings.who)
     console.print(f"locked through {through.date()}")

@@ -23,9 +23,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from billsync.domain.access import Member
 from billsync.domain.contracts import Contract
 from billsync.domain.mapping import MappingRule
 from billsync.domain.workspace import Client, Person, Project, Site
+from billsync.errors import UserError
 
 # Section name in the file -> (record kind, model). Order is the order of applying.
 SECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
@@ -35,6 +37,7 @@ SECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
     "contracts": ("contract", Contract),
     "projects": ("project", Project),
     "mapping_rules": ("rule", MappingRule),
+    "members": ("member", Member),
 }
 KIND_SECTION = {kind: section for section, (kind, _) in SECTIONS.items()}
 
@@ -45,7 +48,7 @@ class Problem:
     message: str
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     def __init__(self, filename: str, problems: list[Problem]):
         self.filename = filename
         self.problems = problems
@@ -82,6 +85,8 @@ _Dumper.add_representer(tuple, lambda d, v: d.represent_list(list(v)))
 def record_key(kind: str, record: BaseModel) -> str:
     if isinstance(record, MappingRule):
         return f"{record.source}:{record.field}:{record.match}:{record.value}"
+    if isinstance(record, Member):
+        return record.user
     return str(record.code)
 
 

@@ -40,6 +40,7 @@ from billsync.domain.canonical import Defaults
 from billsync.domain.contracts import BillingMode, Contract
 from billsync.domain.money import ZERO, quantize
 from billsync.domain.workspace import Client
+from billsync.errors import UserError
 from billsync.pipeline.files import ImportResult, import_file
 from billsync.pipeline.run import RunReport, run
 from billsync.pipeline.workspace import apply
@@ -70,7 +71,7 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 LEGAL_FORM = re.compile(r"(\s+(AS|ASA|KK|LLC|Inc\.?|Ltd\.?|Pte|plc|GmbH|AB|BV))+$")
 
 
-class DemoError(Exception):
+class DemoError(UserError):
     """The demo cannot run here (a file in the way that is not a demo database)."""
 
 

@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from billsync.domain.entries import EntryState
+from billsync.errors import UserError
 from billsync.store import invoices as invoice_store
+from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store, Tx, utcnow
 from billsync.store.tables import entry_adjustments, time_entries, workspaces
@@ -23,7 +25,7 @@ from billsync.store.tables import entry_adjustments, time_entries, workspaces
 from .workspace import load_workspace
 
 
-class ActionError(ValueError):
+class ActionError(UserError):
     pass
 
 
@@ -68,6 +70,7 @@ def change_state(store: Store, ids: Sequence[int], action: str, *, reason: str, 
     _need_reason(reason)
     allowed, target = STATE_CHANGES[action]
     with store.transaction() as tx:
+        authorize(tx, actor, "entries")
         rows = _entries(tx, ids)
         _not_billed(tx, ids, action)
         for entry_id in ids:
@@ -100,6 +103,7 @@ def transfer(
 ) -> int:
     _need_reason(reason)
     with store.transaction() as tx:
+        authorize(tx, actor, "entries")
         ws = load_workspace(tx)
         target = ws.projects.get(project)
         if target is None:
@@ -142,6 +146,7 @@ def adjust(
             " number of minutes"
         )
     with store.transaction() as tx:
+        authorize(tx, actor, "entries")
         _entries(tx, ids)
         _not_billed(tx, ids, "adjust")
         now = utcnow()
@@ -176,6 +181,7 @@ def adjust(
 def lock_period(store: Store, *, through: dt.date, reason: str, actor: str) -> None:
     _need_reason(reason)
     with store.transaction() as tx:
+        authorize(tx, actor, "lock_period")
         before = tx.conn.execute(
             select(workspaces.c.locked_until).where(workspaces.c.id == tx.workspace_id)
         ).scalar()

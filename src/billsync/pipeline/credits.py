@@ -14,14 +14,16 @@ from collections.abc import Sequence
 
 from billsync.domain.invoicing import InvoiceLine, LineKind, draft_invoice
 from billsync.domain.money import quantize
+from billsync.errors import UserError
 from billsync.store import invoices as invoice_store
+from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store
 
 from .workspace import load_workspace
 
 
-class CreditError(ValueError):
+class CreditError(UserError):
     pass
 
 
@@ -32,6 +34,7 @@ def credit(
     if not reason.strip():
         raise CreditError(f"invoice {ref}: a credit note needs a reason")
     with store.transaction() as tx:
+        authorize(tx, actor, "credit")
         inv = invoice_store.get(tx, ref)
         if inv["status"] == "void" or inv["kind"] == "credit":
             raise CreditError(

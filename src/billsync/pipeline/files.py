@@ -18,6 +18,8 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from billsync.domain.canonical import Defaults, FieldError, arrival_stamp, parse_record
+from billsync.errors import UserError
+from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store, utcnow
 from billsync.store.entries import Incoming, IngestCounts, ingest
@@ -34,7 +36,7 @@ class BadLine:
         return "; ".join(f"{e.field}: {e.reason}" for e in self.errors)
 
 
-class ImportRejected(Exception):
+class ImportRejected(UserError):
     def __init__(self, filename: str, bad: list[BadLine]):
         self.filename, self.bad = filename, bad
         shown = "\n".join(f"{filename}:{b.line_no}: {b.describe()}" for b in bad[:200])
@@ -143,6 +145,7 @@ def import_file(
     if bad and not partial:
         raise ImportRejected(str(path), bad)
     with store.transaction() as tx:
+        authorize(tx, actor, "import")
         batch_id = tx.conn.execute(
             insert(import_batches)
             .values(

@@ -38,6 +38,7 @@ from billsync.domain.workspace import ProjectStatus
 from billsync.store import entries as entry_store
 from billsync.store import exceptions as exception_store
 from billsync.store import invoices as invoice_store
+from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store, Tx
 from billsync.store.tables import workspaces
@@ -350,9 +351,11 @@ def run(
     actor: str,
     progress: Progress | None = None,
     planner: Planner = clock_plan,
+    action: str = "run",
 ) -> RunReport:
     """Prepare, sync the exceptions queue, and draft what the planner says is due."""
     with store.transaction() as tx:
+        authorize(tx, actor, action)
         audit = AuditLog(tx, actor)
         prep = prepare(tx, today, progress)
         clock = time.perf_counter()

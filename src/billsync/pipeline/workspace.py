@@ -25,6 +25,7 @@ from billsync.domain.contracts import Contract
 from billsync.domain.mapping import MappingRule
 from billsync.domain.workspace import Client, Person, Project, Site
 from billsync.store import records
+from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store, Tx
 
@@ -93,6 +94,7 @@ def apply(
     store: Store, filename: str, parsed: Mapping[str, list[BaseModel]], actor: str
 ) -> ApplyResult:
     with store.transaction() as tx:
+        authorize(tx, actor, "apply")
         stored = {(r["kind"], r["code"]): r for r in records.current(tx)}
         merged: dict[str, dict[str, BaseModel]] = {}
         for (kind, code), row in stored.items():

@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from billsync.domain.findings import Finding
+from billsync.errors import UserError
 
+from .access import authorize
 from .audit import AuditLog
 from .db import Tx, utcnow
 from .tables import exceptions
@@ -181,7 +183,7 @@ def get(tx: Tx, exception_id: int) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-class ExceptionError(ValueError):
+class ExceptionError(UserError):
     pass
 
 
@@ -191,6 +193,7 @@ def close(
     """Resolve or waive one exception, always with who and why."""
     if not reason.strip():
         raise ExceptionError(f"exception {exception_id}: a reason is required")
+    authorize(tx, actor, "exceptions")
     row = get(tx, exception_id)
     if row is None:
         raise ExceptionError(f"exception {exception_id}: no such exception")

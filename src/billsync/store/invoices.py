@@ -19,7 +19,9 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from billsync.domain.caps import CapUsage, usage_key
 from billsync.domain.contracts import Cap, Contract
 from billsync.domain.invoicing import BillingHistory, InvoiceDraft, LineKind
+from billsync.errors import UserError
 
+from .access import authorize
 from .audit import AuditLog
 from .db import Tx, utcnow
 from .tables import billed_entries, invoice_lines, invoices, line_entries
@@ -28,7 +30,7 @@ LIVE = ("draft", "approved")
 ZERO = Decimal(0)
 
 
-class InvoiceError(ValueError):
+class InvoiceError(UserError):
     pass
 
 
@@ -345,6 +347,7 @@ def _counts(cap: Cap, phase: str, task: str) -> bool:
 
 
 def approve(tx: Tx, ref: str, actor: str, audit: AuditLog) -> dict[str, Any]:
+    authorize(tx, actor, "approve")
     inv = get(tx, ref)
     if inv["status"] != "draft":
         raise InvoiceError(
@@ -368,6 +371,7 @@ def void(tx: Tx, ref: str, actor: str, reason: str, audit: AuditLog) -> list[int
     """Void an invoice and free exactly the entries behind it."""
     if not reason.strip():
         raise InvoiceError(f"invoice {ref}: voiding needs a reason")
+    authorize(tx, actor, "void")
     inv = get(tx, ref)
     if inv["status"] == "void":
         raise InvoiceError(f"invoice {inv['number']}: is already void")

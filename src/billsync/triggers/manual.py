@@ -8,11 +8,12 @@ import datetime as dt
 
 from billsync.domain.billing import DueInvoice, out_of_cycle
 from billsync.domain.contracts import Contract
+from billsync.errors import UserError
 from billsync.pipeline.run import Planned, Prepared, RunReport, run
 from billsync.store.db import Store, Tx
 
 
-class TriggerError(ValueError):
+class TriggerError(UserError):
     pass
 
 
@@ -45,7 +46,7 @@ def invoice_now(
             )
         return [Planned(chosen, due, f"manual:{actor}", reason)]
 
-    return run(store, today=today, actor=actor, planner=plan)
+    return run(store, today=today, actor=actor, planner=plan, action="manual_invoice")
 
 
 def release_retainage(
@@ -58,4 +59,4 @@ def release_retainage(
         chosen = _contract(prep, contract)
         return [Planned(chosen, DueInvoice("release", ()), f"manual:{actor}", reason)]
 
-    return run(store, today=today, actor=actor, planner=plan)
+    return run(store, today=today, actor=actor, planner=plan, action="manual_invoice")

@@ -12,6 +12,7 @@ from billsync.pipeline.run import Planned, Planner, Prepared, RunReport, run
 from billsync.pipeline.workspace import load_workspace
 from billsync.store import invoices as invoice_store
 from billsync.store import records
+from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store, Tx
 
@@ -22,6 +23,7 @@ def set_status(
     store: Store, code: str, status: ProjectStatus, *, actor: str, today: dt.date
 ) -> RunReport | None:
     with store.transaction() as tx:
+        authorize(tx, actor, "project_status")
         project = load_workspace(tx).projects.get(code)
         if project is None:
             raise TriggerError(f"project {code!r}: no such project")
@@ -39,9 +41,17 @@ def set_status(
             {"status": status.value},
         )
     if status is ProjectStatus.READY_FOR_BILLING:
-        return run(store, today=today, actor=actor, planner=_completion(code))
+        return run(
+            store, today=today, actor=actor, planner=_completion(code), action="project_status"
+        )
     if status is ProjectStatus.COMPLETED:
-        return run(store, today=today, actor=actor, planner=_release_when_done(code))
+        return run(
+            store,
+            today=today,
+            actor=actor,
+            planner=_release_when_done(code),
+            action="project_status",
+        )
     return None
 
 
