@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
+from .bulk import insert_rows
 from .db import Tx, utcnow
 from .tables import audit_events, workspaces
 
@@ -110,7 +111,7 @@ class AuditLog:
                 }
             )
             prev = digest
-        self.tx.conn.execute(insert(audit_events), rows)
+        insert_rows(self.tx.conn, audit_events, rows)
         self.tx.conn.execute(
             update(workspaces)
             .where(workspaces.c.id == self.tx.workspace_id)

@@ -1,9 +1,10 @@
 """Bulk writes for the set-based pipeline stages.
 
 SQLAlchemy's executemany builds a parameter dict per row, about 15 µs each; at a
-million entries that alone is minutes. Here the column types' own bind processors are
-applied once per value and the rows go to the driver's executemany as tuples, so the
-values stored are exactly what SQLAlchemy would have stored.
+million entries that alone is minutes. On SQLite the column types' own bind processors
+are applied here once per value and the rows go to the driver's executemany as tuples,
+so the values stored are exactly what SQLAlchemy would have stored. On PostgreSQL,
+SQLAlchemy's insertmanyvalues already batches rows into few statements.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Table, bindparam, insert, update
 
 CHUNK = 5000
 
@@ -20,21 +21,50 @@ CHUNK = 5000
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
-    columns = list(rows[0])
-    dialect = conn.dialect
-    if dialect.name != "sqlite":
-        # psycopg's path (insertmanyvalues) already batches rows into one statement.
+    if conn.dialect.name != "sqlite":
         for i in range(0, len(rows), CHUNK):
             conn.execute(insert(table), list(rows[i : i + CHUNK]))
         return
+    columns = list(rows[0])
+    marks = ", ".join("?" * len(columns))
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+    _execute_many(conn, table, sql, columns, rows)
+
+
+def update_rows(
+    conn: Connection, table: Table, key: str, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Set each row's other columns on the table row whose `key` column equals its own."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != key]
+    if conn.dialect.name != "sqlite":
+        statement = (
+            update(table)
+            .where(table.c[key] == bindparam(f"b_{key}"))
+            .values({c: bindparam(c) for c in columns})
+        )
+        renamed = [{**{c: r[c] for c in columns}, f"b_{key}": r[key]} for r in rows]
+        for i in range(0, len(renamed), CHUNK):
+            conn.execute(statement, renamed[i : i + CHUNK])
+        return
+    sql = f"UPDATE {table.name} SET {', '.join(f'{c} = ?' for c in columns)} WHERE {key} = ?"
+    _execute_many(conn, table, sql, [*columns, key], rows)
+
+
+def _execute_many(
+    conn: Connection,
+    table: Table,
+    sql: str,
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    dialect = conn.dialect
     processors = [
         (index, process)
         for index, name in enumerate(columns)
         if (process := table.c[name].type._cached_bind_processor(dialect)) is not None
     ]
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    )
     pick = itemgetter(*columns)
     params = [list(pick(row)) for row in rows]
     for index, process in processors:  # column by column: one lookup per column

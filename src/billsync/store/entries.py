@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 
 from billsync.domain.canonical import Canonical
 from billsync.domain.entries import (
@@ -25,7 +25,7 @@ from billsync.domain.entries import (
     WriteAdjustment,
 )
 
-from .bulk import insert_rows
+from .bulk import insert_rows, update_rows
 from .db import Tx
 from .tables import entry_adjustments, raw_records, time_entries
 
@@ -161,7 +161,7 @@ def ingest(
             counts.changed += 1
             updates.append(
                 {
-                    "b_id": row.id,
+                    "id": row.id,
                     "revision": row.revision + 1,
                     "source_revision": item.source_revision,
                     "raw_record_id": raw_id,
@@ -185,14 +185,7 @@ def ingest(
                 )
             )
     insert_rows(tx.conn, time_entries, inserts)
-    if updates:
-        statement = (
-            update(time_entries)
-            .where(time_entries.c.id == bindparam("b_id"))
-            .values({k: bindparam(k) for k in updates[0] if k != "b_id"})
-        )
-        for chunk in _chunks(updates):
-            tx.conn.execute(statement, list(chunk))
+    update_rows(tx.conn, time_entries, "id", updates)
     return counts, revised
 
 
@@ -329,18 +322,11 @@ MAPPED = ("person", "project", "task", "phase", "cost_center")
 def save_mapping(tx: Tx, before: Sequence[TimeEntry], after: Sequence[TimeEntry]) -> int:
     """Store the codes mapping resolved, for the entries where they changed."""
     changed = [
-        {"b_id": new.id, **{k: getattr(new, k) for k in MAPPED}}
+        {"id": new.id, **{k: getattr(new, k) for k in MAPPED}}
         for old, new in zip(before, after, strict=True)
         if any(getattr(old, k) != getattr(new, k) for k in MAPPED)
     ]
-    if changed:
-        statement = (
-            update(time_entries)
-            .where(time_entries.c.id == bindparam("b_id"))
-            .values({k: bindparam(k) for k in MAPPED})
-        )
-        for chunk in _chunks(changed):
-            tx.conn.execute(statement, list(chunk))
+    update_rows(tx.conn, time_entries, "id", changed)
     return len(changed)
 
 

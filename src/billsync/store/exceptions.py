@@ -13,13 +13,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from billsync.domain.findings import Finding
 from billsync.errors import UserError
 
 from .access import authorize
 from .audit import AuditLog
+from .bulk import insert_rows
 from .db import Tx, utcnow
 from .tables import exceptions
 
@@ -81,7 +82,7 @@ def sync(
         if fp not in rows
     ]
     if fresh:
-        tx.conn.execute(insert(exceptions), fresh)
+        insert_rows(tx.conn, exceptions, fresh)
         counts.opened = len(fresh)
         ids = _ids(tx, [row["fingerprint"] for row in fresh])
         audit.record_many(

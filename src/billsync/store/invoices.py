@@ -23,6 +23,7 @@ from billsync.errors import UserError
 
 from .access import authorize
 from .audit import AuditLog
+from .bulk import insert_rows
 from .db import Tx, utcnow
 from .tables import billed_entries, invoice_lines, invoices, line_entries
 
@@ -145,16 +146,15 @@ def _insert_lines(tx: Tx, invoice_id: int, draft: InvoiceDraft) -> None:
                     "task": p.task,
                 }
             )
-    if revisions:
-        tx.conn.execute(
-            insert(billed_entries),
-            [
-                {"entry_id": e, "revision": r, "invoice_id": invoice_id, "live": True}
-                for e, r in sorted(revisions.items())
-            ],
-        )
-    for i in range(0, len(portion_rows), 5000):
-        tx.conn.execute(insert(line_entries), portion_rows[i : i + 5000])
+    insert_rows(
+        tx.conn,
+        billed_entries,
+        [
+            {"entry_id": e, "revision": r, "invoice_id": invoice_id, "live": True}
+            for e, r in sorted(revisions.items())
+        ],
+    )
+    insert_rows(tx.conn, line_entries, portion_rows)
 
 
 def billed_revisions(tx: Tx, *, growing: bool = True) -> dict[int, int]:
