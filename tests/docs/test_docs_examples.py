@@ -81,7 +81,10 @@ SCENARIOS: dict[str, list[Step]] = {
                 ("import", "docs/examples/contracts.csv", "--source", "timesheet"),
                 "contracts.csv: 18 lines; 18 new, 0 changed, 0 unchanged, 0 stale",
             ),
-            (("run", "--today", "2026-04-01"), "18 entries; exceptions: 7 opened"),
+            (
+                ("run", "--today", "2026-04-01"),
+                "18 entries; exceptions: 7 opened, 0 reopened, 0 resolved; 5 invoice(s) drafted",
+            ),
         ],
         [
             (
@@ -99,7 +102,10 @@ SCENARIOS: dict[str, list[Step]] = {
                 ("import", "docs/examples/contracts-april.csv", "--source", "timesheet"),
                 "1 new",
             ),
-            (("run", "--today", "2026-05-01"), "3 invoice(s) drafted"),
+            (
+                ("run", "--today", "2026-05-01"),
+                "19 entries; exceptions: 0 opened, 0 reopened, 1 resolved; 3 invoice(s) drafted",
+            ),
         ],
         [
             (
@@ -314,8 +320,8 @@ def test_money_is_exact_in_the_example_invoice(snapshots: Any) -> None:
     assert Decimal(document["subtotal"]) == subtotal == Decimal("8674.88")
     assert document["due_date"] == "2026-05-31"
     assert document["contract_status"] == {
-        "value": "250000",
-        "billed_before": "0",
+        "value": "250000.00",
+        "billed_before": "0.00",
         "this_invoice": "8674.88",
         "retainage_held": "433.74",
         "remaining": "241325.12",
@@ -327,7 +333,7 @@ def test_an_export_applies_back_unchanged(tmp_path: Path) -> None:
     billsync("apply", "-f", "docs/examples/workspace.yaml")
     exported = tmp_path / "exported.yaml"
     billsync("export", "-o", str(exported))
-    assert "= 11 unchanged" in billsync("apply", "-f", str(exported))
+    assert "= 12 unchanged" in billsync("apply", "-f", str(exported))
 
 
 # -- the audit trail, verified without billsync ------------------------------------------
@@ -347,7 +353,7 @@ def test_the_audit_export_verifies_independently(tmp_path: Path) -> None:
     for command, _ in SCENARIOS["workspace"][0]:
         billsync(*command)
     lines = billsync("audit", "export").splitlines()
-    assert len(lines) == 17  # as docs/export.md shows
+    assert len(lines) == 18  # as docs/export.md shows
     verify = _verifier().verify
     assert verify(lines) is None
 

@@ -157,3 +157,50 @@ def test_start_and_end_give_the_local_day_and_duration(store: Store, write: Any)
     assert str(entry.work_date) == "2026-03-02" and entry.duration_seconds == 9000
     # The same instant comes back, on SQLite too: 23:00 in Houston is 05:00 UTC.
     assert entry.start is not None and entry.start.isoformat() == "2026-03-03T05:00:00+00:00"
+
+
+def test_a_newer_revision_with_the_same_work_still_keeps_older_ones_out(
+    store: Store, write: Any
+) -> None:
+    run(store, write("a.csv", HEADER + "R-1,kha,P-1001,,2026-03-02,2,UTC,approved,3\n"))
+    run(store, write("b.csv", HEADER + "R-1,kha,P-1001,,2026-03-02,2,UTC,approved,5\n"))
+    late = run(store, write("c.csv", HEADER + "R-1,kha,P-1001,,2026-03-02,4,UTC,approved,4\n"))
+    assert late.counts.stale == 1
+    with store.reading() as tx:
+        (entry,) = list(load_entries(tx))
+    assert entry.duration_seconds == 2 * 3600
+
+
+def test_without_revisions_what_arrives_later_wins_and_counters_may_follow(
+    store: Store, write: Any
+) -> None:
+    bare = "external_id,person,project,date,hours,timezone\n"
+    run(store, write("a.csv", bare + "R-1,kha,P-1001,2026-03-02,2,UTC\n"))
+    run(store, write("b.csv", bare + "R-1,kha,P-1001,2026-03-02,3,UTC\n"))
+    counted = run(store, write("c.csv", HEADER + "R-1,kha,P-1001,,2026-03-02,5,UTC,approved,1\n"))
+    assert counted.counts.changed == 1
+    with store.reading() as tx:
+        (entry,) = list(load_entries(tx))
+    assert (entry.revision, entry.duration_seconds) == (3, 5 * 3600)
+
+
+def test_a_night_across_the_clock_change_counts_the_time_that_passed(
+    store: Store, write: Any
+) -> None:
+    # Europe/Oslo springs forward at 02:00 on 2026-03-29: 01:00-04:00 is 2 h, not 3.
+    path = write(
+        "t.csv",
+        "external_id,person,project,start,end,timezone\n"
+        "A-1,kha,P-1001,2026-03-29T01:00,2026-03-29T04:00,Europe/Oslo\n",
+    )
+    run(store, path)
+    with store.reading() as tx:
+        (entry,) = list(load_entries(tx))
+    assert entry.duration_seconds == 2 * 3600
+
+
+def test_a_file_that_is_not_utf8_is_rejected_cleanly(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes((HEADER + "A-1,Søren,P-1001,,2026-03-02,2,UTC,approved,1\n").encode("latin-1"))
+    with pytest.raises(ImportRejected, match="not UTF-8"):
+        run(store, path)

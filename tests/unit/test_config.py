@@ -64,3 +64,10 @@ def test_bad_yaml_says_where() -> None:
 )
 def test_sites_need_a_real_zone_and_calendar(record: str, message: str) -> None:
     assert message in errors_of(f"sites: [{record}]")[0]
+
+
+def test_infinity_is_refused_with_its_path() -> None:
+    problems = errors_of(
+        "contracts: [{code: A, client: c, currency: EUR, start: 2026-01-01, tax_rate: .inf}]"
+    )
+    assert problems[0].startswith("contracts[0].tax_rate:")

@@ -109,8 +109,8 @@ def zone(name: str) -> ZoneInfo | None:
 
 
 def revision_stamp(value: str) -> str:
-    """Sortable text for a source revision: a counter or a timestamp. Counters sort
-    before timestamps, so use one kind per source."""
+    """Sortable text for a source revision the source gave: a counter or a timestamp.
+    Counters sort before timestamps, so a source should keep to one kind."""
     text = value.strip()
     if text.isdigit():
         return f"n:{int(text):020d}"
@@ -121,7 +121,17 @@ def revision_stamp(value: str) -> str:
 
 
 def arrival_stamp(at: dt.datetime) -> str:
-    return "t:" + at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    """The stamp of a record that came without a revision: when it arrived."""
+    return "a:" + at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def supersedes(incoming: str, stored: str) -> bool:
+    """Whether a record stamped `incoming` may replace one stamped `stored`. Where
+    either stamp is only an arrival time, the source said nothing about order, so
+    what arrives later wins; otherwise the source's own revisions decide."""
+    if incoming.startswith("a:") or stored.startswith("a:"):
+        return True
+    return incoming >= stored
 
 
 class _Reader:
@@ -246,10 +256,11 @@ def parse_record(fields: Mapping[str, str], defaults: Defaults) -> Canonical | l
     if (start is None) != (end is None) and not r.errors:
         r.fail("end" if start else "start", "start and end go together")
     if start and end:
-        if end <= start:
+        # In UTC: wall clocks jump at daylight-saving changes, elapsed time does not.
+        span = int((end.astimezone(dt.UTC) - start.astimezone(dt.UTC)).total_seconds())
+        if span <= 0:
             r.fail("end", "is not after start")
         else:
-            span = int((end - start).total_seconds())
             if seconds is not None and seconds != span:
                 r.fail("hours", f"{seconds} s disagrees with start-end ({span} s)")
             seconds = span

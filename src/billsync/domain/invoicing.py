@@ -224,7 +224,14 @@ def _status(
 ) -> ContractStatus:
     value = contract.value_as_of(issue_date)
     remaining = None if value is None else value - history.billed_before - work
-    return ContractStatus(value, history.billed_before, work, held, remaining)
+    q = contract.currency
+    return ContractStatus(
+        None if value is None else quantize(value, q),
+        quantize(history.billed_before, q),
+        quantize(work, q),
+        quantize(held, q),
+        None if remaining is None else quantize(remaining, q),
+    )
 
 
 def draft_invoice(
@@ -269,7 +276,8 @@ def draft_invoice(
     tax = percent_of(work, contract.tax_rate, currency)
     subtotal = work + released
     total = subtotal + tax
-    withheld = ZERO if release_retainage else _withheld(contract, work, history)
+    # Quantized even when zero, so every amount prints in the currency's own form.
+    withheld = quantize(ZERO if release_retainage else _withheld(contract, work, history), currency)
     held = history.retainage_held + withheld - released
     return InvoiceDraft(
         contract=contract.code,

@@ -94,7 +94,14 @@ def read_file(
     path: Path, defaults: Defaults, received_at_stamp: str
 ) -> tuple[list[Incoming], list[BadLine], str, int]:
     data = path.read_bytes()
-    text = data.decode("utf-8-sig")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        reason = f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        raise ImportRejected(
+            str(path), [BadLine(line, (FieldError("(file)", reason),), "")]
+        ) from exc
     good: list[Incoming] = []
     bad: list[BadLine] = []
     lines = 0

@@ -298,7 +298,9 @@ def draft_due(
         release_retainage=due.kind == "release",
     )
     if growing is not None:
-        return growing if invoice_store.replace_draft(tx, growing, draft, audit) else None
+        version = prep.ws.contract_versions.get(contract.code, 1)
+        changed = invoice_store.replace_draft(tx, growing, draft, version, audit)
+        return growing if changed else None
     meta = invoice_store.Meta(
         kind=due.kind,
         trigger=trigger,

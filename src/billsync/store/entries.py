@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from billsync.domain.canonical import Canonical
+from billsync.domain.canonical import Canonical, supersedes
 from billsync.domain.entries import (
     Approval,
     Category,
@@ -127,7 +127,7 @@ def ingest(
     newest: dict[str, Incoming] = {}
     for item in items:
         seen = newest.get(item.record.external_id)
-        if seen is None or item.source_revision >= seen.source_revision:
+        if seen is None or supersedes(item.source_revision, seen.source_revision):
             newest[item.record.external_id] = item
     counts.stale += len(items) - len(newest)
 
@@ -135,6 +135,7 @@ def ingest(
     existing = _existing(tx, source, list(newest))
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
+    restamped: list[dict[str, Any]] = []
     for external_id, item in newest.items():
         raw_id = raw_ids[(external_id, payload_hash(item.payload))]
         row = existing.get(external_id)
@@ -153,10 +154,13 @@ def ingest(
                     **fields,
                 }
             )
-        elif item.source_revision < row.source_revision:
+        elif not supersedes(item.source_revision, row.source_revision):
             counts.stale += 1
         elif item.record.content() == _content_of_row(row):
             counts.unchanged += 1
+            if item.source_revision != row.source_revision:
+                # Same work, newer stamp: remember it, or an older revision could win later.
+                restamped.append({"id": row.id, "source_revision": item.source_revision})
         else:
             counts.changed += 1
             updates.append(
@@ -186,6 +190,7 @@ def ingest(
             )
     insert_rows(tx.conn, time_entries, inserts)
     update_rows(tx.conn, time_entries, "id", updates)
+    update_rows(tx.conn, time_entries, "id", restamped)
     return counts, revised
 
 

@@ -186,7 +186,9 @@ def continuous_draft(tx: Tx, contract: str) -> int | None:
     return int(found) if found is not None else None
 
 
-def replace_draft(tx: Tx, invoice_id: int, draft: InvoiceDraft, audit: AuditLog) -> bool:
+def replace_draft(
+    tx: Tx, invoice_id: int, draft: InvoiceDraft, contract_version: int, audit: AuditLog
+) -> bool:
     """Grow a continuous draft to `draft`; False when it already is exactly that."""
     old = get(tx, invoice_id)
     old_marks = {
@@ -198,7 +200,11 @@ def replace_draft(tx: Tx, invoice_id: int, draft: InvoiceDraft, audit: AuditLog)
         )
     }
     new_marks = {(p.entry_id, p.revision) for line in draft.lines for p in line.portions}
-    if old_marks == new_marks and old["total"] == draft.total:
+    if (
+        old_marks == new_marks
+        and old["total"] == draft.total
+        and old["contract_version"] == contract_version
+    ):
         return False
     line_ids = select(invoice_lines.c.id).where(invoice_lines.c.invoice_id == invoice_id)
     tx.conn.execute(delete(line_entries).where(line_entries.c.line_id.in_(line_ids)))
@@ -210,6 +216,7 @@ def replace_draft(tx: Tx, invoice_id: int, draft: InvoiceDraft, audit: AuditLog)
         .values(
             issue_date=draft.issue_date,
             due_date=draft.due_date,
+            contract_version=contract_version,
             subtotal=draft.subtotal,
             tax=draft.tax,
             total=draft.total,

@@ -10,6 +10,7 @@ from billsync.domain.billing import DueInvoice, out_of_cycle
 from billsync.domain.contracts import Contract
 from billsync.errors import UserError
 from billsync.pipeline.run import Planned, Prepared, RunReport, run
+from billsync.store import invoices as invoice_store
 from billsync.store.db import Store, Tx
 
 
@@ -55,8 +56,10 @@ def release_retainage(
     if not reason.strip():
         raise TriggerError("releasing retainage needs a reason")
 
-    def plan(_tx: Tx, prep: Prepared) -> list[Planned]:
+    def plan(tx: Tx, prep: Prepared) -> list[Planned]:
         chosen = _contract(prep, contract)
+        if invoice_store.history(tx, contract).retainage_held <= 0:
+            raise TriggerError(f"contract {contract}: no retainage is held; nothing was drafted")
         return [Planned(chosen, DueInvoice("release", ()), f"manual:{actor}", reason)]
 
     return run(store, today=today, actor=actor, planner=plan, action="manual_invoice")
