@@ -3,8 +3,10 @@ variation order that raises the cap."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
+from billsync.reports import caps as caps_report
 from support.firm import Firm, entry
 
 
@@ -65,3 +67,11 @@ def test_a_cap_warning_is_raised_when_use_passes_its_level(firm: Firm) -> None:
     firm.run("2026-04-01")
     (warning,) = [e for e in firm.open_exceptions() if e["code"] == "cap.warning"]
     assert warning["severity"] == "warning" and "80%" in warning["message"]
+
+
+def test_work_adjusted_off_does_not_count_against_the_cap(firm: Firm) -> None:
+    firm.setup(capped("bill_and_adjust")).import_rows(WEEK)
+    firm.run("2026-04-01")
+    with firm.store.reading() as tx:
+        (row,) = caps_report.report(tx, dt.date(2026, 4, 2))
+    assert (row.used_hours, row.burned_hours) == (Decimal("20"), Decimal("100.0"))

@@ -59,6 +59,7 @@ __all__ = [
     "apply_caps",
     "cap_limits",
     "chronological",
+    "covers",
     "portion_hours",
     "split_portion",
     "usage_key",
@@ -172,11 +173,12 @@ def cap_limits(contract: Contract, cap: Cap, as_of: date) -> tuple[Decimal | Non
     return limit_hours, limit_amount
 
 
-def _applies(cap: Cap, portion: Portion) -> bool:
+def covers(cap: Cap, phase: str, task: str) -> bool:
+    """Whether work of this phase and task counts under the cap."""
     if cap.scope is CapScope.PHASE:
-        return portion.phase == cap.phase
+        return phase == cap.phase
     if cap.scope is CapScope.TASK:
-        return portion.task == cap.task
+        return task == cap.task
     return True  # contract and period caps take all of the contract's work
 
 
@@ -347,7 +349,7 @@ class _Ledger:
         """The buckets of every cap the portion falls under, in the contract's order."""
         found = []
         for index, (cap, (limit_hours, limit_amount)) in enumerate(self.caps):
-            if not _applies(cap, portion):
+            if not covers(cap, portion.phase, portion.task):
                 continue
             key = usage_key(cap, portion.work_date)
             bucket = self.buckets.get((index, key))

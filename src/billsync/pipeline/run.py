@@ -212,7 +212,7 @@ def prepare(tx: Tx, today: dt.date, progress: Progress | None = None) -> Prepare
         contract = ws.contracts[code]
         eligible = [p for e in group if e.id not in blocked for p in rated[e.id].portions]
         result: CapResult = apply_caps(
-            contract, eligible, invoice_store.cap_usage(tx, contract), today
+            contract, eligible, invoice_store.cap_usage(tx, contract, today), today
         )
         findings.extend(result.findings)
         billable, waiting = hold_whole_entries(result)

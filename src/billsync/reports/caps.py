@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 # Which portions a cap counts is the domain's rule, though domain.caps does not export it.
-from billsync.domain.caps import _applies as falls_under
-from billsync.domain.caps import cap_limits, portion_hours, usage_key
+from billsync.domain.caps import cap_limits, covers, portion_hours, usage_key
 from billsync.domain.contracts import Cap, CapScope, Contract
 from billsync.domain.money import ZERO, quantity
 from billsync.domain.periods import period_label
@@ -77,14 +76,14 @@ def rows(book: Book) -> list[CapRow]:
 
 
 def _contract_rows(book: Book, contract: Contract) -> list[CapRow]:
-    used = invoice_store.cap_usage(book.tx, contract)
+    used = invoice_store.cap_usage(book.tx, contract, book.today)
     pending_hours: dict[str, Decimal] = defaultdict(lambda: ZERO)
     pending_amount: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for portion in book.prep.portions.get(contract.code, []):
         if portion.entry_id in book.on_invoice:
             continue  # on a growing draft: already in `used`
         for cap in contract.caps:
-            if falls_under(cap, portion):
+            if covers(cap, portion.phase, portion.task):
                 key = usage_key(cap, portion.work_date)
                 pending_hours[key] += portion_hours(portion)
                 pending_amount[key] += portion.amount

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, select, update
 
-from billsync.domain.caps import CapUsage, usage_key
-from billsync.domain.contracts import Cap, Contract
+from billsync.domain.caps import CapUsage, cap_limits, covers, usage_key
+from billsync.domain.contracts import Contract, OverCap
 from billsync.domain.invoicing import BillingHistory, InvoiceDraft, LineKind
 from billsync.errors import UserError
 
@@ -316,8 +316,10 @@ def history(tx: Tx, contract: str, *, exclude: int | None = None) -> BillingHist
     return BillingHistory(billed_before=billed, retainage_held=held)
 
 
-def cap_usage(tx: Tx, contract: Contract) -> CapUsage:
-    """What live invoices of the contract already billed, per cap (and per period)."""
+def cap_usage(tx: Tx, contract: Contract, as_of: dt.date) -> CapUsage:
+    """What live invoices of the contract already billed, per cap (and per period).
+    Work billed beyond a bill-and-adjust cap was taken off again by its limit
+    adjustment line, so such a cap counts no more than its limit."""
     hours: dict[str, Decimal] = defaultdict(lambda: ZERO)
     amount: dict[str, Decimal] = defaultdict(lambda: ZERO)
     rows = tx.conn.execute(
@@ -340,17 +342,20 @@ def cap_usage(tx: Tx, contract: Contract) -> CapUsage:
     )
     for row in rows:
         for cap in contract.caps:
-            if _counts(cap, row.phase, row.task):
+            if covers(cap, row.phase, row.task):
                 key = usage_key(cap, row.work_date)
                 hours[key] += Decimal(row.seconds) / 3600
                 amount[key] += row.amount
+    for cap in contract.caps:
+        if cap.on_exceed is not OverCap.BILL_AND_ADJUST:
+            continue
+        limit_hours, limit_amount = cap_limits(contract, cap, as_of)
+        for key in [k for k in hours if k == cap.key or k.startswith(f"{cap.key}@")]:
+            if limit_hours is not None:
+                hours[key] = min(hours[key], limit_hours)
+            if limit_amount is not None:
+                amount[key] = min(amount[key], limit_amount)
     return CapUsage(hours=dict(hours), amount=dict(amount))
-
-
-def _counts(cap: Cap, phase: str, task: str) -> bool:
-    if cap.phase is not None and cap.phase != phase:
-        return False
-    return cap.task is None or cap.task == task
 
 
 def approve(tx: Tx, ref: str, actor: str, audit: AuditLog) -> dict[str, Any]:
