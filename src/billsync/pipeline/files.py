@@ -1,9 +1,10 @@
 """Time from files: CSV and JSON Lines (a payroll export, a tool's CSV download).
 
-The whole file is checked first. By default one bad line rejects the file with every
-bad line listed (line, field, reason) and nothing is written; with `partial` the good
-lines are imported and the bad ones quarantined with their reasons. Either way the
-import is one transaction: nothing is ever half-written.
+The file is read in chunks, so memory stays flat however long it is, and imported in
+one transaction. By default one bad line rejects the file with every bad line listed
+(line, field, reason) and the transaction rolls back: nothing is written. With
+`partial` the good lines are imported and the bad ones quarantined with their reasons.
+Nothing is ever half-written.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy import insert
 
@@ -24,6 +26,8 @@ from billsync.store.audit import AuditLog
 from billsync.store.db import Store, utcnow
 from billsync.store.entries import Incoming, IngestCounts, ingest
 from billsync.store.tables import import_batches, quarantine
+
+CHUNK = 20_000  # records parsed and written at a time
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,33 @@ class ImportResult:
     quarantined: list[BadLine] = field(default_factory=list)
 
 
-def _rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str] | str, str]]:
+class _Recorder:
+    """Hands physical lines to the csv reader and remembers them, so each record's
+    verbatim text is known even when a quoted field spans lines."""
+
+    def __init__(self, lines: Iterator[str]):
+        self.lines = lines
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _Recorder:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.taken.append(line)
+        return line
+
+    def payload(self) -> str:
+        text = "".join(self.taken).rstrip("\r\n")
+        self.taken.clear()
+        return text
+
+
+def _rows(path: Path, handle: TextIO) -> Iterator[tuple[int, dict[str, str] | str, str]]:
     """(line number, fields or why the line is unreadable, verbatim payload)."""
     if path.suffix.lower() in (".jsonl", ".ndjson"):
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(handle, start=1):
+            line = line.rstrip("\r\n")
             if not line.strip():
                 continue
             try:
@@ -71,17 +98,15 @@ def _rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str] | str, st
                 continue
             yield number, {k: "" if v is None else str(v) for k, v in value.items()}, line
         return
-    lines = text.splitlines(keepends=True)
-    reader = csv.reader(lines)
+    recorder = _Recorder(iter(handle))
+    reader = csv.reader(recorder)
     header = next(reader, None)
     if header is None:
         return
     names = [name.strip() for name in header]
-    start = reader.line_num
+    recorder.payload()
     for cells in reader:
-        # The record verbatim: the physical line(s) it was read from.
-        payload = "".join(lines[start : reader.line_num]).rstrip("\r\n")
-        start = reader.line_num
+        payload = recorder.payload()
         if not cells:
             continue
         if len(cells) != len(names):
@@ -90,33 +115,45 @@ def _rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, str] | str, st
         yield reader.line_num, dict(zip(names, cells, strict=True)), payload
 
 
-def read_file(
-    path: Path, defaults: Defaults, received_at_stamp: str
-) -> tuple[list[Incoming], list[BadLine], str, int]:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        reason = f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"
-        raise ImportRejected(
-            str(path), [BadLine(line, (FieldError("(file)", reason),), "")]
-        ) from exc
-    good: list[Incoming] = []
-    bad: list[BadLine] = []
-    lines = 0
-    for line_no, fields, payload in _rows(path, text):
-        lines += 1
-        if isinstance(fields, str):
-            bad.append(BadLine(line_no, (FieldError("(line)", fields),), payload))
-            continue
-        parsed = parse_record(fields, defaults)
-        if isinstance(parsed, list):
-            bad.append(BadLine(line_no, tuple(parsed), payload))
-            continue
-        good.append(Incoming(parsed, payload, line_no, parsed.source_revision or received_at_stamp))
-    _flag_conflicts(good, bad)
-    return good, bad, hashlib.sha256(data).hexdigest(), lines
+@dataclass
+class _Chunk:
+    good: list[Incoming]
+    bad: list[BadLine]
+    lines: int
+
+
+def read_chunks(
+    path: Path, defaults: Defaults, received_at_stamp: str, size: int = CHUNK
+) -> Iterator[_Chunk]:
+    """The file parsed in chunks of `size` records, so memory stays flat."""
+    chunk = _Chunk([], [], 0)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = _rows(path, handle)
+        while True:
+            try:
+                line_no, fields, payload = next(rows)
+            except StopIteration:
+                break
+            except UnicodeDecodeError as exc:
+                reason = f"not UTF-8 text (byte {exc.start} of a block); save the file as UTF-8"
+                chunk.bad.append(BadLine(chunk.lines + 1, (FieldError("(file)", reason),), ""))
+                break
+            chunk.lines += 1
+            if isinstance(fields, str):
+                chunk.bad.append(BadLine(line_no, (FieldError("(line)", fields),), payload))
+            else:
+                parsed = parse_record(fields, defaults)
+                if isinstance(parsed, list):
+                    chunk.bad.append(BadLine(line_no, tuple(parsed), payload))
+                else:
+                    stamp = parsed.source_revision or received_at_stamp
+                    chunk.good.append(Incoming(parsed, payload, line_no, stamp))
+            if chunk.lines >= size:
+                _flag_conflicts(chunk.good, chunk.bad)
+                yield chunk
+                chunk = _Chunk([], [], 0)
+    _flag_conflicts(chunk.good, chunk.bad)
+    yield chunk
 
 
 def _flag_conflicts(good: list[Incoming], bad: list[BadLine]) -> None:
@@ -148,9 +185,10 @@ def import_file(
     partial: bool = False,
 ) -> ImportResult:
     received_at = utcnow()
-    good, bad, digest, lines = read_file(path, defaults, arrival_stamp(received_at))
-    if bad and not partial:
-        raise ImportRejected(str(path), bad)
+    stamp = arrival_stamp(received_at)
+    with path.open("rb") as raw:
+        digest = hashlib.file_digest(raw, "sha256").hexdigest()
+    # One transaction, filled chunk by chunk: a rejected file rolls back whole.
     with store.transaction() as tx:
         authorize(tx, actor, "import")
         batch_id = tx.conn.execute(
@@ -166,7 +204,17 @@ def import_file(
             )
             .returning(import_batches.c.id)
         ).scalar_one()
-        counts, revised = ingest(tx, source, good, batch_id, received_at)
+        counts, revised, bad, lines = IngestCounts(), [], [], 0
+        for chunk in read_chunks(path, defaults, stamp):
+            bad += chunk.bad
+            lines += chunk.lines
+            if bad and not partial:
+                continue  # read on only to list every bad line
+            chunk_counts, chunk_revised = ingest(tx, source, chunk.good, batch_id, received_at)
+            counts.add(chunk_counts)
+            revised += chunk_revised
+        if bad and not partial:
+            raise ImportRejected(str(path), bad)
         if bad:
             tx.conn.execute(
                 insert(quarantine),

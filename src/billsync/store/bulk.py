@@ -13,21 +13,34 @@ from collections.abc import Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, update
+from sqlalchemy import Connection, Table, bindparam, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 CHUNK = 5000
 
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    skip_existing: bool = False,
+) -> None:
+    """Insert rows; with `skip_existing`, rows that collide with a unique key are left
+    out instead of failing (the same raw record received twice)."""
     if not rows:
         return
     if conn.dialect.name != "sqlite":
+        statement = pg_insert(table)
+        if skip_existing:
+            statement = statement.on_conflict_do_nothing()
         for i in range(0, len(rows), CHUNK):
-            conn.execute(insert(table), list(rows[i : i + CHUNK]))
+            conn.execute(statement, list(rows[i : i + CHUNK]))
         return
     columns = list(rows[0])
     marks = ", ".join("?" * len(columns))
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+    verb = "INSERT OR IGNORE" if skip_existing else "INSERT"
+    sql = f"{verb} INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
     _execute_many(conn, table, sql, columns, rows)
 
 

@@ -53,6 +53,12 @@ class IngestCounts:
     unchanged: int = 0
     stale: int = 0  # older than what is stored: kept as raw, not applied
 
+    def add(self, other: IngestCounts) -> None:
+        self.new += other.new
+        self.changed += other.changed
+        self.unchanged += other.unchanged
+        self.stale += other.stale
+
     def as_dict(self) -> dict[str, int]:
         return {
             "new": self.new,
@@ -131,13 +137,13 @@ def ingest(
             newest[item.record.external_id] = item
     counts.stale += len(items) - len(newest)
 
-    raw_ids = _store_raw(tx, source, items, batch_id, received_at)
+    _store_raw(tx, source, items, batch_id, received_at)
     existing = _existing(tx, source, list(newest))
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     restamped: list[dict[str, Any]] = []
     for external_id, item in newest.items():
-        raw_id = raw_ids[(external_id, payload_hash(item.payload))]
+        raw_sha = payload_hash(item.payload)
         row = existing.get(external_id)
         fields = _fields(item.record)
         if row is None:
@@ -149,7 +155,7 @@ def ingest(
                     "external_id": external_id,
                     "revision": 1,
                     "source_revision": item.source_revision,
-                    "raw_record_id": raw_id,
+                    "raw_sha256": raw_sha,
                     "updated_at": received_at,
                     **fields,
                 }
@@ -168,7 +174,7 @@ def ingest(
                     "id": row.id,
                     "revision": row.revision + 1,
                     "source_revision": item.source_revision,
-                    "raw_record_id": raw_id,
+                    "raw_sha256": raw_sha,
                     "updated_at": received_at,
                     "person": "",
                     "project": "",
@@ -205,47 +211,32 @@ def _store_raw(
     items: Sequence[Incoming],
     batch_id: int | None,
     received_at: dt.datetime,
-) -> dict[tuple[str, str], int]:
-    """Raw record ids by (external id, payload hash); identical payloads are stored once."""
-    keys = {(i.record.external_id, payload_hash(i.payload)): i for i in items}
-    known = _raw_ids(tx, source, sorted({k[0] for k in keys}))
-    fresh = [
-        {
-            "workspace_id": tx.workspace_id,
-            "source": source,
-            "external_id": ext,
-            "sha256": sha,
-            "payload": item.payload,
-            "batch_id": batch_id,
-            "line_no": item.line_no,
-            "received_at": received_at,
-        }
-        for (ext, sha), item in keys.items()
-        if (ext, sha) not in known
-    ]
-    insert_rows(tx.conn, raw_records, fresh)
-    if fresh:
-        known = _raw_ids(tx, source, sorted({k[0] for k in keys}))
-    return known
+) -> None:
+    """Every payload verbatim; one already stored (same id and hash) is kept once."""
+    rows = {(item.record.external_id, payload_hash(item.payload)): item for item in items}
+    insert_rows(
+        tx.conn,
+        raw_records,
+        [
+            {
+                "workspace_id": tx.workspace_id,
+                "source": source,
+                "external_id": external_id,
+                "sha256": sha,
+                "payload": item.payload,
+                "batch_id": batch_id,
+                "line_no": item.line_no,
+                "received_at": received_at,
+            }
+            for (external_id, sha), item in rows.items()
+        ],
+        skip_existing=True,
+    )
 
 
 def _in_chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
     # Stay under SQLite's bound-parameter limit.
     yield from _chunks(values, 900)
-
-
-def _raw_ids(tx: Tx, source: str, external_ids: Sequence[str]) -> dict[tuple[str, str], int]:
-    found: dict[tuple[str, str], int] = {}
-    for chunk in _in_chunks(external_ids):
-        rows = tx.conn.execute(
-            select(raw_records.c.id, raw_records.c.external_id, raw_records.c.sha256).where(
-                raw_records.c.workspace_id == tx.workspace_id,
-                raw_records.c.source == source,
-                raw_records.c.external_id.in_(chunk),
-            )
-        )
-        found.update({(r.external_id, r.sha256): r.id for r in rows})
-    return found
 
 
 def _existing(tx: Tx, source: str, external_ids: Sequence[str]) -> dict[str, Any]:

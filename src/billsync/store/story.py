@@ -49,6 +49,8 @@ def entry_story(tx: Tx, entry_id: int) -> list[tuple[str, str]]:
     )
     for r in raws:
         where = f" from {r.filename} line {r.line_no}" if r.filename else ""
+        if r.sha256 == entry["raw_sha256"]:
+            where += ", the current revision"
         story.append(
             (
                 str(r.received_at),

@@ -132,7 +132,8 @@ time_entries = Table(
     Column("external_id", String(200), nullable=False),
     Column("revision", Integer, nullable=False),
     Column("source_revision", String(64), nullable=False),  # sortable: older never wins
-    Column("raw_record_id", ForeignKey("raw_records.id"), nullable=False),
+    # This revision's raw record is (source, external_id, raw_sha256) in raw_records.
+    Column("raw_sha256", String(64), nullable=False),
     Column("src_person", String(200), nullable=False),
     Column("src_project", String(200), nullable=False),
     Column("src_task", String(200), nullable=False),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:45:40.226364
+Create Date: 2026-11-25 21:00:17.395495
 """
 
 import sqlalchemy as sa
@@ -195,6 +195,109 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "time_entries",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.Column("external_id", sa.String(length=200), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("source_revision", sa.String(length=64), nullable=False),
+        sa.Column("raw_sha256", sa.String(length=64), nullable=False),
+        sa.Column("src_person", sa.String(length=200), nullable=False),
+        sa.Column("src_project", sa.String(length=200), nullable=False),
+        sa.Column("src_task", sa.String(length=200), nullable=False),
+        sa.Column("src_client", sa.String(length=200), nullable=False),
+        sa.Column("work_date", sa.Date(), nullable=False),
+        sa.Column("start_at", billsync.store.types.UtcDateTime(), nullable=True),
+        sa.Column("end_at", billsync.store.types.UtcDateTime(), nullable=True),
+        sa.Column("duration_seconds", sa.Integer(), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("approval", sa.String(length=16), nullable=False),
+        sa.Column("billable", sa.Boolean(), nullable=False),
+        sa.Column("category", sa.String(length=16), nullable=False),
+        sa.Column("source_rate", billsync.store.types.Exact(), nullable=True),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.Column("state", sa.String(length=16), server_default="active", nullable=False),
+        sa.Column("person", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("project", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("task", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("phase", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("cost_center", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("transfer_project", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("transfer_task", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("updated_at", billsync.store.types.UtcDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_time_entries_workspace_id_workspaces"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_time_entries")),
+        sa.UniqueConstraint(
+            "workspace_id",
+            "source",
+            "external_id",
+            name=op.f("uq_time_entries_workspace_id_source_external_id"),
+        ),
+    )
+    with op.batch_alter_table("time_entries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_time_entries_project_date", ["workspace_id", "project", "work_date"], unique=False
+        )
+
+    op.create_table(
+        "billed_entries",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column(
+            "invoice_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("live", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["entry_id"], ["time_entries.id"], name=op.f("fk_billed_entries_entry_id_time_entries")
+        ),
+        sa.ForeignKeyConstraint(
+            ["invoice_id"], ["invoices.id"], name=op.f("fk_billed_entries_invoice_id_invoices")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_billed_entries")),
+    )
+    with op.batch_alter_table("billed_entries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_billed_entries_invoice_id"), ["invoice_id"], unique=False
+        )
+        batch_op.create_index(
+            "uq_billed_entries_live",
+            ["entry_id"],
+            unique=True,
+            sqlite_where=sa.text("live"),
+            postgresql_where=sa.text("live"),
+        )
+
+    op.create_table(
+        "entry_adjustments",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("seconds", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=64), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("created_at", billsync.store.types.UtcDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["entry_id"],
+            ["time_entries.id"],
+            name=op.f("fk_entry_adjustments_entry_id_time_entries"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_entry_adjustments")),
+    )
+    with op.batch_alter_table("entry_adjustments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_entry_adjustments_entry_id"), ["entry_id"], unique=False
+        )
+
+    op.create_table(
         "invoice_lines",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
@@ -272,116 +375,6 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
-        "time_entries",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column("source", sa.String(length=64), nullable=False),
-        sa.Column("external_id", sa.String(length=200), nullable=False),
-        sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column("source_revision", sa.String(length=64), nullable=False),
-        sa.Column(
-            "raw_record_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column("src_person", sa.String(length=200), nullable=False),
-        sa.Column("src_project", sa.String(length=200), nullable=False),
-        sa.Column("src_task", sa.String(length=200), nullable=False),
-        sa.Column("src_client", sa.String(length=200), nullable=False),
-        sa.Column("work_date", sa.Date(), nullable=False),
-        sa.Column("start_at", billsync.store.types.UtcDateTime(), nullable=True),
-        sa.Column("end_at", billsync.store.types.UtcDateTime(), nullable=True),
-        sa.Column("duration_seconds", sa.Integer(), nullable=False),
-        sa.Column("timezone", sa.String(length=64), nullable=False),
-        sa.Column("notes", sa.Text(), nullable=False),
-        sa.Column("approval", sa.String(length=16), nullable=False),
-        sa.Column("billable", sa.Boolean(), nullable=False),
-        sa.Column("category", sa.String(length=16), nullable=False),
-        sa.Column("source_rate", billsync.store.types.Exact(), nullable=True),
-        sa.Column("deleted", sa.Boolean(), nullable=False),
-        sa.Column("state", sa.String(length=16), server_default="active", nullable=False),
-        sa.Column("person", sa.String(length=64), server_default="", nullable=False),
-        sa.Column("project", sa.String(length=64), server_default="", nullable=False),
-        sa.Column("task", sa.String(length=64), server_default="", nullable=False),
-        sa.Column("phase", sa.String(length=64), server_default="", nullable=False),
-        sa.Column("cost_center", sa.String(length=64), server_default="", nullable=False),
-        sa.Column("transfer_project", sa.String(length=64), server_default="", nullable=False),
-        sa.Column("transfer_task", sa.String(length=64), server_default="", nullable=False),
-        sa.Column("updated_at", billsync.store.types.UtcDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["raw_record_id"],
-            ["raw_records.id"],
-            name=op.f("fk_time_entries_raw_record_id_raw_records"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["workspace_id"],
-            ["workspaces.id"],
-            name=op.f("fk_time_entries_workspace_id_workspaces"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_time_entries")),
-        sa.UniqueConstraint(
-            "workspace_id",
-            "source",
-            "external_id",
-            name=op.f("uq_time_entries_workspace_id_source_external_id"),
-        ),
-    )
-    with op.batch_alter_table("time_entries", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_time_entries_project_date", ["workspace_id", "project", "work_date"], unique=False
-        )
-
-    op.create_table(
-        "billed_entries",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column(
-            "invoice_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column("live", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["entry_id"], ["time_entries.id"], name=op.f("fk_billed_entries_entry_id_time_entries")
-        ),
-        sa.ForeignKeyConstraint(
-            ["invoice_id"], ["invoices.id"], name=op.f("fk_billed_entries_invoice_id_invoices")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_billed_entries")),
-    )
-    with op.batch_alter_table("billed_entries", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_billed_entries_invoice_id"), ["invoice_id"], unique=False
-        )
-        batch_op.create_index(
-            "uq_billed_entries_live",
-            ["entry_id"],
-            unique=True,
-            sqlite_where=sa.text("live"),
-            postgresql_where=sa.text("live"),
-        )
-
-    op.create_table(
-        "entry_adjustments",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("seconds", sa.Integer(), nullable=False),
-        sa.Column("reason", sa.String(length=64), nullable=False),
-        sa.Column("note", sa.Text(), nullable=False),
-        sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("created_at", billsync.store.types.UtcDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["entry_id"],
-            ["time_entries.id"],
-            name=op.f("fk_entry_adjustments_entry_id_time_entries"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_entry_adjustments")),
-    )
-    with op.batch_alter_table("entry_adjustments", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_entry_adjustments_entry_id"), ["entry_id"], unique=False
-        )
-
-    op.create_table(
         "line_entries",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("line_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -417,6 +410,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_line_entries_entry_id"))
 
     op.drop_table("line_entries")
+    op.drop_table("raw_records")
+    op.drop_table("quarantine")
+    with op.batch_alter_table("invoice_lines", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_invoice_lines_invoice_id"))
+
+    op.drop_table("invoice_lines")
     with op.batch_alter_table("entry_adjustments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_entry_adjustments_entry_id"))
 
@@ -432,12 +431,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_time_entries_project_date")
 
     op.drop_table("time_entries")
-    op.drop_table("raw_records")
-    op.drop_table("quarantine")
-    with op.batch_alter_table("invoice_lines", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_invoice_lines_invoice_id"))
-
-    op.drop_table("invoice_lines")
     with op.batch_alter_table("records", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_records_current",
