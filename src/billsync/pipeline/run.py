@@ -163,7 +163,9 @@ def prepare(tx: Tx, today: dt.date, progress: Progress | None = None) -> Prepare
     loaded = list(entry_store.load_entries(tx))
     stage("load")
     mapped, _ = _map(tx, ws, loaded)
+    del loaded  # the entries as loaded are no longer needed: keep one copy in memory
     entries = [_billable_by_task(ws, e) for e in mapped]
+    del mapped
     stage("map")
     by_project = contracts_by_project(ws)
     billed = invoice_store.billed_revisions(tx, growing=False)
