@@ -55,7 +55,7 @@ def test_a_reached_milestone_is_invoiced_once_at_its_fixed_fee(firm: Firm) -> No
     firm.run("2026-03-17")
     (invoice,) = firm.invoices()
     assert firm.lines(invoice["id"]) == [
-        ("Milestone M1: Concept design approved", "1", "40000.00", "40000.00")
+        ("Milestone M1: Concept design approved", "1.00", "40000.00", "40000.00")
     ]
     assert invoice["total"] == Decimal("50000.00")
 
@@ -137,7 +137,7 @@ def test_retainage_is_withheld_to_its_maximum_and_released_by_its_own_invoice(
     )
     release = firm.invoices()[-1]
     assert firm.lines(release["id"]) == [
-        ("Release of retainage withheld on earlier invoices", "1", "150.00", "150.00")
+        ("Release of retainage withheld on earlier invoices", "1.00", "150.00", "150.00")
     ]
     assert (release["tax"], release["amount_due"]) == (Decimal("0.00"), Decimal("150.00"))
 

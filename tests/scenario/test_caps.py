@@ -58,7 +58,7 @@ def test_bill_and_adjust_shows_the_work_then_takes_the_excess_off(firm: Firm) ->
     (invoice,) = firm.invoices()
     lines = firm.lines(invoice["id"])
     assert lines[0][1:] == ("24.00", "100.00", "2400.00")
-    assert lines[1][1:] == ("1", "-400.00", "-400.00")
+    assert lines[1][1:] == ("1.00", "-400.00", "-400.00")
     assert invoice["subtotal"] == Decimal("2000.00")
 
 

@@ -204,3 +204,16 @@ def test_a_file_that_is_not_utf8_is_rejected_cleanly(store: Store, tmp_path: Pat
     path.write_bytes((HEADER + "A-1,Søren,P-1001,,2026-03-02,2,UTC,approved,1\n").encode("latin-1"))
     with pytest.raises(ImportRejected, match="not UTF-8"):
         run(store, path)
+
+
+def test_an_unknown_column_is_reported_once_for_the_whole_file(store: Store, write: Any) -> None:
+    path = write(
+        "t.csv",
+        "external_id,person,project,date,hours,timezone,colour\n"
+        "A-1,kha,P-1001,2026-03-02,2,UTC,red\nA-2,kha,P-1001,2026-03-03,2,UTC,blue\n",
+    )
+    with pytest.raises(ImportRejected) as caught:
+        run(store, path, partial=True)
+    assert caught.value.bad[0].line_no == 1 and len(caught.value.bad) == 1
+    assert "colour: unknown column" in str(caught.value)
+    assert count(store, time_entries) == 0

@@ -392,7 +392,6 @@ VO_1 = Variation(
     approved=True,
     cap="phase/design",
     cap_hours=D(100),
-    cap_amount=D(5000),
 )
 
 
@@ -423,7 +422,8 @@ def test_an_unapproved_variation_raises_nothing() -> None:
 def test_variations_raise_only_their_own_cap_and_both_limits() -> None:
     both = Cap(scope=CapScope.PHASE, phase="design", hours=D(500), amount=D(70000))
     survey = Cap(scope=CapScope.TASK, task="survey", hours=D(200))
-    contract = nsy(both, survey, variations=(VO_1,))
+    raise_both = VO_1.model_copy(update={"cap_amount": D(5000)})
+    contract = nsy(both, survey, variations=(raise_both,))
     assert cap_limits(contract, both, date(2026, 4, 1)) == (D(600), D(75000))
     assert cap_limits(contract, survey, date(2026, 4, 1)) == (D(200), None)
 

@@ -71,3 +71,26 @@ def test_infinity_is_refused_with_its_path() -> None:
         "contracts: [{code: A, client: c, currency: EUR, start: 2026-01-01, tax_rate: .inf}]"
     )
     assert problems[0].startswith("contracts[0].tax_rate:")
+
+
+def test_a_variation_cannot_raise_a_limit_its_cap_lacks() -> None:
+    problems = errors_of("""
+contracts:
+  - code: A
+    client: c
+    currency: EUR
+    start: 2026-01-01
+    caps: [{scope: contract, hours: 100}]
+    variations: [{code: VO-1, effective: 2026-02-01, approved: true, cap: contract,
+                  cap_amount: 5000}]
+""")
+    assert problems == ["contracts[0]: variation VO-1 raises a limit cap 'contract' does not have"]
+
+
+def test_two_caps_with_one_key_are_refused() -> None:
+    problems = errors_of("""
+contracts:
+  - {code: A, client: c, currency: EUR, start: 2026-01-01,
+     caps: [{scope: contract, hours: 100}, {scope: contract, amount: 9000}]}
+""")
+    assert "give one cap both hours and amount" in problems[0]

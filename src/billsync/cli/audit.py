@@ -23,10 +23,12 @@ def verify() -> None:
     store, _ = open_default()
     with store.reading() as tx:
         broken = audit_store.verify(tx)
-        count = 0 if broken else len(audit_store.events(tx))
+        seq, head = audit_store.AuditLog(tx, "").head()
     if broken:
         fail(f"audit chain broken at event {broken.seq}: {broken.problem}")
-    console.print(f"audit chain intact: {count} events")
+    # Keep the head elsewhere (a ticket, an email to the auditor): an export checked
+    # against it also shows that no events were removed from its end.
+    console.print(f"audit chain intact: {seq} events, head {head}")
 
 
 def _jsonable(event: dict[str, Any]) -> dict[str, Any]:

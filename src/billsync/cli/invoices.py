@@ -91,8 +91,9 @@ def show(invoice: str) -> None:
         f"held {status['retainage_held']}, remaining {status['remaining'] or '-'}",
         highlight=False,
     )
+    entries = len({row["entry_id"] for row in doc["time_detail"]})
     console.print(
-        f"{len(doc['time_detail'])} entries in the time-detail annex "
+        f"{entries} entries behind these lines, in the time-detail annex "
         f"(billsync invoices export {doc['number']})"
     )
 

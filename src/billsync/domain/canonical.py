@@ -48,7 +48,6 @@ KNOWN_FIELDS = frozenset(
         "rate",
         "revision",
         "deleted",
-        "source",
     }
 )
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 from datetime import date
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
@@ -112,7 +113,8 @@ class Overtime(Record):
     weekly_multiplier: Multiplier = Decimal("1.5")
     weekend_multiplier: Multiplier | None = None
     holiday_multiplier: Multiplier | None = None
-    weekend_days: tuple[int, ...] = (5, 6)  # ISO weekday - 1: Saturday, Sunday
+    # Monday is 0: (5, 6) is Saturday and Sunday; (4, 5) a Friday-Saturday weekend.
+    weekend_days: tuple[Annotated[int, Field(ge=0, le=6)], ...] = (5, 6)
     # True: applicable multipliers multiply (1.5 x 2 = 3); False: the highest applies.
     stack: bool = False
 
@@ -211,10 +213,23 @@ class Contract(Record):
     def _dates(self) -> Contract:
         if self.end and self.end < self.start:
             raise ValueError(f"contract ends {self.end} before it starts {self.start}")
-        keys = {cap.key for cap in self.caps}
+        caps = {cap.key: cap for cap in self.caps}
+        if len(caps) < len(self.caps):
+            keys = [cap.key for cap in self.caps]
+            twice = next(k for k in keys if keys.count(k) > 1)
+            raise ValueError(f"two caps are both {twice!r}: give one cap both hours and amount")
         for variation in self.variations:
-            if variation.cap and variation.cap not in keys:
+            if not variation.cap:
+                continue
+            cap = caps.get(variation.cap)
+            if cap is None:
                 raise ValueError(f"variation {variation.code} raises unknown cap {variation.cap!r}")
+            if (variation.cap_hours and cap.hours is None) or (
+                variation.cap_amount and cap.amount is None
+            ):
+                raise ValueError(
+                    f"variation {variation.code} raises a limit cap {cap.key!r} does not have"
+                )
         return self
 
     def covers(self, day: date) -> bool:

@@ -173,8 +173,8 @@ def group_lines(contract: Contract, portions: Iterable[Portion]) -> list[Invoice
 def _fixed_line(
     kind: LineKind, description: str, unit: str, amount: Decimal, key: tuple[str, ...]
 ) -> InvoiceLine:
-    """A line of one unit at its own amount: quantity 1 x amount = amount."""
-    return InvoiceLine(kind, description, Decimal(1), unit, amount, amount, key)
+    """A line of one unit at its own amount: quantity 1.00 x amount = amount."""
+    return InvoiceLine(kind, description, Decimal("1.00"), unit, amount, amount, key)
 
 
 def _milestone_line(contract: Contract, milestone: Milestone) -> InvoiceLine:

@@ -60,9 +60,15 @@ class Site(Record):
     @model_validator(mode="after")
     def _known_calendar(self) -> Site:
         try:
-            holidays.country_holidays(self.country, subdiv=self.subdivision, years=2026)
+            holidays.country_holidays(self.country, years=2026)
         except NotImplementedError as exc:
             raise ValueError(f"no holiday calendar for country {self.country!r}") from exc
+        try:
+            holidays.country_holidays(self.country, subdiv=self.subdivision, years=2026)
+        except NotImplementedError as exc:
+            raise ValueError(
+                f"no holiday calendar for subdivision {self.subdivision!r} of {self.country}"
+            ) from exc
         return self
 
     @property
@@ -127,6 +133,13 @@ class Project(Record):
 
     @model_validator(mode="after")
     def _tasks_in_phases(self) -> Project:
+        for kind, codes in (
+            ("phase", [p.code for p in self.phases]),
+            ("task", [t.code for t in self.tasks]),
+        ):
+            twice = sorted({c for c in codes if codes.count(c) > 1})
+            if twice:
+                raise ValueError(f"{kind} {twice[0]} is listed twice")
         phases = {p.code for p in self.phases}
         for task in self.tasks:
             if task.phase and task.phase not in phases:

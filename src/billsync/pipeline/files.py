@@ -19,7 +19,13 @@ from typing import TextIO
 
 from sqlalchemy import insert
 
-from billsync.domain.canonical import Defaults, FieldError, arrival_stamp, parse_record
+from billsync.domain.canonical import (
+    KNOWN_FIELDS,
+    Defaults,
+    FieldError,
+    arrival_stamp,
+    parse_record,
+)
 from billsync.errors import UserError
 from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
@@ -104,6 +110,19 @@ def _rows(path: Path, handle: TextIO) -> Iterator[tuple[int, dict[str, str] | st
     if header is None:
         return
     names = [name.strip() for name in header]
+    unknown = [name for name in names if name not in KNOWN_FIELDS]
+    if unknown:  # every line would fail the same way: say it once
+        known = ", ".join(sorted(KNOWN_FIELDS))
+        raise ImportRejected(
+            str(path),
+            [
+                BadLine(
+                    1,
+                    tuple(FieldError(name, f"unknown column (known: {known})") for name in unknown),
+                    recorder.payload(),
+                )
+            ],
+        )
     recorder.payload()
     for cells in reader:
         payload = recorder.payload()

@@ -73,6 +73,10 @@ class AuditLog:
     actor: str
     _head: tuple[int, str] | None = None
 
+    def head(self) -> tuple[int, str]:
+        """The newest event's sequence number and hash."""
+        return self._head or self._load_head()
+
     def _load_head(self) -> tuple[int, str]:
         row = self.tx.conn.execute(
             select(workspaces.c.audit_seq, workspaces.c.audit_head).where(
