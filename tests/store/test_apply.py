@@ -73,3 +73,26 @@ def test_export_writes_back_what_apply_reads(store: Store) -> None:
     apply(store, "firm.yaml", load(FIRM), "a")
     text = dump(export(store))
     assert parse("export.yaml", text) == {k: v for k, v in load(FIRM).items()}
+
+
+def test_prune_removes_rules_the_file_no_longer_lists_and_they_can_come_back(
+    store: Store,
+) -> None:
+    apply(store, "firm.yaml", load(FIRM), "a")
+    without = FIRM.read_text().split("mapping_rules:")[0]
+    kept = apply(store, "firm.yaml", parse("firm.yaml", without), "a")
+    assert kept.changes == []  # without --prune nothing is removed
+    pruned = apply(store, "firm.yaml", parse("firm.yaml", without), "a", prune=True)
+    assert [(c.kind, c.code, c.action) for c in pruned.changes] == [
+        ("rule", "harvest:project:exact:4471", "removed")
+    ]
+    with store.reading() as tx:
+        assert load_workspace(tx).rules == ()
+    back = apply(store, "firm.yaml", load(FIRM), "a")
+    assert [(c.kind, c.action) for c in back.changes] == [("rule", "created")]
+
+
+def test_listing_members_without_yourself_as_admin_is_refused(store: Store) -> None:
+    members = "\nmembers:\n  - {user: someone, roles: [admin]}\n"
+    with pytest.raises(ConfigError, match="'a' must stay a member with the admin role"):
+        apply(store, "firm.yaml", parse("firm.yaml", FIRM.read_text() + members), "a")

@@ -27,12 +27,21 @@ project_app = typer.Typer(no_args_is_help=True, help="Projects: status changes."
 periods_app = typer.Typer(no_args_is_help=True, help="Locked periods.")
 
 
-def apply(file: Annotated[Path, typer.Option("-f", "--file", help="Workspace YAML")]) -> None:
-    """Create or update clients, sites, people, projects, contracts and mapping rules."""
+SIGNS = {"created": "+", "updated": "~", "removed": "-"}
+
+
+def apply(
+    file: Annotated[Path, typer.Option("-f", "--file", help="Workspace YAML")],
+    prune: Annotated[
+        bool, typer.Option(help="Remove mapping rules and members the file no longer lists")
+    ] = False,
+) -> None:
+    """Create or update clients, sites, people, projects, contracts, mapping rules and
+    members."""
     store, settings = open_default()
-    result = apply_workspace(store, str(file), load(file), settings.who)
+    result = apply_workspace(store, str(file), load(file), settings.who, prune=prune)
     for change in result.changes:
-        sign = "+" if change.action == "created" else "~"
+        sign = SIGNS[change.action]
         console.print(f"{sign} {change.kind} {change.code}", highlight=False, markup=False)
         for name, (before, after) in change.fields.items():
             console.print(f"    {name}: {before!r} -> {after!r}", highlight=False, markup=False)

@@ -18,9 +18,11 @@ from pydantic import BaseModel
 from billsync.config.loader import (
     SECTIONS,
     ConfigError,
+    Problem,
     check_references,
     record_key,
 )
+from billsync.domain.access import Member, Role
 from billsync.domain.contracts import Contract
 from billsync.domain.mapping import MappingRule
 from billsync.domain.workspace import Client, Person, Project, Site
@@ -29,6 +31,7 @@ from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store, Tx
 
+PRUNABLE = ("rule", "member")
 MODELS: dict[str, type[BaseModel]] = {kind: model for kind, model in SECTIONS.values()}
 
 
@@ -36,7 +39,7 @@ MODELS: dict[str, type[BaseModel]] = {kind: model for kind, model in SECTIONS.va
 class Change:
     kind: str
     code: str
-    action: str  # created, updated
+    action: str  # created, updated, removed
     fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # name -> (before, after)
 
 
@@ -91,18 +94,34 @@ def load_workspace(tx: Tx) -> Workspace:
 
 
 def apply(
-    store: Store, filename: str, parsed: Mapping[str, list[BaseModel]], actor: str
+    store: Store,
+    filename: str,
+    parsed: Mapping[str, list[BaseModel]],
+    actor: str,
+    *,
+    prune: bool = False,
 ) -> ApplyResult:
+    """With `prune`, the file's mapping rules and members are the whole lists: stored
+    ones missing from it are removed (other records are referenced by entries and
+    invoices, and are never removed)."""
     with store.transaction() as tx:
         authorize(tx, actor, "apply")
         stored = {(r["kind"], r["code"]): r for r in records.current(tx)}
+        in_file = {
+            (kind, record_key(kind, item)) for kind, items in parsed.items() for item in items
+        }
+        retired = sorted(
+            key for key in stored if prune and key[0] in PRUNABLE and key not in in_file
+        )
         merged: dict[str, dict[str, BaseModel]] = {}
         for (kind, code), row in stored.items():
-            merged.setdefault(kind, {})[code] = MODELS[kind].model_validate(row["body"])
+            if (kind, code) not in retired:
+                merged.setdefault(kind, {})[code] = MODELS[kind].model_validate(row["body"])
         for kind, items in parsed.items():
             for item in items:
                 merged.setdefault(kind, {})[record_key(kind, item)] = item
         problems = check_references({k: list(v.values()) for k, v in merged.items()})
+        problems += _lockout(merged.get("member", {}), actor)
         if problems:
             raise ConfigError(filename, problems)
 
@@ -127,7 +146,29 @@ def apply(
                 )
                 diff = _field_diff(before or {}, body) if old else {}
                 changes.append(Change(kind, code, "updated" if old else "created", diff))
+        for kind, code in retired:
+            records.retire(tx, kind, code)
+            audit.record(
+                f"{kind}.removed", f"{kind}:{code}", stored[kind, code]["body"], {"file": filename}
+            )
+            changes.append(Change(kind, code, "removed"))
         return ApplyResult(changes, unchanged)
+
+
+def _lockout(members: Mapping[str, BaseModel], actor: str) -> list[Problem]:
+    """Listing members without the acting admin would lock them out of the workspace."""
+    if not members:
+        return []
+    me = members.get(actor)
+    if isinstance(me, Member) and Role.ADMIN in me.roles:
+        return []
+    return [
+        Problem(
+            "members",
+            f"{actor!r} must stay a member with the admin role, or no "
+            "one could change this workspace again",
+        )
+    ]
 
 
 def export(store: Store) -> dict[str, list[BaseModel]]:

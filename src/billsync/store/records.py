@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from .db import Tx, utcnow
 from .tables import records
@@ -32,8 +32,23 @@ def body_at_version(tx: Tx, kind: str, code: str, version: int) -> dict[str, Any
     return dict(found) if found is not None else None
 
 
+def retire(tx: Tx, kind: str, code: str) -> None:
+    """The record stops being current; its versions stay for what used them."""
+    tx.conn.execute(
+        update(records)
+        .where(
+            records.c.workspace_id == tx.workspace_id,
+            records.c.kind == kind,
+            records.c.code == code,
+            records.c.superseded_at.is_(None),
+        )
+        .values(superseded_at=utcnow())
+    )
+
+
 def put(tx: Tx, kind: str, code: str, body: dict[str, Any], previous: int | None) -> int:
-    """Store a new current version; returns its number."""
+    """Store a new current version; returns its number (one past any earlier version,
+    also of a record that was removed and comes back)."""
     now = utcnow()
     if previous is not None:
         tx.conn.execute(
@@ -46,7 +61,14 @@ def put(tx: Tx, kind: str, code: str, body: dict[str, Any], previous: int | None
             )
             .values(superseded_at=now)
         )
-    version = (previous or 0) + 1
+    last = tx.conn.execute(
+        select(func.max(records.c.version)).where(
+            records.c.workspace_id == tx.workspace_id,
+            records.c.kind == kind,
+            records.c.code == code,
+        )
+    ).scalar()
+    version = (last or 0) + 1
     tx.conn.execute(
         insert(records).values(
             workspace_id=tx.workspace_id,
