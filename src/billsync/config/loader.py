@@ -91,7 +91,9 @@ def record_key(kind: str, record: BaseModel) -> str:
         return f"{record.source}:{record.field}:{record.match}:{record.value}"
     if isinstance(record, Member):
         return record.user
-    return str(record.code)
+    if isinstance(record, Client | Site | Person | Project | Contract):
+        return record.code
+    raise TypeError(f"no key for a {kind} record")
 
 
 def _message(text: str) -> str:

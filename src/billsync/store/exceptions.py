@@ -84,12 +84,12 @@ def sync(
     if fresh:
         insert_rows(tx.conn, exceptions, fresh)
         counts.opened = len(fresh)
-        ids = _ids(tx, [row["fingerprint"] for row in fresh])
+        new_ids = _ids(tx, [str(row["fingerprint"]) for row in fresh])
         audit.record_many(
             [
                 (
                     "exception.opened",
-                    f"exception:{ids[row['fingerprint']]}",
+                    f"exception:{new_ids[str(row['fingerprint'])]}",
                     None,
                     {
                         "code": row["code"],
