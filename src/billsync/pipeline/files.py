@@ -33,6 +33,8 @@ from billsync.store.db import Store, utcnow
 from billsync.store.entries import Incoming, IngestCounts, ingest
 from billsync.store.tables import import_batches, quarantine
 
+from .collector import bulk_work
+
 CHUNK = 20_000  # records parsed and written at a time
 
 
@@ -208,7 +210,7 @@ def import_file(
     with path.open("rb") as raw:
         digest = hashlib.file_digest(raw, "sha256").hexdigest()
     # One transaction, filled chunk by chunk: a rejected file rolls back whole.
-    with store.transaction() as tx:
+    with bulk_work(), store.transaction() as tx:
         authorize(tx, actor, "import")
         batch_id = tx.conn.execute(
             insert(import_batches)

@@ -43,6 +43,7 @@ from billsync.store.audit import AuditLog
 from billsync.store.db import Store, Tx
 from billsync.store.tables import workspaces
 
+from .collector import bulk_work
 from .workspace import Workspace, load_workspace
 
 Progress = Callable[[str], None]
@@ -358,7 +359,7 @@ def run(
     action: str = "run",
 ) -> RunReport:
     """Prepare, sync the exceptions queue, and draft what the planner says is due."""
-    with store.transaction() as tx:
+    with bulk_work(), store.transaction() as tx:
         authorize(tx, actor, action)
         audit = AuditLog(tx, actor)
         prep = prepare(tx, today, progress)
