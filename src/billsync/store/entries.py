@@ -253,32 +253,77 @@ def _existing(tx: Tx, source: str, external_ids: Sequence[str]) -> dict[str, Any
     return found
 
 
-def row_to_entry(row: Any, adjustments: tuple[WriteAdjustment, ...] = ()) -> TimeEntry:
-    return TimeEntry(
-        id=row.id,
-        revision=row.revision,
-        source=row.source,
-        external_id=row.external_id,
-        ref=SourceRef(row.src_person, row.src_project, row.src_task, row.src_client),
-        work_date=row.work_date,
-        duration_seconds=row.duration_seconds,
-        timezone=row.timezone,
-        start=row.start_at,
-        end=row.end_at,
-        notes=row.notes,
-        approval=Approval(row.approval),
-        billable=row.billable,
-        category=Category(row.category),
-        source_rate=row.source_rate,
-        deleted=row.deleted,
-        state=EntryState(row.state),
-        person=row.person,
-        project=row.project,
-        task=row.task,
-        phase=row.phase,
-        cost_center=row.cost_center,
-        adjustments=adjustments,
+_ENTRY_COLUMNS = [
+    time_entries.c[name]
+    for name in (
+        "id",
+        "revision",
+        "source",
+        "external_id",
+        "src_person",
+        "src_project",
+        "src_task",
+        "src_client",
+        "work_date",
+        "duration_seconds",
+        "timezone",
+        "start_at",
+        "end_at",
+        "notes",
+        "approval",
+        "billable",
+        "category",
+        "source_rate",
+        "deleted",
+        "state",
+        "person",
+        "project",
+        "task",
+        "phase",
+        "cost_center",
     )
+]
+# Enum members by value: a dict lookup, where calling the enum costs a million calls.
+_APPROVAL = {a.value: a for a in Approval}
+_CATEGORY = {c.value: c for c in Category}
+_STATE = {s.value: s for s in EntryState}
+
+
+def _entry(row: Any, adjustments: tuple[WriteAdjustment, ...]) -> TimeEntry:
+    (
+        id_,
+        revision,
+        source,
+        external_id,
+        src_person,
+        src_project,
+        src_task,
+        src_client,
+        work_date,
+        seconds,
+        timezone,
+        start,
+        end,
+        notes,
+        approval,
+        billable,
+        category,
+        rate,
+        deleted,
+        state,
+        person,
+        project,
+        task,
+        phase,
+        cost_center,
+    ) = row
+    return TimeEntry(
+        id_, revision, source, external_id,
+        SourceRef(src_person, src_project, src_task, src_client),
+        work_date, seconds, timezone, start, end, notes, _APPROVAL[approval], billable,
+        _CATEGORY[category], rate, deleted, _STATE[state], person, project, task, phase,
+        cost_center, adjustments,
+    )  # fmt: skip
 
 
 def adjustments_by_entry(tx: Tx) -> dict[int, tuple[WriteAdjustment, ...]]:
@@ -299,17 +344,17 @@ def adjustments_by_entry(tx: Tx) -> dict[int, tuple[WriteAdjustment, ...]]:
 def load_entries(tx: Tx, ids: Iterable[int] | None = None) -> Iterator[TimeEntry]:
     """Every current entry of the workspace (or the given ids), streamed."""
     adjustments = adjustments_by_entry(tx)
-    query = select(time_entries).where(time_entries.c.workspace_id == tx.workspace_id)
+    none: tuple[WriteAdjustment, ...] = ()
+    query = select(*_ENTRY_COLUMNS).where(time_entries.c.workspace_id == tx.workspace_id)
     if ids is not None:
         wanted = sorted(set(ids))
         for chunk in _chunks(wanted, 900):
             for row in tx.conn.execute(query.where(time_entries.c.id.in_(chunk))):
-                yield row_to_entry(row, adjustments.get(row.id, ()))
+                yield _entry(row, adjustments.get(row[0], none))
         return
-    for row in tx.conn.execute(
-        query.order_by(time_entries.c.id).execution_options(yield_per=CHUNK)
-    ):
-        yield row_to_entry(row, adjustments.get(row.id, ()))
+    rows = tx.conn.execute(query.order_by(time_entries.c.id).execution_options(yield_per=CHUNK))
+    for row in rows:
+        yield _entry(row, adjustments.get(row[0], none))
 
 
 MAPPED = ("person", "project", "task", "phase", "cost_center")
