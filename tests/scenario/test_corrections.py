@@ -189,3 +189,39 @@ contracts:
             "300.00",
         )
     ]
+
+
+def test_a_credit_note_does_not_pay_back_retainage_that_was_withheld(firm: Firm) -> None:
+    firm.setup(
+        contract="""
+contracts:
+  - code: C-1
+    client: nordic
+    currency: EUR
+    start: 2026-01-01
+    rates: [{role: naval-architect, rate: 100}]
+    retainage: {percent: 10}
+"""
+    ).import_rows([entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-03", "2")])
+    firm.run("2026-04-01")
+    (invoice,) = firm.invoices()
+    assert (invoice["total"], invoice["retainage"], invoice["amount_due"]) == (
+        Decimal("1000.00"),
+        Decimal("100.00"),
+        Decimal("900.00"),
+    )
+    credit(
+        firm.store,
+        invoice["number"],
+        [],
+        reason="wrong vessel",
+        actor="cfo",
+        today=dt.date(2026, 4, 2),
+    )
+    note = firm.invoices()[-1]
+    assert (note["total"], note["retainage"], note["amount_due"]) == (
+        Decimal("-1000.00"),
+        Decimal("-100.00"),
+        Decimal("-900.00"),
+    )
+    assert note["contract_status"]["retainage_held"] == "0.00"

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
-from billsync.domain.invoicing import InvoiceLine, LineKind, draft_invoice
+from billsync.domain.invoicing import InvoiceDraft, InvoiceLine, LineKind, draft_invoice
 from billsync.domain.money import quantize
 from billsync.errors import UserError
 from billsync.store import invoices as invoice_store
@@ -74,12 +76,12 @@ def credit(
             )
             for ln in chosen
         ]
-        draft = draft_invoice(
-            contract,
-            portions=(),
-            issue_date=today,
-            history=invoice_store.history(tx, contract.code),
-            adjustments=mirrored,
+        history = invoice_store.history(tx, contract.code)
+        draft = _give_back_retainage(
+            draft_invoice(
+                contract, portions=(), issue_date=today, history=history, adjustments=mirrored
+            ),
+            inv,
         )
         audit = AuditLog(tx, actor)
         credit_id = invoice_store.insert_draft(
@@ -104,3 +106,15 @@ def credit(
             {"credit_note": credit_id, "lines": wanted, "freed_entries": freed, "reason": reason},
         )
         return credit_id, freed
+
+
+def _give_back_retainage(draft: InvoiceDraft, original: dict[str, Any]) -> InvoiceDraft:
+    """The part of the original's retainage that the credited lines carried: it was
+    never paid, so the credit note does not pay it back, and it is no longer held."""
+    if not original["retainage"] or not original["subtotal"]:
+        return draft
+    share = quantize(
+        original["retainage"] * draft.subtotal / original["subtotal"], original["currency"]
+    )  # negative, as the credited subtotal is
+    status = replace(draft.status, retainage_held=draft.status.retainage_held + share)
+    return replace(draft, retainage=share, amount_due=draft.total - share, status=status)
