@@ -127,6 +127,11 @@ def ingest(
     received_at: dt.datetime,
 ) -> tuple[IngestCounts, list[Revised]]:
     """Write raw records and apply new revisions, all in the caller's transaction."""
+    if tx.conn.dialect.name == "postgresql":
+        # Rows this transaction inserted are not in the planner's statistics: it would
+        # look keys up by workspace and source alone and filter the rest, which grows
+        # with every chunk. Fresh statistics make it use the whole key.
+        tx.conn.exec_driver_sql("ANALYZE time_entries, raw_records")
     counts = IngestCounts()
     revised: list[Revised] = []
     # Within one delivery the newest revision of each id wins, whatever the order.
