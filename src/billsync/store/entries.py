@@ -294,7 +294,10 @@ _CATEGORY = {c.value: c for c in Category}
 _STATE = {s.value: s for s in EntryState}
 
 
-def _entry(row: Any, adjustments: tuple[WriteAdjustment, ...]) -> TimeEntry:
+def _entry(row: Any, adjustments: tuple[WriteAdjustment, ...], shared: dict[Any, Any]) -> TimeEntry:
+    """An entry from its row. Values that repeat across entries (codes, days, zones,
+    what the source called things) are shared through `shared`: one object each, not
+    one per entry, which is most of an entry's memory."""
     (
         id_,
         revision,
@@ -322,12 +325,14 @@ def _entry(row: Any, adjustments: tuple[WriteAdjustment, ...]) -> TimeEntry:
         phase,
         cost_center,
     ) = row
+    one = shared.setdefault
+    ref = SourceRef(src_person, src_project, src_task, src_client)
     return TimeEntry(
-        id_, revision, source, external_id,
-        SourceRef(src_person, src_project, src_task, src_client),
-        work_date, seconds, timezone, start, end, notes, _APPROVAL[approval], billable,
-        _CATEGORY[category], rate, deleted, _STATE[state], person, project, task, phase,
-        cost_center, adjustments,
+        id_, revision, one(source, source), external_id, one(ref, ref),
+        one(work_date, work_date), seconds, one(timezone, timezone), start, end, notes,
+        _APPROVAL[approval], billable, _CATEGORY[category], rate, deleted, _STATE[state],
+        one(person, person), one(project, project), one(task, task), one(phase, phase),
+        one(cost_center, cost_center), adjustments,
     )  # fmt: skip
 
 
@@ -350,16 +355,17 @@ def load_entries(tx: Tx, ids: Iterable[int] | None = None) -> Iterator[TimeEntry
     """Every current entry of the workspace (or the given ids), streamed."""
     adjustments = adjustments_by_entry(tx)
     none: tuple[WriteAdjustment, ...] = ()
+    shared: dict[Any, Any] = {}
     query = select(*_ENTRY_COLUMNS).where(time_entries.c.workspace_id == tx.workspace_id)
     if ids is not None:
         wanted = sorted(set(ids))
         for chunk in _chunks(wanted, 900):
             for row in tx.conn.execute(query.where(time_entries.c.id.in_(chunk))):
-                yield _entry(row, adjustments.get(row[0], none))
+                yield _entry(row, adjustments.get(row[0], none), shared)
         return
     rows = tx.conn.execute(query.order_by(time_entries.c.id).execution_options(yield_per=CHUNK))
     for row in rows:
-        yield _entry(row, adjustments.get(row[0], none))
+        yield _entry(row, adjustments.get(row[0], none), shared)
 
 
 MAPPED = ("person", "project", "task", "phase", "cost_center")
