@@ -12,18 +12,7 @@ from billsync.domain.workspace import ProjectStatus
 from billsync.store import audit
 from billsync.triggers.manual import TriggerError, invoice_now, release_retainage
 from billsync.triggers.project_status import set_status
-from support.firm import Firm, entry
-
-
-def contract(extra: str, rates: str = "[{role: naval-architect, rate: 100}]") -> str:
-    return f"""
-contracts:
-  - code: C-1
-    client: nordic
-    currency: EUR
-    start: 2026-01-01
-    rates: {rates}
-{extra}"""
+from support.firm import Firm, contract, entry
 
 
 def test_a_continuous_draft_grows_as_approved_time_arrives(firm: Firm) -> None:

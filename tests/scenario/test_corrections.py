@@ -12,7 +12,7 @@ from billsync.pipeline import actions
 from billsync.pipeline.credits import CreditError, credit
 from billsync.store import invoices as invoice_store
 from billsync.store.audit import AuditLog
-from support.firm import Firm, entry
+from support.firm import OVERTIME, Firm, entry
 
 
 def void(firm: Firm, number: str) -> list[int]:
@@ -65,17 +65,7 @@ def test_a_change_at_the_source_after_billing_leaves_the_invoice_and_asks_for_a_
 
 
 def test_crediting_one_line_of_an_entry_split_over_two_lines_is_refused(firm: Firm) -> None:
-    firm.setup(
-        contract="""
-contracts:
-  - code: C-1
-    client: nordic
-    currency: EUR
-    start: 2026-01-01
-    rates: [{role: naval-architect, rate: 100}]
-    overtime: {daily_after_hours: 8, daily_multiplier: 1.5}
-"""
-    ).import_rows([entry("A-1", "2026-03-02", "10")])
+    firm.setup(contract=OVERTIME).import_rows([entry("A-1", "2026-03-02", "10")])
     firm.run("2026-04-01")
     (invoice,) = firm.invoices()
     assert [line[1:] for line in firm.lines(invoice["id"])] == [
@@ -166,17 +156,7 @@ def _entries(firm: Firm) -> list[dict[str, object]]:
 
 
 def test_late_time_on_an_invoiced_day_is_the_overtime(firm: Firm) -> None:
-    firm.setup(
-        contract="""
-contracts:
-  - code: C-1
-    client: nordic
-    currency: EUR
-    start: 2026-01-01
-    rates: [{role: naval-architect, rate: 100}]
-    overtime: {daily_after_hours: 8, daily_multiplier: 1.5}
-"""
-    ).import_rows([entry("A-1", "2026-03-02", "8")])
+    firm.setup(contract=OVERTIME).import_rows([entry("A-1", "2026-03-02", "8")])
     firm.run("2026-04-01")
     firm.import_rows([entry("A-2", "2026-03-02", "2")])  # arrives after March was billed
     firm.run("2026-04-02")

@@ -56,6 +56,21 @@ contracts:
 _files = itertools.count(1)
 
 
+def contract(extra: str, rates: str = "[{role: naval-architect, rate: 100}]") -> str:
+    """Contract C-1 in EUR at 100.00/h, with `extra` terms (indented 4 spaces)."""
+    return f"""
+contracts:
+  - code: C-1
+    client: nordic
+    currency: EUR
+    start: 2026-01-01
+    rates: {rates}
+{extra}"""
+
+
+OVERTIME = contract("    overtime: {daily_after_hours: 8, daily_multiplier: 1.5}")
+
+
 class Firm:
     def __init__(self, store: Store, tmp: Path):
         self.store, self.tmp = store, tmp
