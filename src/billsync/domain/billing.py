@@ -17,15 +17,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
 from .caps import CapResult
 from .contracts import BillingMode, Contract, Milestone
+from .entries import TimeEntry
+from .findings import Finding, Severity
 from .money import ZERO, hours
 from .periods import closed_periods, period_bounds
 from .rated import Portion
+from .workspace import Project
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,46 @@ def unbilled_totals(portions: Iterable[Portion]) -> tuple[Decimal, Decimal]:
         total_seconds += p.seconds
         amount += p.amount
     return hours(total_seconds), amount
+
+
+def threshold_finding(contract: Contract, portions: Sequence[Portion]) -> Finding | None:
+    """Unbilled work beyond the contract's threshold: a warning, and a notice that waits
+    for finance when the contract drafts an invoice for it."""
+    limit = contract.threshold
+    if limit is None or not over_threshold(contract, portions):
+        return None
+    unbilled_hours, amount = unbilled_totals(portions)
+    outcome = "; an invoice was drafted." if limit.draft else ": consider an out-of-cycle invoice."
+    return Finding(
+        code="unbilled.threshold",
+        severity=Severity.WARNING,
+        subject=f"contract:{contract.code}",
+        message=(
+            f"Contract {contract.code} has {unbilled_hours:.2f} h / {amount:.2f} "
+            f"{contract.currency} of billable work not yet invoiced, beyond its threshold "
+            f"({limit.hours or '-'} h / {limit.amount or '-'} {contract.currency}){outcome}"
+        ),
+        contract=contract.code,
+        amount=amount,
+        hours=unbilled_hours,
+        notice=limit.draft,
+    )
+
+
+def billable_on_task(entry: TimeEntry, project: Project | None) -> TimeEntry:
+    """Time on a task the project marks non-billable is not billable, whatever the
+    source said."""
+    task = project.task(entry.task) if project is not None and entry.task else None
+    return replace(entry, billable=False) if task is not None and not task.billable else entry
+
+
+def overtime_context(
+    invoiced: Sequence[TimeEntry], unbilled: Sequence[TimeEntry]
+) -> list[TimeEntry]:
+    """The invoiced entries to rate beside unbilled ones: those of the same people and ISO
+    weeks, so overtime thresholds count what was billed before (see rating's `billed`)."""
+    weeks = {(e.person, e.work_date.isocalendar()[:2]) for e in unbilled}
+    return [e for e in invoiced if (e.person, e.work_date.isocalendar()[:2]) in weeks]
 
 
 def over_threshold(contract: Contract, portions: Sequence[Portion]) -> bool:

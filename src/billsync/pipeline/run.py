@@ -6,7 +6,7 @@ and entries already on a live invoice are never drafted again.
 
     prepare()  -> everything up to the billable portions of each contract
     run()      -> prepare + the invoices the clock, milestones and thresholds make due
-    invoice_now(), project_ready() (see triggers) -> prepare + one out-of-cycle draft
+    triggers/ (manual, project status) -> run() with a planner of their own
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from decimal import Decimal
 
 from billsync.domain.billing import (
     DueInvoice,
+    billable_on_task,
     due_invoices,
     hold_whole_entries,
     over_threshold,
-    unbilled_totals,
+    overtime_context,
+    threshold_finding,
 )
 from billsync.domain.caps import CapResult, LimitAdjustment, apply_caps
 from billsync.domain.contracts import Contract
@@ -102,12 +104,6 @@ def _map(tx: Tx, ws: Workspace, entries: list[TimeEntry]) -> tuple[list[TimeEntr
     return mapped, entry_store.save_mapping(tx, entries, mapped)
 
 
-def _billable_by_task(ws: Workspace, entry: TimeEntry) -> TimeEntry:
-    project = ws.projects.get(entry.project)
-    task = project.task(entry.task) if project and entry.task else None
-    return replace(entry, billable=False) if task is not None and not task.billable else entry
-
-
 def _rate_lookup(
     ws: Workspace, by_project: dict[str, Contract]
 ) -> Callable[[TimeEntry], Decimal | None]:
@@ -128,13 +124,6 @@ def _rate_lookup(
         return rate.rate if rate is not None else None
 
     return lookup
-
-
-def _same_weeks(invoiced: list[TimeEntry], unbilled: list[TimeEntry]) -> list[TimeEntry]:
-    """Invoiced entries of the people and ISO weeks that have unbilled time: they are
-    rated with it so overtime thresholds count what was billed before."""
-    weeks = {(e.person, e.work_date.isocalendar()[:2]) for e in unbilled}
-    return [e for e in invoiced if (e.person, e.work_date.isocalendar()[:2]) in weeks]
 
 
 def _blocked(findings: Iterable[Finding], waived: set[str], revisions: dict[int, int]) -> set[int]:
@@ -165,7 +154,7 @@ def prepare(tx: Tx, today: dt.date, progress: Progress | None = None) -> Prepare
     stage("load")
     mapped, _ = _map(tx, ws, loaded)
     del loaded  # the entries as loaded are no longer needed: keep one copy in memory
-    entries = [_billable_by_task(ws, e) for e in mapped]
+    entries = [billable_on_task(e, ws.projects.get(e.project)) for e in mapped]
     del mapped
     stage("map")
     by_project = contracts_by_project(ws)
@@ -197,7 +186,7 @@ def prepare(tx: Tx, today: dt.date, progress: Progress | None = None) -> Prepare
     info = people_info(ws)
     rated: dict[int, RatedEntry] = {}
     for code, group in per_contract.items():
-        context = _same_weeks(invoiced.get(code, []), group)
+        context = overtime_context(invoiced.get(code, []), group)
         for r in rate_entries(
             group + context, ws.contracts[code], info, billed={e.id for e in context}
         ):
@@ -240,36 +229,8 @@ def prepare(tx: Tx, today: dt.date, progress: Progress | None = None) -> Prepare
 
 
 def _threshold_findings(prep: Prepared, remaining: dict[str, list[Portion]]) -> list[Finding]:
-    out = []
-    for code, portions in remaining.items():
-        contract = prep.ws.contracts[code]
-        if contract.threshold is None or not over_threshold(contract, portions):
-            continue
-        unbilled_hours, amount = unbilled_totals(portions)
-        limit = contract.threshold
-        out.append(
-            Finding(
-                code="unbilled.threshold",
-                severity=Severity.WARNING,
-                subject=f"contract:{code}",
-                message=(
-                    f"Contract {code} has {unbilled_hours:.2f} h / {amount:.2f} "
-                    f"{contract.currency} of billable work not yet invoiced, beyond its "
-                    f"threshold ({limit.hours or '-'} h / {limit.amount or '-'} "
-                    f"{contract.currency})"
-                    + (
-                        "; an invoice was drafted."
-                        if limit.draft
-                        else ": consider an out-of-cycle invoice."
-                    )
-                ),
-                contract=code,
-                amount=amount,
-                hours=unbilled_hours,
-                notice=limit.draft,  # drafting settles it; finance acknowledges
-            )
-        )
-    return out
+    found = (threshold_finding(prep.ws.contracts[code], p) for code, p in remaining.items())
+    return [f for f in found if f is not None]
 
 
 def draft_due(
