@@ -68,8 +68,7 @@ def test_a_month_is_due_only_once_it_has_ended() -> None:
 
 
 def test_unbilled_work_beyond_the_threshold_is_a_warning_naming_the_amount() -> None:
-    contract = CONTRACT.model_copy(update={"threshold": {"hours": Decimal(10)}})
-    contract = Contract.model_validate(contract.model_dump())
+    contract = Contract.model_validate({**CONTRACT.model_dump(), "threshold": {"hours": 10}})
     assert threshold_finding(contract, [portion(1, date(2026, 3, 2))]) is None
     found = threshold_finding(
         contract, [portion(1, date(2026, 3, 2)), portion(2, date(2026, 3, 3))]
