@@ -3,9 +3,10 @@
     python bench/pipeline.py --entries 100000 [--db sqlite:///bench.db] [--clean]
 
 Generates N entries deterministically for the demo firm scaled to N (the same
-generator as `billsync demo`), writes them as one import CSV, then runs the import
-and the pipeline exactly as the CLI does, into a fresh workspace. Prints one JSON line:
-seconds per stage, entries per second end to end, and the peak resident memory.
+generator as `billsync demo`), writes them as one import CSV per source (harvest,
+payroll), then runs the imports and the pipeline exactly as the CLI does, into a fresh
+workspace. Prints one JSON line: seconds per stage, entries per second end to end, and
+the peak resident memory.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from billsync.demo.timegen import generate_count, workspace_for_rows, write_csv
+from billsync.demo.timegen import SOURCES, generate_count, workspace_for_rows, write_by_source
 from billsync.domain.canonical import Defaults
 from billsync.pipeline.files import import_file
 from billsync.pipeline.run import run
@@ -40,19 +41,21 @@ def main() -> None:
         folder = Path(tmp)
         url = args.db or f"sqlite:///{folder / 'bench.db'}"
         records = workspace_for_rows(args.entries)
-        csv_path = folder / "time.csv"
+        paths = {source: folder / f"{source}.csv" for source in SOURCES}
         clock = time.perf_counter()
-        write_csv(
-            generate_count(args.entries, args.seed, records=records, messy=not args.clean), csv_path
-        )
+        rows = generate_count(args.entries, args.seed, records=records, messy=not args.clean)
+        write_by_source(rows, paths)
         generated = time.perf_counter() - clock
 
         store = open_store(url, f"bench-{time.time_ns()}")
         apply(store, "bench", records, "bench")
         clock = time.perf_counter()
-        imported = import_file(
-            store, csv_path, source="harvest", actor="bench", defaults=Defaults(), partial=True
-        )
+        imported = [
+            import_file(
+                store, path, source=source, actor="bench", defaults=Defaults(), partial=True
+            )
+            for source, path in paths.items()
+        ]
         import_seconds = time.perf_counter() - clock
         report = run(store, today=TODAY, actor="bench")
         total = import_seconds + sum(report.seconds.values())
@@ -61,8 +64,8 @@ def main() -> None:
                 {
                     "entries": args.entries,
                     "backend": store.engine.dialect.name,
-                    "imported": imported.counts.new,
-                    "quarantined": len(imported.quarantined),
+                    "imported": sum(result.counts.new for result in imported),
+                    "quarantined": sum(len(result.quarantined) for result in imported),
                     "invoices": len(report.drafted),
                     "findings": sum(report.findings.values()),
                     "seconds": {

@@ -21,7 +21,7 @@ import sqlite3
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -57,7 +57,7 @@ from billsync.store.db import Store, Tx, open_store
 from billsync.store.tables import line_entries
 
 from . import FIRM_FILE, firm_text
-from .timegen import HARVEST, PAYROLL, generate, is_malformed, records_of, write_csv
+from .timegen import HARVEST, PAYROLL, generate, is_malformed, records_of, write_by_source
 
 __all__ = ["DemoError", "DemoSummary", "demo_window", "run_demo"]
 
@@ -283,18 +283,22 @@ def _write_sources(
     console: Console,
     window: tuple[date, date],
 ) -> tuple[dict[str, int], dict[str, Path]]:
-    by_source: dict[str, list[dict[str, str]]] = {HARVEST: [], PAYROLL: []}
+    files = {source: folder / name for source, name in FILES.items()}
     with _progress(console) as bar:
         task = bar.add_task("Generating time", total=days)
-        last, end = "", window[1].isoformat()
-        for row in generate(records, start=start, days=days, seed=seed):
-            by_source[row["source"]].append(row)
-            if row["date"] != last and not is_malformed(row) and row["date"] <= end:
-                last = row["date"]
-                bar.update(task, completed=(date.fromisoformat(last) - start).days + 1)
+
+        def advancing(rows: Iterable[dict[str, str]]) -> Iterator[dict[str, str]]:
+            last, end = "", window[1].isoformat()
+            for row in rows:
+                if row["date"] != last and not is_malformed(row) and row["date"] <= end:
+                    last = row["date"]
+                    bar.update(task, completed=(date.fromisoformat(last) - start).days + 1)
+                yield row
+
+        counts = write_by_source(
+            advancing(generate(records, start=start, days=days, seed=seed)), files
+        )
         bar.update(task, completed=days)
-    files = {source: folder / name for source, name in FILES.items()}
-    counts = {source: write_csv(by_source[source], files[source]) for source in FILES}
     console.print(
         f"Time: {window[0]} to {window[1]} (today is {today}): "
         + ", ".join(f"{counts[s]} rows from {s} ({FILES[s]})" for s in FILES),

@@ -42,6 +42,7 @@ import csv
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
@@ -702,3 +703,21 @@ def write_csv(
             writer.writerows(map(pick, chunk))
             count += len(chunk)
     return count
+
+
+def write_by_source(rows: Iterable[Mapping[str, str]], paths: Mapping[str, Path]) -> dict[str, int]:
+    """Stream rows into one import CSV per source (the row's "source" picks the file,
+    as each platform exports its own); returns how many rows each file got."""
+    pick = itemgetter(*COLUMNS)
+    counts = dict.fromkeys(paths, 0)
+    with ExitStack() as stack:
+        writers = {}
+        for source, path in paths.items():
+            writers[source] = csv.writer(
+                stack.enter_context(path.open("w", encoding="utf-8", newline=""))
+            )
+            writers[source].writerow(COLUMNS)
+        for row in rows:
+            writers[row["source"]].writerow(pick(row))
+            counts[row["source"]] += 1
+    return counts
