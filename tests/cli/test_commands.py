@@ -53,6 +53,11 @@ def test_apply_import_run_and_read_the_invoice(cli: Any, tmp_path: Path) -> None
     assert "17.50" in shown and "2537.50" in shown and "3171.88 EUR" in shown
     doc = json.loads(cli("invoices", "export", "INV-000001").output)
     assert [d["external_id"] for d in doc["time_detail"]] == ["A-1", "A-2"]
+    assert (doc["client_name"], doc["tax_name"], doc["credit_of"]) == (
+        "Nordic Shipyards AS",
+        "VAT",
+        None,
+    )
     csv_text = cli("invoices", "export", "INV-000001", "--format", "csv").output
     assert csv_text.splitlines()[1].startswith("line:time,1,")
     exceptions = json.loads(cli("exceptions", "list", "--format", "json").output)

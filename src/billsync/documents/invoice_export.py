@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from billsync.store import invoices as invoice_store
+from billsync.store import records
 from billsync.store.db import Tx
 from billsync.store.tables import time_entries
 
@@ -54,6 +55,22 @@ def _text(value: Any) -> Any:
     return value
 
 
+def _parties(tx: Tx, inv: dict[str, Any]) -> dict[str, Any]:
+    """Who is billed (the client as recorded now), the tax's name in the contract
+    version the invoice used, and what a credit note credits or why an invoice is void."""
+    client = records.body_at_current(tx, "client", inv["client"]) or {}
+    terms = records.body_at_version(tx, "contract", inv["contract"], inv["contract_version"])
+    credited = invoice_store.get(tx, inv["credit_of"])["number"] if inv["credit_of"] else None
+    return {
+        "client_name": client.get("name", ""),
+        "client_address": client.get("address", ""),
+        "client_tax_id": client.get("tax_id", ""),
+        "tax_name": (terms or {}).get("tax_name", "VAT"),
+        "credit_of": credited,
+        "void_reason": inv["void_reason"],
+    }
+
+
 def invoice_document(tx: Tx, ref: str) -> dict[str, Any]:
     inv = invoice_store.get(tx, ref)
     lines = invoice_store.lines_of(tx, inv["id"])
@@ -86,6 +103,7 @@ def invoice_document(tx: Tx, ref: str) -> dict[str, Any]:
     ]
     return {
         **{k: _text(inv[k]) for k in HEADER},
+        **_parties(tx, inv),
         "contract_status": inv["contract_status"],
         "lines": [
             {

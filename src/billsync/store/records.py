@@ -20,6 +20,18 @@ def current(tx: Tx, kind: str | None = None) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in tx.conn.execute(query.order_by(records.c.id))]
 
 
+def body_at_current(tx: Tx, kind: str, code: str) -> dict[str, Any] | None:
+    found = tx.conn.execute(
+        select(records.c.body).where(
+            records.c.workspace_id == tx.workspace_id,
+            records.c.kind == kind,
+            records.c.code == code,
+            records.c.superseded_at.is_(None),
+        )
+    ).scalar()
+    return dict(found) if found is not None else None
+
+
 def body_at_version(tx: Tx, kind: str, code: str, version: int) -> dict[str, Any] | None:
     found = tx.conn.execute(
         select(records.c.body).where(
