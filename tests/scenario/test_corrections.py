@@ -12,7 +12,7 @@ from billsync.pipeline import actions
 from billsync.pipeline.credits import CreditError, credit
 from billsync.store import invoices as invoice_store
 from billsync.store.audit import AuditLog
-from support.firm import OVERTIME, Firm, entry
+from support.firm import OVERTIME, Firm, contract, entry
 
 
 def void(firm: Firm, number: str) -> list[int]:
@@ -205,3 +205,17 @@ contracts:
         Decimal("-900.00"),
     )
     assert note["contract_status"]["retainage_held"] == "0.00"
+
+
+def test_the_story_of_an_hour_shows_how_billable_time_differs_from_worked(firm: Firm) -> None:
+    from billsync.store.story import entry_story
+
+    firm.setup(contract=contract("    rounding: {increment_minutes: 15, mode: up}")).import_rows(
+        [entry("A-1", "2026-03-02", "7.8")]  # 7 h 48 min, billed as 8 h
+    )
+    firm.run("2026-04-01")
+    (entry_id,) = [e["id"] for e in _entries(firm)]
+    with firm.store.reading() as tx:
+        story = "\n".join(what for _, what in entry_story(tx, entry_id))
+    assert "billable time adjusted: rounding +12 min" in story
+    assert "line 1 'Design / survey / naval-architect / operating' 8 x 100.00" in story

@@ -247,6 +247,7 @@ def draft_due(
     """Write one draft: the invoice, its lines and the marks on its entries, together.
     None when the draft is a growing one that already holds exactly this."""
     entry_ids = {p.entry_id for p in due.portions}
+    adjusted = {e: prep.rated[e].adjustments for e in entry_ids if prep.rated[e].adjustments}
     limit = [a for a in prep.adjustments.get(contract.code, []) if set(a.entry_ids) & entry_ids]
     growing = (
         invoice_store.continuous_draft(tx, contract.code) if due.kind == "continuous" else None
@@ -263,7 +264,7 @@ def draft_due(
     )
     if growing is not None:
         version = prep.ws.contract_versions.get(contract.code, 1)
-        changed = invoice_store.replace_draft(tx, growing, draft, version, audit)
+        changed = invoice_store.replace_draft(tx, growing, draft, version, audit, adjusted)
         return growing if changed else None
     meta = invoice_store.Meta(
         kind=due.kind,
@@ -273,7 +274,7 @@ def draft_due(
         client=contract.client,
         contract_version=prep.ws.contract_versions.get(contract.code, 1),
     )
-    return invoice_store.insert_draft(tx, draft, meta, audit)
+    return invoice_store.insert_draft(tx, draft, meta, audit, adjusted)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from billsync.domain.caps import CapUsage, cap_limits, covers, usage_key
 from billsync.domain.contracts import Contract, OverCap
 from billsync.domain.invoicing import BillingHistory, InvoiceDraft, LineKind
+from billsync.domain.rated import Adjustment
 from billsync.errors import UserError
 
 from .access import authorize
@@ -48,7 +49,12 @@ class Meta:
     credit_of: int | None = None
 
 
-def insert_draft(tx: Tx, draft: InvoiceDraft, meta: Meta, audit: AuditLog) -> int:
+Adjustments = Mapping[int, tuple[Adjustment, ...]]  # entry id -> rounding, write-ups, ...
+
+
+def insert_draft(
+    tx: Tx, draft: InvoiceDraft, meta: Meta, audit: AuditLog, adjustments: Adjustments
+) -> int:
     number = tx.next_invoice_number("CN" if meta.kind == "credit" else "INV")
     now = utcnow()
     invoice_id = int(
@@ -84,7 +90,7 @@ def insert_draft(tx: Tx, draft: InvoiceDraft, meta: Meta, audit: AuditLog) -> in
             .returning(invoices.c.id)
         ).scalar_one()
     )
-    _insert_lines(tx, invoice_id, draft)
+    _insert_lines(tx, invoice_id, draft, adjustments)
     audit.record(
         "invoice.drafted",
         f"invoice:{invoice_id}",
@@ -110,7 +116,7 @@ def _status_json(draft: InvoiceDraft) -> dict[str, str | None]:
     }
 
 
-def _insert_lines(tx: Tx, invoice_id: int, draft: InvoiceDraft) -> None:
+def _insert_lines(tx: Tx, invoice_id: int, draft: InvoiceDraft, adjustments: Adjustments) -> None:
     revisions: dict[int, int] = {}
     portion_rows: list[dict[str, Any]] = []
     for position, line in enumerate(draft.lines, start=1):
@@ -150,7 +156,15 @@ def _insert_lines(tx: Tx, invoice_id: int, draft: InvoiceDraft) -> None:
         tx.conn,
         billed_entries,
         [
-            {"entry_id": e, "revision": r, "invoice_id": invoice_id, "live": True}
+            {
+                "entry_id": e,
+                "revision": r,
+                "invoice_id": invoice_id,
+                "live": True,
+                "adjustments": [
+                    {"reason": a.reason, "seconds": a.seconds} for a in adjustments.get(e, ())
+                ],
+            }
             for e, r in sorted(revisions.items())
         ],
     )
@@ -187,7 +201,12 @@ def continuous_draft(tx: Tx, contract: str) -> int | None:
 
 
 def replace_draft(
-    tx: Tx, invoice_id: int, draft: InvoiceDraft, contract_version: int, audit: AuditLog
+    tx: Tx,
+    invoice_id: int,
+    draft: InvoiceDraft,
+    contract_version: int,
+    audit: AuditLog,
+    adjustments: Adjustments,
 ) -> bool:
     """Grow a continuous draft to `draft`; False when it already is exactly that."""
     old = get(tx, invoice_id)
@@ -225,7 +244,7 @@ def replace_draft(
             contract_status=_status_json(draft),
         )
     )
-    _insert_lines(tx, invoice_id, draft)
+    _insert_lines(tx, invoice_id, draft, adjustments)
     audit.record(
         "invoice.grown",
         f"invoice:{invoice_id}",

@@ -81,6 +81,7 @@ def entry_story(tx: Tx, entry_id: int) -> list[tuple[str, str]]:
         select(
             billed_entries.c.revision,
             billed_entries.c.live,
+            billed_entries.c.adjustments,
             invoices.c.number,
             invoices.c.status,
             invoices.c.created_at,
@@ -105,6 +106,10 @@ def entry_story(tx: Tx, entry_id: int) -> list[tuple[str, str]]:
             f"line {ln.position} '{ln.description}' {ln.quantity} x {ln.unit_price}" for ln in lines
         )
         state = "live" if b.live else "freed"
+        if b.adjustments:
+            parts += "; billable time adjusted: " + ", ".join(
+                f"{a['reason']} {a['seconds'] / 60:+g} min" for a in b.adjustments
+            )
         story.append(
             (
                 str(b.created_at),

@@ -263,6 +263,8 @@ billed_entries = Table(
     Column("revision", Integer, nullable=False),
     Column("invoice_id", ForeignKey("invoices.id"), nullable=False, index=True),
     Column("live", Boolean, nullable=False),
+    # How billable time differs from worked time for this entry: [{reason, seconds}].
+    Column("adjustments", JSON, nullable=False),
     Index(
         "uq_billed_entries_live",
         "entry_id",

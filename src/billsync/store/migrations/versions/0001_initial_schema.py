@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 21:00:17.395495
+Create Date: 2026-11-25 21:55:47.415872
 """
 
 import sqlalchemy as sa
@@ -256,6 +256,7 @@ def upgrade() -> None:
             "invoice_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("live", sa.Boolean(), nullable=False),
+        sa.Column("adjustments", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["entry_id"], ["time_entries.id"], name=op.f("fk_billed_entries_entry_id_time_entries")
         ),
