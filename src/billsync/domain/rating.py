@@ -562,15 +562,13 @@ def _rate_missing(
         f"task {task}, category {entry.category}, {entry.work_date}) in contract "
         f"{contract.code}: add a rate row that covers it, or correct the entry's mapping."
     )
-    return Finding(
-        code="rate.missing",
-        severity=Severity.BLOCKING,
-        subject=f"entry:{entry.id}",
-        message=message,
-        entry_ids=(entry.id,),
-        contract=contract.code,
-        hours=hours(seconds),
-        details={
+    return _blocking(
+        "rate.missing",
+        entry,
+        contract,
+        seconds,
+        message,
+        {
             "external_id": entry.external_id,
             "person": entry.person,
             "role": person.role,
@@ -582,18 +580,37 @@ def _rate_missing(
     )
 
 
-def _person_unknown(entry: TimeEntry, contract: Contract, seconds: int) -> Finding:
-    message = (
-        f"Entry {entry.external_id} ({entry.work_date}) is mapped to person {entry.person}, "
-        f"who is not in the workspace: add the person with a role and site, or remap the entry."
-    )
+def _blocking(
+    code: str,
+    entry: TimeEntry,
+    contract: Contract,
+    seconds: int,
+    message: str,
+    details: dict[str, str],
+) -> Finding:
+    """A blocking finding about one entry that rating cannot price."""
     return Finding(
-        code="rate.person_unknown",
+        code=code,
         severity=Severity.BLOCKING,
         subject=f"entry:{entry.id}",
         message=message,
         entry_ids=(entry.id,),
         contract=contract.code,
         hours=hours(seconds),
-        details={"external_id": entry.external_id, "person": entry.person},
+        details=details,
+    )
+
+
+def _person_unknown(entry: TimeEntry, contract: Contract, seconds: int) -> Finding:
+    message = (
+        f"Entry {entry.external_id} ({entry.work_date}) is mapped to person {entry.person}, "
+        f"who is not in the workspace: add the person with a role and site, or remap the entry."
+    )
+    return _blocking(
+        "rate.person_unknown",
+        entry,
+        contract,
+        seconds,
+        message,
+        {"external_id": entry.external_id, "person": entry.person},
     )

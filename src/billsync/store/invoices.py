@@ -318,20 +318,26 @@ def listing(
 def history(tx: Tx, contract: str, *, exclude: int | None = None) -> BillingHistory:
     """What earlier live invoices of the contract billed and withheld (a growing draft
     leaves itself out)."""
-    billed = held = ZERO
-    for inv in listing(tx, contract=contract):
-        if inv["status"] not in LIVE or inv["id"] == exclude:
-            continue
-        released = sum(
-            (
-                ln["amount"]
-                for ln in lines_of(tx, inv["id"])
-                if ln["kind"] == LineKind.RETAINAGE_RELEASE.value
-            ),
-            ZERO,
+    live = [
+        inv
+        for inv in listing(tx, contract=contract)
+        if inv["status"] in LIVE and inv["id"] != exclude
+    ]
+    # Releases in one query, not one per invoice; summed in Python (exact on SQLite).
+    releases = tx.conn.execute(
+        select(invoice_lines.c.invoice_id, invoice_lines.c.amount)
+        .join(invoices, invoices.c.id == invoice_lines.c.invoice_id)
+        .where(
+            invoices.c.workspace_id == tx.workspace_id,
+            invoices.c.contract == contract,
+            invoice_lines.c.kind == LineKind.RETAINAGE_RELEASE.value,
         )
-        billed += inv["subtotal"] - released
-        held += inv["retainage"] - released
+    )
+    released: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for invoice_id, amount in releases:
+        released[invoice_id] += amount
+    billed = sum((inv["subtotal"] - released[inv["id"]] for inv in live), ZERO)
+    held = sum((inv["retainage"] - released[inv["id"]] for inv in live), ZERO)
     return BillingHistory(billed_before=billed, retainage_held=held)
 
 
