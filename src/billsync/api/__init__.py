@@ -1,0 +1,1 @@
+"""The HTTP server: webhook receivers (and, later, the REST API and console)."""

@@ -1,0 +1,219 @@
+"""The shapes every connector speaks: what a Source returns, what a Sink takes.
+
+Source.pull(since)      -> pages of VendorRecord (the vendor's object, verbatim,
+                           with its id and change stamp)
+Source.fields(record)   -> the canonical import fields (docs/import.md) of one record
+Source.verify/events    -> a webhook delivery checked and turned into events
+Sink.create_invoice     -> the invoice at the vendor, with its number and status
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar, Literal, Protocol
+
+import httpx
+
+from billsync.domain.connections import Connection
+from billsync.errors import UserError
+
+from .http import VendorClient
+
+
+class MissingCredential(UserError):
+    pass
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Resolved secrets of one connection. Never printed: repr shows only the names."""
+
+    connection: str
+    values: Mapping[str, str] = field(repr=False)
+
+    def __getitem__(self, name: str) -> str:
+        value = self.values.get(name)
+        if not value:
+            raise MissingCredential(
+                f"connection {self.connection!r}: credential {name!r} is not set "
+                f"(set it in the workspace file or with `billsync connections set-secret`)"
+            )
+        return value
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name) or None
+
+
+class TokenStore(Protocol):
+    """Where an OAuth2 connection keeps its tokens (encrypted, in the store)."""
+
+    def load(self) -> dict[str, Any] | None: ...
+
+    def save(self, token: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Context:
+    """Everything a connector gets from outside: its configuration, secrets and tokens,
+    and (for tests) the transport, the sleep between retries and the clock."""
+
+    connection: Connection
+    credentials: Credentials
+    tokens: TokenStore | None = None
+    transport: httpx.BaseTransport | None = None
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+
+    def setting(self, name: str) -> str:
+        value = self.connection.settings.get(name)
+        if not value:
+            raise MissingCredential(
+                f"connection {self.connection.code!r}: setting {name!r} is not set"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class VendorRecord:
+    external_id: str
+    payload: Mapping[str, Any]  # the vendor's object, verbatim: kept as the raw record
+    updated_at: dt.datetime | None  # the vendor's change stamp: the entry's revision
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    records: Sequence[VendorRecord]
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    url: str
+    headers: Mapping[str, str]  # names in lower case
+    body: bytes
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebhookReply:
+    """An answer the platform expects before any event is stored (a handshake)."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    external_id: str
+    kind: Literal["upsert", "delete"]
+    record: VendorRecord | None  # None: the delivery carries only the id; fetch it
+
+
+class WebhookMalformed(ValueError):
+    """A verified delivery whose body is not what the platform sends (answered 400)."""
+
+
+class Source(ABC):
+    """Time from one platform."""
+
+    # How far back an incremental read can reach; an older watermark means a full read.
+    change_window: ClassVar[dt.timedelta | None] = None
+
+    def __init__(self, context: Context, http: VendorClient):
+        self.context = context
+        self.http = http
+
+    @abstractmethod
+    def pull(self, since: dt.datetime | None) -> Iterator[Page]:
+        """Records changed at or after `since` (None: everything), page by page."""
+
+    @abstractmethod
+    def listed_ids(self, start: dt.date, end: dt.date) -> set[str]:
+        """The ids of every entry the platform has with a work date in [start, end]:
+        what the reconcile sweep compares with the store to find deletions."""
+
+    @abstractmethod
+    def fetch(self, external_id: str) -> VendorRecord | None:
+        """One entry by id; None when the platform no longer has it."""
+
+    @abstractmethod
+    def fields(self, record: VendorRecord) -> dict[str, str]:
+        """The record as canonical import fields (docs/import.md); `revision` and
+        `deleted` included. Field errors are found by the canonical parser."""
+
+    # Webhooks: a platform without them keeps these defaults.
+    def handshake(self, request: WebhookRequest, secret: str | None) -> WebhookReply | None:
+        return None
+
+    def verify(self, request: WebhookRequest, secret: str | None) -> bool:
+        return False
+
+    def events(self, request: WebhookRequest) -> list[WebhookEvent]:
+        raise WebhookMalformed("this platform sends no webhooks for time")
+
+
+@dataclass(frozen=True)
+class OutgoingLine:
+    description: str
+    item: str  # the product/service the line sells, e.g. "Naval architect (normal)"
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    amount: Decimal
+    tax_percent: Decimal
+
+
+@dataclass(frozen=True)
+class OutgoingInvoice:
+    """An approved billsync invoice as a Sink needs it."""
+
+    number: str
+    client_code: str
+    client_name: str
+    currency: str
+    issue_date: dt.date
+    due_date: dt.date | None
+    po_number: str
+    memo: str
+    lines: Sequence[OutgoingLine]
+    subtotal: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class RemoteInvoice:
+    remote_id: str
+    number: str
+    status: str
+    total: Decimal | None = None
+
+
+class Sink(ABC):
+    """Invoices to one accounting platform."""
+
+    def __init__(self, context: Context, http: VendorClient):
+        self.context = context
+        self.http = http
+
+    @abstractmethod
+    def find_invoice(self, number: str) -> RemoteInvoice | None:
+        """The platform's invoice with this document number, if there is one."""
+
+    @abstractmethod
+    def create_invoice(self, invoice: OutgoingInvoice, idempotency_key: str) -> RemoteInvoice:
+        """Create it; the key makes a retried create return the first one."""
+
+    @abstractmethod
+    def invoice_status(self, remote_id: str) -> RemoteInvoice: ...
+
+    def mark_billed(self, external_ids: Sequence[str], remote: RemoteInvoice) -> int:
+        """Mark source time as billed where the platform supports it; how many."""
+        return 0

@@ -1,0 +1,175 @@
+"""The one HTTP core every connector uses (httpx): retries with back-off on 5xx and
+timeouts, waits that honour Retry-After and the vendor's rate-limit headers on 429,
+and errors that say which platform, which call and what the vendor said, never a
+secret (no query string, no headers, no body we sent).
+
+    client = VendorClient("harvest", "https://api.harvestapp.com", headers={...})
+    client.json("GET", "/v2/time_entries", params={"page": 1})
+    # 429 Retry-After: 3 -> sleeps 3 s and asks again; 503 -> 0.5 s, 1 s, 2 s ... then
+    # VendorError("harvest: GET /v2/time_entries: 503 Service Unavailable: ...")
+    # 401 -> AuthFailed: a wrong or revoked credential is never an empty sync
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from billsync.errors import UserError
+
+RETRYABLE = frozenset({500, 502, 503, 504})
+DETAIL_LIMIT = 300
+
+
+class VendorError(UserError):
+    def __init__(self, platform: str, call: str, status: int | None, detail: str):
+        self.platform, self.call, self.status, self.detail = platform, call, status, detail
+        said = f"{status} " if status is not None else ""
+        super().__init__(f"{platform}: {call}: {said}{detail}".rstrip(": "))
+
+
+class AuthFailed(VendorError):
+    """Wrong, expired or revoked credentials: the sync fails loudly."""
+
+
+def retry_after_header(response: httpx.Response) -> float | None:
+    """Retry-After in seconds, or as an HTTP date."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def default_detail(response: httpx.Response) -> str:
+    return response.text
+
+
+@dataclass
+class Retry:
+    attempts: int = 6  # tries in all, the first included
+    base: float = 0.5  # first back-off after a 5xx or timeout, doubled each time
+    cap: float = 30.0  # longest single wait
+    budget: float = 300.0  # most seconds spent waiting on one call
+
+
+class VendorClient:
+    def __init__(
+        self,
+        platform: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        retry: Retry | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        wait_of: Callable[[httpx.Response], float | None] = retry_after_header,
+        detail_of: Callable[[httpx.Response], str] = default_detail,
+    ):
+        self.platform = platform
+        self.retry = retry or Retry()
+        self.sleep = sleep
+        self.wait_of = wait_of
+        self.detail_of = detail_of
+        self.client = client or httpx.Client(transport=transport)
+        self.client.base_url = httpx.URL(base_url.rstrip("/") + "/")
+        self.client.headers.update(headers or {})
+        self.client.timeout = httpx.Timeout(timeout)
+        if auth is not None:
+            self.client.auth = auth
+        self._random = random.Random()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: frozenset[int] = frozenset(),
+    ) -> httpx.Response:
+        """Send with retries. A status in `ok` is returned to the caller as it is
+        (e.g. 404 for "not found" lookups)."""
+        call = f"{method} {path.split('?', 1)[0]}"
+        waited = 0.0
+        failure: tuple[int | None, str]
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                response = self.client.request(
+                    method,
+                    path.lstrip("/"),
+                    params=params,
+                    json=json,
+                    content=content,
+                    headers=headers,
+                )
+            except httpx.TimeoutException:
+                wait, failure = self._backoff(attempt, None), (None, "timed out")
+            except httpx.TransportError as exc:
+                reason = f"unreachable ({type(exc).__name__})"
+                wait, failure = self._backoff(attempt, None), (None, reason)
+            else:
+                status = response.status_code
+                if status < 400 or status in ok:
+                    return response
+                if status in (401, 403):
+                    raise AuthFailed(self.platform, call, status, self._detail(response))
+                if status == 429 or status in RETRYABLE:
+                    wait = self._backoff(attempt, self.wait_of(response))
+                else:
+                    raise VendorError(self.platform, call, status, self._detail(response))
+                failure = (status, self._detail(response))
+            if attempt == self.retry.attempts or waited + wait > self.retry.budget:
+                raise VendorError(
+                    self.platform, call, failure[0], f"{failure[1]} (gave up after {attempt} tries)"
+                )
+            self.sleep(wait)
+            waited += wait
+        raise AssertionError("unreachable")
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            call = f"{method} {path.split('?', 1)[0]}"
+            raise VendorError(self.platform, call, response.status_code, "not JSON") from exc
+
+    def _backoff(self, attempt: int, hinted: float | None) -> float:
+        if hinted is not None:
+            return hinted
+        wait: float = min(self.retry.base * 2 ** (attempt - 1), self.retry.cap)
+        return wait * (0.5 + self._random.random() / 2)  # jitter: retries don't march together
+
+    def _detail(self, response: httpx.Response) -> str:
+        try:
+            text = self.detail_of(response)
+        except Exception:  # the vendor's error body is not what it documents
+            text = response.text
+        text = " ".join(text.split())
+        if not text:
+            text = response.reason_phrase
+        return text[:DETAIL_LIMIT]

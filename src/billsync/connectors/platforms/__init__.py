@@ -1,0 +1,1 @@
+"""One module per platform; importing this package registers them all."""

@@ -1,0 +1,1 @@
+"""One sandbox module per platform; importing this package registers them all."""
