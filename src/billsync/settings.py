@@ -13,6 +13,8 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{Path.cwd() / 'billsync.db'}"
     workspace: str = "default"
     actor: str = ""  # who is acting; defaults to the login name
+    secret_key: str = ""  # Fernet key for connection secrets; else the key file
+    secret_key_file: str = "~/.config/billsync/secret.key"
 
     @property
     def who(self) -> str:

@@ -6,6 +6,7 @@
     projects:  [{code: P-1001, name: Hull survey, client: nordic, contract: NSY-2026}]
     contracts: [{code: NSY-2026, client: nordic, currency: EUR, start: 2026-01-01, ...}]
     mapping_rules: [{source: harvest, field: project, value: "4471", project: P-1001}]
+    connections: [{code: harvest, platform: harvest, credentials: {token: env:HARVEST_TOKEN}}]
 
 Numbers are read as Decimal from their text (145.10 stays 145.10, never a float). An
 invalid file raises `ConfigError` listing every problem as file, path and field.
@@ -24,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from billsync.domain.access import Member
+from billsync.domain.connections import Connection
 from billsync.domain.contracts import Contract
 from billsync.domain.mapping import MappingRule
 from billsync.domain.workspace import Client, Person, Project, Site
@@ -38,6 +40,7 @@ SECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
     "projects": ("project", Project),
     "mapping_rules": ("rule", MappingRule),
     "members": ("member", Member),
+    "connections": ("connection", Connection),
 }
 KIND_SECTION = {kind: section for section, (kind, _) in SECTIONS.items()}
 
@@ -91,7 +94,7 @@ def record_key(kind: str, record: BaseModel) -> str:
         return f"{record.source}:{record.field}:{record.match}:{record.value}"
     if isinstance(record, Member):
         return record.user
-    if isinstance(record, Client | Site | Person | Project | Contract):
+    if isinstance(record, Client | Site | Person | Project | Contract | Connection):
         return record.code
     raise TypeError(f"no key for a {kind} record")
 

@@ -44,6 +44,9 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "void": frozenset({Role.FINANCE}),
     "credit": frozenset({Role.FINANCE}),
     "approve": frozenset({Role.APPROVER}),
+    "connections": frozenset({Role.ADMIN}),  # secrets, OAuth2 consent
+    "sync": frozenset({Role.OPERATOR, Role.FINANCE}),
+    "push": frozenset({Role.OPERATOR, Role.FINANCE}),
 }
 
 

@@ -30,7 +30,7 @@ from billsync.errors import UserError
 from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store, utcnow
-from billsync.store.entries import Incoming, IngestCounts, ingest
+from billsync.store.entries import Incoming, IngestCounts, ingest, revision_events
 from billsync.store.tables import import_batches, quarantine
 
 from .collector import bulk_work
@@ -262,15 +262,5 @@ def import_file(
             None,
             {"source": source, "file": path.name, "sha256": digest, **summary},
         )
-        audit.record_many(
-            [
-                (
-                    "entry.revised",
-                    f"entry:{r.entry_id}",
-                    r.before,
-                    {"revision": r.revision, **r.after},
-                )
-                for r in revised
-            ]
-        )
+        audit.record_many(revision_events(revised))
     return ImportResult(batch_id, lines, counts, bad)

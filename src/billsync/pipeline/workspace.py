@@ -22,7 +22,9 @@ from billsync.config.loader import (
     check_references,
     record_key,
 )
+from billsync.connectors.registry import all_platforms
 from billsync.domain.access import Member, Role
+from billsync.domain.connections import Connection
 from billsync.domain.contracts import Contract
 from billsync.domain.mapping import MappingRule
 from billsync.domain.workspace import Client, Person, Project, Site
@@ -31,7 +33,7 @@ from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store, Tx
 
-PRUNABLE = ("rule", "member")
+PRUNABLE = ("rule", "member", "connection")
 MODELS: dict[str, type[BaseModel]] = {kind: model for kind, model in SECTIONS.values()}
 
 
@@ -60,6 +62,7 @@ class Workspace:
     contracts: dict[str, Contract]
     contract_versions: dict[str, int]
     rules: tuple[MappingRule, ...]
+    connections: dict[str, Connection]
 
 
 def _body(record: BaseModel) -> dict[str, Any]:
@@ -90,6 +93,7 @@ def load_workspace(tx: Tx) -> Workspace:
         contracts=keyed("contract"),
         contract_versions=versions,
         rules=tuple(by_kind.get("rule", [])),  # type: ignore[arg-type]
+        connections=keyed("connection"),
     )
 
 
@@ -122,6 +126,7 @@ def apply(
                 merged.setdefault(kind, {})[record_key(kind, item)] = item
         problems = check_references({k: list(v.values()) for k, v in merged.items()})
         problems += _lockout(merged.get("member", {}), actor)
+        problems += _platform_problems(merged.get("connection", {}))
         if problems:
             raise ConfigError(filename, problems)
 
@@ -169,6 +174,31 @@ def _lockout(members: Mapping[str, BaseModel], actor: str) -> list[Problem]:
             "one could change this workspace again",
         )
     ]
+
+
+def _platform_problems(connections: Mapping[str, BaseModel]) -> list[Problem]:
+    """A connection names a known platform and gives what that platform needs."""
+    platforms = all_platforms()
+    problems = []
+    for code, connection in connections.items():
+        assert isinstance(connection, Connection)
+        where = f"connections[{code}]"
+        found = platforms.get(connection.platform)
+        if found is None:
+            known = ", ".join(sorted(platforms))
+            problems.append(Problem(f"{where}.platform", f"unknown platform (known: {known})"))
+            continue
+        for name in found.credentials:
+            if name not in connection.credentials:
+                problems.append(Problem(f"{where}.credentials", f"{name!r} is required"))
+        for name in found.settings:
+            if name not in connection.settings:
+                problems.append(Problem(f"{where}.settings", f"{name!r} is required"))
+        if connection.push_invoices and found.sink is None:
+            problems.append(Problem(f"{where}.push_invoices", f"{found.title} takes no invoices"))
+        if connection.pull_time and found.source is None:
+            problems.append(Problem(f"{where}.pull_time", f"{found.title} has no time to pull"))
+    return problems
 
 
 def export(store: Store) -> dict[str, list[BaseModel]]:

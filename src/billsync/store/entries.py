@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -205,6 +206,14 @@ def ingest(
     return counts, revised
 
 
+def revision_events(revised: Iterable[Revised]) -> list[tuple[str, str, Any, Any]]:
+    """The audit events of entries that got a new revision."""
+    return [
+        ("entry.revised", f"entry:{r.entry_id}", r.before, {"revision": r.revision, **r.after})
+        for r in revised
+    ]
+
+
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     keys = [k for k in after if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
@@ -392,3 +401,45 @@ def transfers(tx: Tx) -> dict[int, tuple[str, str]]:
         )
     )
     return {r.id: (r.transfer_project, r.transfer_task) for r in rows}
+
+
+def live_ids(tx: Tx, source: str, start: dt.date, end: dt.date) -> set[str]:
+    """External ids of the source's entries, not deleted, worked in [start, end]."""
+    rows = tx.conn.execute(
+        select(time_entries.c.external_id).where(
+            time_entries.c.workspace_id == tx.workspace_id,
+            time_entries.c.source == source,
+            time_entries.c.deleted.is_(False),
+            time_entries.c.work_date.between(start, end),
+        )
+    )
+    return {r.external_id for r in rows}
+
+
+def tombstones(tx: Tx, source: str, external_ids: Sequence[str], stamp: str) -> list[Incoming]:
+    """A deleted revision of each stored entry: the same work marked deleted, stamped
+    `stamp`, so ingest treats the deletion like any other change (and raises
+    `entry.changed_after_billing` when the entry was billed)."""
+    out = []
+    for external_id, row in _existing(tx, source, external_ids).items():
+        if row.deleted:
+            continue
+        record = Canonical(
+            external_id,
+            SourceRef(row.src_person, row.src_project, row.src_task, row.src_client),
+            row.work_date,
+            row.duration_seconds,
+            row.timezone,
+            row.start_at,
+            row.end_at,
+            row.notes,
+            Approval(row.approval),
+            row.billable,
+            Category(row.category),
+            row.source_rate,
+            stamp,
+            True,
+        )
+        payload = json.dumps({"external_id": external_id, "deleted": True, "seen_missing": stamp})
+        out.append(Incoming(record, payload, None, stamp))
+    return out

@@ -310,3 +310,67 @@ audit_events = Table(
     UniqueConstraint("workspace_id", "seq"),
     Index("ix_audit_events_subject", "workspace_id", "subject"),
 )
+
+# Secrets of a connection (API keys, OAuth2 tokens), Fernet-encrypted: store/secrets.py.
+connection_secrets = Table(
+    "connection_secrets",
+    metadata,
+    Column("workspace_id", ForeignKey("workspaces.id"), primary_key=True),
+    Column("connection", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("ciphertext", Text, nullable=False),
+    Column("updated_at", _tz(), nullable=False),
+)
+
+# Where each connection's incremental sync stands.
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("workspace_id", ForeignKey("workspaces.id"), primary_key=True),
+    Column("connection", String(64), primary_key=True),
+    Column("watermark", _tz()),  # the newest vendor change stamp seen
+    Column("full_at", _tz()),  # the last full read
+    Column("reconciled_at", _tz()),  # the last deletion sweep
+    Column("last", JSON, nullable=False),  # the last sync's summary
+)
+
+# Webhook deliveries, stored verbatim before the platform gets its 2xx.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", ForeignKey("workspaces.id"), nullable=False),
+    Column("connection", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("received_at", _tz(), nullable=False),
+    Column("status", String(16), nullable=False),  # pending, processed, failed
+    Column("processed_at", _tz()),
+    Column("error", Text),
+    # The same delivery twice is stored once.
+    UniqueConstraint("workspace_id", "connection", "sha256"),
+    Index("ix_webhook_events_status", "workspace_id", "status"),
+)
+
+# Invoices on their way to an accounting system; the key makes every retry the same
+# request at the vendor, so a crash between "sent" and "recorded" never bills twice.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("workspace_id", ForeignKey("workspaces.id"), nullable=False),
+    Column("invoice_id", ForeignKey("invoices.id"), nullable=False),
+    Column("connection", String(64), nullable=False),
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # pending, sent, failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("remote_id", String(128)),
+    Column("remote_number", String(64)),
+    Column("remote_status", String(32)),
+    Column("created_at", _tz(), nullable=False),
+    Column("sent_at", _tz()),
+    UniqueConstraint("workspace_id", "invoice_id", "connection"),
+    Index("ix_outbox_status", "workspace_id", "status"),
+)

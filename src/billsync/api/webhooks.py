@@ -1,0 +1,43 @@
+"""`POST /webhooks/{connection}`: the receiver every platform delivers to.
+
+The raw body is verified with the platform's own scheme and stored (committed) before
+the 2xx; processing runs after the answer. Forged: 401, malformed: 400, unknown
+connection: 404, and nothing stored for any of them.
+"""
+
+from __future__ import annotations
+
+from fastapi import BackgroundTasks, FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from billsync.connectors.base import WebhookRequest
+from billsync.pipeline.connections import Hooks
+from billsync.pipeline.webhooks import Refused, accept, process
+from billsync.store.db import Store
+
+
+def create_app(store: Store, hooks: Hooks | None = None) -> FastAPI:
+    app = FastAPI(title="billsync", summary="Webhook receivers")
+
+    @app.post("/webhooks/{connection}", status_code=200)
+    async def receive(connection: str, request: Request, background: BackgroundTasks) -> Response:
+        delivery = WebhookRequest(
+            str(request.url),
+            {k.lower(): v for k, v in request.headers.items()},
+            await request.body(),
+            dict(request.query_params),
+        )
+        try:
+            accepted = await run_in_threadpool(accept, store, connection, delivery, hooks)
+        except Refused as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        if accepted.reply is not None:
+            reply = accepted.reply
+            return Response(
+                reply.body, reply.status, dict(reply.headers), media_type=reply.media_type
+            )
+        background.add_task(process, store, connection, hooks)
+        return JSONResponse({"received": accepted.event_id, "new": accepted.new})
+
+    return app

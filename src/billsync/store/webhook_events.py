@@ -1,0 +1,82 @@
+"""Webhook deliveries, kept verbatim. A delivery is stored (and committed) before the
+platform gets its 2xx, so an accepted event is never lost; the same body twice is
+stored once."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from .bulk import insert_rows
+from .db import Tx, utcnow
+from .tables import webhook_events
+
+DROPPED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    connection: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def store(tx: Tx, connection: str, headers: Mapping[str, str], body: bytes) -> tuple[int, bool]:
+    """The event's id, and whether it is new (False: this delivery was stored before)."""
+    sha = hashlib.sha256(body).hexdigest()
+    query = select(webhook_events.c.id).where(
+        webhook_events.c.workspace_id == tx.workspace_id,
+        webhook_events.c.connection == connection,
+        webhook_events.c.sha256 == sha,
+    )
+    before = tx.conn.execute(query).scalar()
+    if before is not None:
+        return int(before), False
+    insert_rows(
+        tx.conn,
+        webhook_events,
+        [
+            {
+                "workspace_id": tx.workspace_id,
+                "connection": connection,
+                "sha256": sha,
+                "headers": {k: v for k, v in headers.items() if k not in DROPPED_HEADERS},
+                "body": body.decode("utf-8", errors="replace"),
+                "received_at": utcnow(),
+                "status": "pending",
+            }
+        ],
+        skip_existing=True,
+    )
+    return int(tx.conn.execute(query).scalar_one()), True
+
+
+def pending(tx: Tx, connection: str | None = None) -> list[StoredEvent]:
+    query = select(webhook_events).where(
+        webhook_events.c.workspace_id == tx.workspace_id, webhook_events.c.status == "pending"
+    )
+    if connection is not None:
+        query = query.where(webhook_events.c.connection == connection)
+    return [
+        StoredEvent(r.id, r.connection, dict(r.headers), r.body.encode())
+        for r in tx.conn.execute(query.order_by(webhook_events.c.id))
+    ]
+
+
+def finish(tx: Tx, event_id: int) -> None:
+    tx.conn.execute(
+        update(webhook_events)
+        .where(webhook_events.c.id == event_id)
+        .values(status="processed", processed_at=utcnow(), error=None)
+    )
+
+
+def note_error(tx: Tx, event_id: int, error: str) -> None:
+    """Processing failed (the vendor was down for a fetch by id): it stays pending."""
+    tx.conn.execute(
+        update(webhook_events).where(webhook_events.c.id == event_id).values(error=error)
+    )
