@@ -9,7 +9,7 @@ from typer.core import TyperGroup
 
 from billsync.errors import UserError
 
-from . import audit, demo, entries, exceptions, invoices, pipeline, reports, workspace
+from . import audit, connections, demo, entries, exceptions, invoices, pipeline, reports, workspace
 from .common import fail
 
 
@@ -35,6 +35,12 @@ app.command()(workspace.export)
 app.command("import")(workspace.import_)
 app.command("run")(pipeline.run_command)
 app.command()(pipeline.invoice)
+app.command("sync")(connections.sync_command)
+app.command("push")(connections.push_command)
+app.command()(connections.connect)
+app.command()(connections.serve)
+app.add_typer(connections.app, name="connections")
+app.add_typer(connections.sandbox_app, name="sandbox")
 app.add_typer(workspace.project_app, name="project")
 app.add_typer(workspace.periods_app, name="periods")
 app.add_typer(entries.app, name="entries")

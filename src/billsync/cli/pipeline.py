@@ -14,6 +14,7 @@ from billsync.store.db import Store
 from billsync.triggers.manual import invoice_now, release_retainage
 
 from .common import Format, TodayOption, console, emit, open_default, today_of
+from .connections import push_all, sync_all
 
 STAGES = ("load", "map", "validate", "rate", "cap", "draft")
 
@@ -44,9 +45,16 @@ def print_run(store: Store, report: RunReport) -> None:
         )
 
 
-def run_command(today: TodayOption = None) -> None:
-    """Run the pipeline and draft every invoice that is due."""
+def run_command(
+    today: TodayOption = None,
+    connections: Annotated[
+        bool, typer.Option("--connections/--no-connections", help="Sync first, push after")
+    ] = True,
+) -> None:
+    """Sync every connection, run the pipeline, draft what is due, push approved invoices."""
     store, settings = open_default()
+    if connections:
+        sync_all(store, settings.who)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -62,6 +70,8 @@ def run_command(today: TodayOption = None) -> None:
             progress=lambda stage: bar.update(task, advance=1, description=stage),
         )
     print_run(store, report)
+    if connections:
+        push_all(store, settings.who)
 
 
 def invoice(

@@ -52,6 +52,10 @@ class SyncSummary:
     deleted: int = 0
     rejected: int = 0
 
+    def add_from(self, other: SyncSummary) -> None:
+        for name in ("fetched", "new", "changed", "unchanged", "stale", "deleted", "rejected"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def add(self, counts: IngestCounts) -> None:
         self.new += counts.new
         self.changed += counts.changed

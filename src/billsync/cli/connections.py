@@ -1,0 +1,242 @@
+"""`billsync sync`, `push`, `connect`, `serve`, `connections ...` and `sandbox serve`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import webbrowser
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from billsync.api.webhooks import create_app
+from billsync.connectors.http import VendorError
+from billsync.connectors.registry import all_platforms
+from billsync.pipeline.connections import context_for, open_sink, open_source
+from billsync.pipeline.oauth import connect as oauth_connect
+from billsync.pipeline.push import PushSummary, push
+from billsync.pipeline.sync import SyncSummary, sync
+from billsync.pipeline.webhooks import process
+from billsync.pipeline.workspace import load_workspace
+from billsync.sandbox.base import TimeSandbox
+from billsync.sandbox.registry import all_sandboxes
+from billsync.store import secrets, sync_state
+from billsync.store.access import authorize
+from billsync.store.audit import AuditLog
+from billsync.store.db import Store
+
+from .common import Format, FormatOption, console, emit, fail, open_default
+
+app = typer.Typer(no_args_is_help=True, help="Connections to time and accounting platforms.")
+sandbox_app = typer.Typer(no_args_is_help=True, help="Local emulators of the vendor APIs.")
+
+ConnectionOption = Annotated[
+    str | None, typer.Option("--connection", "-c", help="One connection (default: all)")
+]
+
+
+def _codes(store: Store, only: str | None, *, pulls: bool) -> list[str]:
+    with store.reading() as tx:
+        connections = load_workspace(tx).connections
+    if only is not None:
+        if only not in connections:
+            fail(f"no connection {only!r}")
+        return [only]
+    return sorted(
+        code for code, c in connections.items() if (c.pull_time if pulls else c.push_invoices)
+    )
+
+
+def print_sync(summary: SyncSummary) -> None:
+    console.print(
+        f"{summary.connection}: {'full read; ' if summary.full else ''}"
+        f"fetched {summary.fetched:,}  new {summary.new:,}  changed {summary.changed:,}  "
+        f"unchanged {summary.unchanged:,}  deleted {summary.deleted:,}  "
+        f"rejected {summary.rejected:,}",
+        highlight=False,
+    )
+
+
+def print_push(summary: PushSummary) -> None:
+    for number, remote in summary.sent:
+        console.print(
+            f"{number} -> {summary.connection} {remote.number} ({remote.status})", highlight=False
+        )
+    for number, error in summary.failed:
+        console.print(f"{number} -> {summary.connection} FAILED: {error}", highlight=False)
+
+
+def sync_all(
+    store: Store,
+    actor: str,
+    only: str | None = None,
+    *,
+    full: bool = False,
+    reconcile: bool | None = None,
+) -> list[SyncSummary]:
+    done = []
+    for code in _codes(store, only, pulls=True):
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"{code}: connecting")
+
+            def show(s: SyncSummary, code: str = code, task: TaskID = task) -> None:
+                bar.update(task, description=f"{code}: {s.fetched:,} fetched, {s.new:,} new")
+
+            summary = sync(store, code, actor, full=full, reconcile=reconcile, progress=show)
+        if _has_webhooks(store, code):  # deliveries whose processing failed: retried
+            summary.add_from(process(store, code))
+        print_sync(summary)
+        done.append(summary)
+    return done
+
+
+def _has_webhooks(store: Store, code: str) -> bool:
+    chosen, _ = context_for(store, code)
+    return chosen.webhooks
+
+
+def push_all(store: Store, actor: str, only: str | None = None) -> list[PushSummary]:
+    done = []
+    for code in _codes(store, only, pulls=False):
+        summary = push(store, code, actor)
+        print_push(summary)
+        done.append(summary)
+    return done
+
+
+def sync_command(
+    connection: ConnectionOption = None,
+    full: Annotated[bool, typer.Option("--full", help="Read everything, not only changes")] = False,
+    reconcile: Annotated[
+        bool | None,
+        typer.Option("--reconcile/--no-reconcile", help="Sweep for deletions (default: daily)"),
+    ] = None,
+) -> None:
+    """Pull time from every connection (or one): fetched, new, changed, deleted, rejected."""
+    store, settings = open_default()
+    sync_all(store, settings.who, connection, full=full, reconcile=reconcile)
+
+
+def push_command(connection: ConnectionOption = None) -> None:
+    """Send approved invoices to the accounting connections (through the outbox)."""
+    store, settings = open_default()
+    push_all(store, settings.who, connection)
+
+
+def connect(
+    connection: Annotated[str, typer.Argument(help="The connection's code")],
+    port: Annotated[int, typer.Option(help="Local port for the OAuth2 callback")] = 8765,
+) -> None:
+    """Authorize billsync at the platform (OAuth2, with a local callback)."""
+    store, settings = open_default()
+
+    def show(url: str) -> None:
+        console.print("Open this address, sign in and allow billsync:", highlight=False)
+        console.print(f"  {url}", highlight=False, soft_wrap=True)
+        webbrowser.open(url)
+
+    oauth_connect(store, connection, settings.who, show, port)
+    console.print(f"connected {connection} (token saved, encrypted)", highlight=False)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+) -> None:
+    """Serve the webhook receivers: POST /webhooks/{connection}."""
+    store, _ = open_default()
+    uvicorn.run(create_app(store), host=host, port=port)
+
+
+@app.command("list")
+def list_(format: FormatOption = Format.TABLE) -> None:
+    """Every connection, its platform and where its sync stands."""
+    store, _ = open_default()
+    platforms = all_platforms()
+    with store.reading() as tx:
+        connections = load_workspace(tx).connections
+        states = sync_state.all_states(tx)
+        rows = []
+        for code, c in sorted(connections.items()):
+            state = states.get(code)
+            last = state.last if state else {}
+            rows.append(
+                {
+                    "connection": code,
+                    "platform": platforms[c.platform].title if c.platform in platforms else "?",
+                    "time": "in" if c.pull_time else "",
+                    "invoices": "out" if c.push_invoices else "",
+                    "base_url": c.base_url or "",
+                    "secrets": ", ".join(secrets.names(tx, code)),
+                    "last_sync": str(last.get("at", "never")),
+                    "watermark": str(state.watermark) if state and state.watermark else "",
+                }
+            )
+    emit(rows, format, title="Connections")
+
+
+@app.command()
+def test(connection: Annotated[str, typer.Argument(help="The connection's code")]) -> None:
+    """Call the platform with the connection's credentials; fail loudly if refused."""
+    store, _ = open_default()
+    chosen, context = context_for(store, connection)
+    try:
+        if context.connection.pull_time and chosen.source is not None:
+            today = dt.date.today()
+            found = open_source(chosen, context).listed_ids(today, today)
+            console.print(f"{connection}: time readable ({len(found)} entries today)")
+        if context.connection.push_invoices and chosen.sink is not None:
+            open_sink(chosen, context).find_invoice("billsync-connection-test")
+            console.print(f"{connection}: invoices reachable")
+    except VendorError as exc:
+        fail(str(exc))
+
+
+@app.command("set-secret")
+def set_secret(
+    connection: Annotated[str, typer.Argument(help="The connection's code")],
+    name: Annotated[str, typer.Argument(help="The credential's name, e.g. token")],
+    value: Annotated[str, typer.Option(prompt=True, hide_input=True, help="Read from a prompt")],
+) -> None:
+    """Store a credential encrypted (for credentials given as `stored`)."""
+    store, settings = open_default()
+    with store.transaction() as tx:
+        authorize(tx, settings.who, "connections")
+        secrets.put(tx, connection, name, value)
+        AuditLog(tx, settings.who).record(
+            "connection.secret_set", f"connection:{connection}", None, {"name": name}
+        )
+    console.print(f"{connection}: {name} stored (encrypted)", highlight=False)
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    platform: Annotated[str, typer.Argument(help="harvest, toggl, clockify, quickbooks, xero")],
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 8100,
+    size: Annotated[int, typer.Option(help="Time entries to seed")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 7,
+) -> None:
+    """Run one vendor sandbox alone; prints its base URL and the credentials to use."""
+    sandboxes = all_sandboxes()
+    if platform not in sandboxes:
+        fail(f"no sandbox {platform!r} (known: {', '.join(sorted(sandboxes))})")
+    cls = sandboxes[platform]
+    sandbox = cls(seed=seed, size=size) if issubclass(cls, TimeSandbox) else cls(seed=seed)
+    url = f"http://127.0.0.1:{port}"
+    console.print(f"{platform} sandbox at {url}", highlight=False)
+    if isinstance(sandbox, TimeSandbox):
+        setup = sandbox.setup(url)
+        emit(
+            [{"kind": "setting", "name": k, "value": v} for k, v in setup.settings.items()]
+            + [{"kind": "credential", "name": k, "value": v} for k, v in setup.credentials.items()],
+            Format.TABLE,
+            title="Use these",
+        )
+    uvicorn.run(sandbox.app, host="127.0.0.1", port=port, log_level="warning")
