@@ -41,6 +41,8 @@ class Faults:
 
     error_rate: float = 0.0  # answered with a 5xx at random
     fail_next: int = 0  # the next N requests answered with a 503, then normal again
+    throttle_next: int = 0  # the next N requests answered as over the rate limit (429)
+    throttle_seconds: float = 2.0  # the wait those 429s ask for
     slow_seconds: float = 0.0  # added to every response
     drop_webhooks: float = 0.0  # deliveries silently not sent
     duplicate_webhooks: float = 0.0  # deliveries sent twice
@@ -147,6 +149,9 @@ class Sandbox:
         if self.faults.fail_next > 0:
             self.faults.fail_next -= 1
             return self.server_error(503)
+        if self.faults.throttle_next > 0:
+            self.faults.throttle_next -= 1
+            return self.throttled(self.faults.throttle_seconds)
         if self.faults.error_rate and self.random.random() < self.faults.error_rate:
             return self.server_error(self.random.choice((500, 502, 503)))
         if self.rate_limit is not None:
@@ -172,14 +177,21 @@ def token(prefix: str = "") -> str:
 @contextmanager
 def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Run the sandbox on loopback in a background thread; yields its base URL."""
-    config = uvicorn.Config(sandbox.app, host=host, port=port, log_level="warning", lifespan="off")
+    with serve_app(sandbox.app, f"the {sandbox.platform} sandbox", host, port) as url:
+        yield url
+
+
+@contextmanager
+def serve_app(app: FastAPI, name: str, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Any ASGI app (a sandbox, billsync's webhook receiver) on loopback in a thread."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"sandbox-{sandbox.platform}", daemon=True)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the {sandbox.platform} sandbox did not start on {host}:{port}")
+            raise RuntimeError(f"{name} did not start on {host}:{port}")
         time.sleep(0.01)
     bound = server.servers[0].sockets[0].getsockname()[1]
     try:
