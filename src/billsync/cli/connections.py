@@ -127,7 +127,8 @@ def sync_command(
 def push_command(connection: ConnectionOption = None) -> None:
     """Send approved invoices to the accounting connections (through the outbox)."""
     store, settings = open_default()
-    push_all(store, settings.who, connection)
+    if any(summary.failed for summary in push_all(store, settings.who, connection)):
+        raise typer.Exit(1)  # left in the outbox; the next push retries
 
 
 def connect(

@@ -1,0 +1,334 @@
+"""The contract every connector keeps, run against each platform's sandbox over real
+HTTP on loopback, through billsync's own sync engine, webhook receiver and outbox.
+A new platform (connector + sandbox, registered) gets every case here for free."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from billsync.connectors.http import AuthFailed, VendorError
+from billsync.connectors.registry import all_platforms
+from billsync.pipeline.push import push
+from billsync.pipeline.sync import sync
+from billsync.pipeline.webhooks import process
+from billsync.sandbox.base import AccountingSandbox, TimeSandbox
+from billsync.sandbox.registry import all_sandboxes
+from billsync.sandbox.seed import generate
+from billsync.store import invoices as invoice_store
+from billsync.store import outbox
+from billsync.store.audit import AuditLog
+from billsync.store.audit import events as audit_events
+from billsync.store.db import Store
+from support.connections import ACTOR, platforms_with_sandboxes, wired
+from support.firm import Firm, entry
+
+PLATFORMS = platforms_with_sandboxes()
+SOURCES = [p for p in PLATFORMS if all_platforms()[p].source is not None]
+WEBHOOKS = [p for p in SOURCES if all_platforms()[p].webhooks]
+SINKS = [p for p in PLATFORMS if all_platforms()[p].sink is not None]
+RECENT = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=10)  # inside the reconcile window
+
+
+def time_sandbox(name: str, size: int, **kw: object) -> TimeSandbox:
+    cls = all_sandboxes()[name]
+    assert issubclass(cls, TimeSandbox)
+    return cls(seed=3, items=generate(size, seed=3, start=RECENT), **kw)  # type: ignore[arg-type]
+
+
+def test_every_platform_has_a_sandbox() -> None:
+    assert sorted(all_platforms()) == PLATFORMS
+
+
+# -- time sources --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SOURCES)
+@pytest.mark.parametrize("pages", [0, 1, 2])
+def test_a_full_sync_stores_exactly_what_the_vendor_has(
+    store: Store, name: str, pages: int
+) -> None:
+    size = all_sandboxes()[name].page_size * pages + (1 if pages == 2 else 0)  # type: ignore[attr-defined]
+    sandbox = time_sandbox(name, size)
+    with wired(store, name, sandbox) as w:
+        summary = sync(store, name, ACTOR, hooks=w.hooks)
+        stored = w.entries()
+    assert summary.full and summary.fetched == summary.new == size
+    assert summary.rejected == 0
+    assert set(stored) == sandbox.ids()
+    assert all(e["source_revision"].startswith("t:") for e in stored.values())
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_syncing_again_changes_nothing(store: Store, name: str) -> None:
+    with wired(store, name, time_sandbox(name, 30)) as w:
+        sync(store, name, ACTOR, hooks=w.hooks)
+        before = w.entries()
+        again = sync(store, name, ACTOR, hooks=w.hooks, reconcile=True)
+        assert (again.new, again.changed, again.deleted) == (0, 0, 0)
+        assert not again.full
+        assert w.entries() == before
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_an_incremental_sync_finds_edits_and_late_writes(store: Store, name: str) -> None:
+    with wired(store, name, time_sandbox(name, 30)) as w:
+        sync(store, name, ACTOR, hooks=w.hooks)
+        first, second = sorted(w.time.ids())[:2]
+        w.time.edit(first, seconds=5400, notify=False)
+        # A write that lands now but carries a stamp from before the last sync's
+        # newest (a replica catching up): the overlap window still reads it.
+        late = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
+        w.time.edit(second, seconds=6300, at=late, notify=False)
+        summary = sync(store, name, ACTOR, hooks=w.hooks)
+        stored = w.entries()
+    assert not summary.full
+    assert summary.changed == 2 and summary.new == 0
+    assert stored[first]["duration_seconds"] == 5400
+    assert stored[second]["duration_seconds"] == 6300
+    assert stored[first]["revision"] == 2
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_the_reconcile_sweep_marks_entries_deleted_at_the_vendor(store: Store, name: str) -> None:
+    with wired(store, name, time_sandbox(name, 20)) as w:
+        sync(store, name, ACTOR, hooks=w.hooks)
+        gone = sorted(w.time.ids())[3]
+        w.time.remove(gone, notify=False)
+        summary = sync(store, name, ACTOR, hooks=w.hooks, reconcile=True)
+        stored = w.entries()
+    assert summary.deleted == 1
+    assert stored[gone]["deleted"] is True
+    assert sum(e["deleted"] for e in stored.values()) == 1
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_a_429_storm_is_waited_out_as_the_vendor_asks(store: Store, name: str) -> None:
+    sandbox = time_sandbox(name, 10)
+    with wired(store, name, sandbox) as w:
+        sandbox.faults.throttle_next, sandbox.faults.throttle_seconds = 4, 7
+        summary = sync(store, name, ACTOR, hooks=w.hooks)
+    assert summary.new == 10
+    assert w.waits.count(7.0) == 4
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_server_errors_are_retried_and_an_outage_writes_nothing(store: Store, name: str) -> None:
+    sandbox = time_sandbox(name, 10)
+    with wired(store, name, sandbox) as w:
+        sandbox.faults.fail_next = 2
+        assert sync(store, name, ACTOR, hooks=w.hooks).new == 10
+        sandbox.add(generate(1, seed=99, start=RECENT)[0], notify=False)
+        sandbox.faults.fail_next = 1000
+        with pytest.raises(VendorError) as caught:
+            sync(store, name, ACTOR, hooks=w.hooks)
+        assert len(w.entries()) == 10
+        sandbox.faults.fail_next = 0
+        assert sync(store, name, ACTOR, hooks=w.hooks).new == 1  # the watermark held
+    assert str(caught.value).startswith(f"{name}: ")
+    assert "503" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_wrong_credentials_fail_loudly_and_never_leak(store: Store, name: str) -> None:
+    with wired(store, name, time_sandbox(name, 5)) as w:
+        setup = w.time.setup(w.url)
+        for key in setup.credentials:
+            w.put_secret(key, "wrong-" + key + "-s3cret")
+        if w.platform.oauth is not None:
+            with store.transaction() as tx:
+                from billsync.store import secrets
+
+                secrets.put_token(
+                    tx,
+                    name,
+                    {
+                        "access_token": "wrong-token-s3cret",
+                        "refresh_token": "wrong-refresh-s3cret",
+                        "expires_at": 9999999999,
+                    },
+                )
+        with pytest.raises(AuthFailed) as caught:
+            sync(store, name, ACTOR, hooks=w.hooks)
+        assert w.entries() == {}
+    assert "s3cret" not in str(caught.value)
+    assert str(caught.value).startswith(f"{name}: ")
+
+
+# -- webhooks -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", WEBHOOKS)
+def test_a_signed_delivery_is_stored_then_ingested(store: Store, name: str) -> None:
+    sandbox = time_sandbox(name, 0)
+    with wired(store, name, sandbox, webhooks=True) as w:
+        new_id = sandbox.add(generate(1, seed=5, start=RECENT)[0])
+        w.wait_for(lambda: new_id in w.entries())
+        assert [e["status"] for e in w.events()] == ["processed"]
+
+
+@pytest.mark.parametrize("name", WEBHOOKS)
+def test_duplicated_and_reordered_deliveries_change_nothing(store: Store, name: str) -> None:
+    sandbox = time_sandbox(name, 0)
+    with wired(store, name, sandbox, webhooks=True) as w:
+        sandbox.faults.duplicate_webhooks = 1.0
+        new_id = sandbox.add(generate(1, seed=5, start=RECENT)[0])
+        w.wait_for(lambda: new_id in w.entries())
+        sandbox.edit(new_id, seconds=3600)
+        w.wait_for(lambda: w.entries()[new_id]["duration_seconds"] == 3600)
+        sandbox.edit(new_id, seconds=7200)
+        w.wait_for(lambda: w.entries()[new_id]["duration_seconds"] == 7200)
+        deliveries = [d for d in sandbox.deliveries if d.url == w.receiver]
+        assert len(deliveries) >= 6  # each sent twice
+        # The first edit's delivery arrives again, late: the newer revision stays.
+        first_edit = deliveries[2]
+        replay = httpx.post(w.receiver, content=first_edit.body, headers=dict(first_edit.headers))
+        assert replay.status_code == 200
+        process(store, name, w.hooks)
+        stored = w.entries()[new_id]
+        events = w.events()
+    assert stored["duration_seconds"] == 7200
+    assert stored["revision"] == 3
+    assert len(events) == len({e["sha256"] for e in events})  # each body stored once
+
+
+@pytest.mark.parametrize("name", WEBHOOKS)
+def test_a_forged_delivery_is_refused_and_nothing_is_stored(store: Store, name: str) -> None:
+    sandbox = time_sandbox(name, 0)
+    with wired(store, name, sandbox, webhooks=True) as w:
+        new_id = sandbox.add(generate(1, seed=5, start=RECENT)[0])
+        w.wait_for(lambda: new_id in w.entries())
+        real = [d for d in sandbox.deliveries if d.url == w.receiver][-1]
+        before = w.events()
+        tampered = real.body.replace(b"0", b"1", 1) if b"0" in real.body else real.body + b" "
+        forged = httpx.post(w.receiver, content=tampered, headers=dict(real.headers))
+        unsigned_headers = {k: v for k, v in real.headers.items() if "signature" not in k.lower()}
+        unsigned = httpx.post(w.receiver, content=real.body + b" ", headers=unsigned_headers)
+        assert forged.status_code == 401 and unsigned.status_code == 401
+        assert w.events() == before
+
+
+# -- invoice sinks ------------------------------------------------------------------
+
+
+def approved_invoice(firm: Firm) -> dict[str, object]:
+    firm.setup().import_rows(
+        [entry("A-1", "2026-03-02", "7.5"), entry("A-2", "2026-03-03", "10", person="ola")]
+    )
+    firm.run("2026-04-01")
+    (draft,) = firm.invoices()
+    with firm.store.transaction() as tx:
+        return invoice_store.approve(tx, draft["number"], "approver", AuditLog(tx, "approver"))
+
+
+def accounting_sandbox(name: str) -> AccountingSandbox:
+    cls = all_sandboxes()[name]
+    sandbox = cls(seed=3, items=[]) if issubclass(cls, TimeSandbox) else cls(seed=3)  # type: ignore[call-arg]
+    assert isinstance(sandbox, AccountingSandbox)
+    return sandbox
+
+
+def numbered(sandbox: AccountingSandbox, number: str) -> list[dict[str, object]]:
+    return [i for i in sandbox.invoices() if number in (i.get("DocNumber"), i.get("InvoiceNumber"))]
+
+
+@pytest.mark.parametrize("name", SINKS)
+def test_an_approved_invoice_is_pushed_once(store: Store, name: str, tmp_path: Path) -> None:
+    invoice = approved_invoice(Firm(store, tmp_path))
+    sandbox = accounting_sandbox(name)
+    with wired(store, name, sandbox) as w:
+        first = push(store, name, ACTOR, w.hooks)
+        again = push(store, name, ACTOR, w.hooks)
+    ((number, remote),) = first.sent
+    assert number == invoice["number"] and again.sent == [] and again.failed == []
+    (at_vendor,) = numbered(sandbox, str(invoice["number"]))
+    with store.reading() as tx:
+        (row,) = outbox.rows(tx)
+        pushed = [e for e in audit_events(tx) if e["action"] == "invoice.pushed"]
+    assert row["status"] == "sent" and row["remote_id"] == remote.remote_id
+    assert pushed[0]["after"]["remote_number"] == remote.number
+    total = at_vendor.get("TotalAmt", at_vendor.get("Total"))
+    assert Decimal(str(total)) == invoice["amount_due"]
+
+
+@pytest.mark.parametrize("name", SINKS)
+def test_an_outage_is_retried_on_the_next_push(store: Store, name: str, tmp_path: Path) -> None:
+    invoice = approved_invoice(Firm(store, tmp_path))
+    sandbox = accounting_sandbox(name)
+    with wired(store, name, sandbox) as w:
+        sandbox.faults.fail_next = 1000
+        down = push(store, name, ACTOR, w.hooks)
+        sandbox.faults.fail_next = 0
+        up = push(store, name, ACTOR, w.hooks)
+    assert [n for n, _ in down.failed] == [invoice["number"]] and down.sent == []
+    assert [n for n, _ in up.sent] == [invoice["number"]]
+    assert len(numbered(sandbox, str(invoice["number"]))) == 1
+
+
+CRASH = """
+import os, sys
+from billsync.pipeline import push as push_module
+from billsync.store.db import open_store
+
+def crash(*args, **kwargs):
+    os._exit(137)  # killed after the vendor accepted, before billsync recorded it
+
+push_module.record = crash
+push_module.push(open_store(sys.argv[1], sys.argv[2]), sys.argv[3], "connector-test")
+"""
+
+
+@pytest.mark.parametrize("name", SINKS)
+def test_a_crash_between_vendor_and_record_never_bills_twice(
+    store: Store, name: str, tmp_path: Path
+) -> None:
+    invoice = approved_invoice(Firm(store, tmp_path))
+    sandbox = accounting_sandbox(name)
+    url = store.engine.url.render_as_string(hide_password=False)
+    with wired(store, name, sandbox) as w:
+        crashed = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(CRASH), url, store.workspace, name],
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            capture_output=True,
+            timeout=120,
+        )
+        assert crashed.returncode == 137, crashed.stderr.decode()
+        assert len(numbered(sandbox, str(invoice["number"]))) == 1
+        with store.reading() as tx:
+            assert outbox.rows(tx)[0]["status"] == "pending"
+        after = push(store, name, ACTOR, w.hooks)
+    assert [n for n, _ in after.sent] == [invoice["number"]]
+    assert len(numbered(sandbox, str(invoice["number"]))) == 1
+
+
+@pytest.mark.parametrize("name", SINKS)
+def test_an_expired_token_is_refreshed_and_saved(store: Store, name: str, tmp_path: Path) -> None:
+    approved_invoice(Firm(store, tmp_path))
+    sandbox = accounting_sandbox(name)
+    with wired(store, name, sandbox) as w:
+        before = w.token()
+        sandbox.expire_tokens()
+        assert push(store, name, ACTOR, w.hooks).sent
+        after = w.token()
+    assert before is not None and after is not None
+    assert after["access_token"] != before["access_token"]
+
+
+@pytest.mark.parametrize("name", SINKS)
+def test_a_revoked_token_fails_loudly(store: Store, name: str, tmp_path: Path) -> None:
+    approved_invoice(Firm(store, tmp_path))
+    sandbox = accounting_sandbox(name)
+    with wired(store, name, sandbox) as w:
+        sandbox.revoke()
+        result = push(store, name, ACTOR, w.hooks)
+    assert result.sent == []
+    ((_, error),) = result.failed
+    assert "reconnect" in error

@@ -1,0 +1,115 @@
+"""The shared HTTP core against a real server on loopback: retries, waits, errors."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from billsync.connectors.http import AuthFailed, Retry, VendorClient, VendorError
+from billsync.sandbox.base import Sandbox, serve
+
+
+class Echo(Sandbox):
+    platform = "echo"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.app.get("/v1/things")(self.things)
+        self.app.get("/v1/private")(self.private)
+        self.app.get("/v1/broken")(self.broken)
+
+    async def things(self, request: Request) -> dict[str, object]:
+        return {"things": [1, 2], "page": request.query_params.get("page")}
+
+    async def private(self, request: Request) -> JSONResponse:
+        if request.headers.get("authorization") != "Bearer right":
+            return JSONResponse({"error": "invalid_token"}, status_code=401)
+        return JSONResponse({"ok": True})
+
+    async def broken(self) -> JSONResponse:
+        return JSONResponse({"message": "x" * 1000}, status_code=422)
+
+
+@pytest.fixture
+def echo() -> Echo:
+    return Echo()
+
+
+def client(url: str, waits: list[float], **kwargs: object) -> VendorClient:
+    return VendorClient("echo", url, sleep=waits.append, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_429_waits_as_long_as_retry_after_says(echo: Echo) -> None:
+    waits: list[float] = []
+    echo.faults.throttle_next, echo.faults.throttle_seconds = 2, 3
+    with serve(echo) as url:
+        body = client(url, waits).json("GET", "/v1/things", params={"page": 2})
+    assert body == {"things": [1, 2], "page": "2"}
+    assert waits == [3.0, 3.0]
+
+
+def test_server_errors_are_retried_with_growing_back_off(echo: Echo) -> None:
+    waits: list[float] = []
+    echo.faults.fail_next = 3
+    with serve(echo) as url:
+        assert client(url, waits).json("GET", "/v1/things")["things"] == [1, 2]
+    assert len(waits) == 3
+    assert waits[0] < waits[2]  # 0.25..0.5 s, then 0.5..1, then 1..2
+
+
+def test_a_storm_that_does_not_pass_fails_naming_platform_and_call(echo: Echo) -> None:
+    waits: list[float] = []
+    echo.faults.fail_next = 100
+    with serve(echo) as url, pytest.raises(VendorError) as caught:
+        client(url, waits, retry=Retry(attempts=4)).json(
+            "GET", "/v1/things?access_token=SECRET-123"
+        )
+    message = str(caught.value)
+    assert message.startswith("echo: GET /v1/things: 503")
+    assert "gave up after 4 tries" in message
+    assert "SECRET-123" not in message  # the query string never reaches an error
+    assert len(waits) == 3
+
+
+def test_wrong_credentials_fail_loudly_without_the_secret(echo: Echo) -> None:
+    with serve(echo) as url:
+        wrong = client(url, [], headers={"Authorization": "Bearer wrong-secret-value"})
+        with pytest.raises(AuthFailed) as caught:
+            wrong.json("GET", "/v1/private")
+        right = client(url, [], headers={"Authorization": "Bearer right"})
+        assert right.json("GET", "/v1/private") == {"ok": True}
+    assert caught.value.status == 401
+    assert "wrong-secret-value" not in str(caught.value)
+    assert "invalid_token" in str(caught.value)
+
+
+def test_a_client_error_is_not_retried_and_its_detail_is_cut_short(echo: Echo) -> None:
+    waits: list[float] = []
+    with serve(echo) as url, pytest.raises(VendorError) as caught:
+        client(url, waits).json("GET", "/v1/broken")
+    assert caught.value.status == 422
+    assert len(caught.value.detail) == 300
+    assert waits == []
+
+
+def test_a_slow_server_times_out_and_is_retried(echo: Echo) -> None:
+    waits: list[float] = []
+    echo.faults.slow_seconds = 0.5
+    with serve(echo) as url, pytest.raises(VendorError) as caught:
+        client(url, waits, timeout=0.1, retry=Retry(attempts=2)).json("GET", "/v1/things")
+    assert "timed out" in str(caught.value)
+    assert len(waits) == 1
+
+
+def test_an_unreachable_host_is_a_vendor_error_not_a_crash() -> None:
+    with pytest.raises(VendorError) as caught:
+        VendorClient("echo", "http://127.0.0.1:9", sleep=lambda s: None, retry=Retry(2)).json(
+            "GET", "/v1/things"
+        )
+    assert "unreachable" in str(caught.value)
+
+
+def test_paths_join_the_base_url_path(echo: Echo) -> None:
+    with serve(echo) as url:
+        assert client(url + "/v1/", []).json("GET", "/things")["things"] == [1, 2]
