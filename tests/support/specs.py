@@ -37,10 +37,13 @@ def check(relative: str, response: httpx.Response) -> None:
     request = response.request
     path = request.url.path
     assert path.startswith(base), f"{path} is not under the spec's server path {base}"
+    # The whole path under the server's host: MockRequest joins host and path with
+    # urljoin, which would drop a server path such as Harvest's `/v2`.
+    parts = urlsplit(server)
     mock_request = MockRequest(
-        server,
+        f"{parts.scheme}://{parts.netloc}",
         request.method.lower(),
-        path[len(base) :] or "/",
+        path,
         args=dict(request.url.params),
         headers=dict(request.headers),
     )
