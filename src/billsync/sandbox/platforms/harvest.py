@@ -512,7 +512,7 @@ class HarvestSandbox(TimeSandbox):
 
     @staticmethod
     def _rate(user: int) -> Decimal:
-        return Decimal(120 + 15 * (user % 4))
+        return Decimal(120 + 15 * ((user - 1) % 4))  # the first person 120, then 135 ...
 
     def _stamp(self, ts: int) -> str:
         text = self._stamps.get(ts)
