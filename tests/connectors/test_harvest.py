@@ -289,7 +289,8 @@ def test_throttled_by_harvest_it_waits_retry_after_and_goes_on(harvest_at) -> No
 
     harvest.source.http.sleep = wait
     assert len(harvest.records()) == 30
-    assert harvest.waits == [30.0]  # Retry-After: 30, honoured exactly
+    # Retry-After (whole seconds left of the 30 s window), honoured as sent
+    assert len(harvest.waits) == 1 and harvest.waits[0] in (29.0, 30.0)
     assert sandbox.requests == 4  # three pages and the one refused
 
 
@@ -377,6 +378,14 @@ def test_the_sandbox_answers_as_harvest_does_to_bad_requests(harvest_at) -> None
     assert too_big.status_code == 422 and "per_page" in too_big.json()["message"]
     with pytest.raises(VendorError, match="422 per_page must be between 1 and 2000"):
         harvest.source.http.request("GET", "/v2/time_entries", params={"per_page": 5000})
+
+
+def test_every_request_names_billsync_its_contact_and_the_account(harvest_at) -> None:
+    harvest = harvest_at(HarvestSandbox())
+    headers = harvest.source.http.client.headers
+    assert headers["user-agent"] == "billsync (finance@firm.example)"
+    assert headers["harvest-account-id"] == harvest.sandbox.account_id
+    assert headers["authorization"] == f"Bearer {harvest.sandbox.token}"
 
 
 def test_a_link_to_another_host_stays_on_the_connections_host(harvest_at) -> None:
