@@ -197,6 +197,8 @@ class HarvestSource(Source):
         return body
 
     def _record(self, entry: Mapping[str, Any]) -> VendorRecord:
+        if not isinstance(entry, Mapping) or entry.get("id") is None:
+            raise VendorError(NAME, f"GET {ENTRIES}", 200, "a time entry without an id")
         updated = entry.get("updated_at")
         return VendorRecord(
             external_id=str(entry["id"]),
