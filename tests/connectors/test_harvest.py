@@ -7,7 +7,8 @@ Every case here runs the real connector against the sandbox on 127.0.0.1."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -77,9 +78,9 @@ class Harvest:
 
 
 @pytest.fixture
-def harvest_at() -> Iterator[object]:
+def harvest_at() -> Iterator[Callable[..., Harvest]]:
     """`harvest_at(sandbox, ...)` serves the sandbox and connects billsync to it."""
-    stack: list[object] = []
+    stack = ExitStack()
 
     def connect(
         sandbox: HarvestSandbox,
@@ -89,9 +90,7 @@ def harvest_at() -> Iterator[object]:
         token: str | None = None,
         account_id: str | None = None,
     ) -> Harvest:
-        served = serve(sandbox)
-        url = served.__enter__()
-        stack.append(served)
+        url = stack.enter_context(serve(sandbox))
         setup = sandbox.setup(url)
         settings = {**setup.settings, "contact": "finance@firm.example"}
         if account_id is not None:
@@ -105,9 +104,8 @@ def harvest_at() -> Iterator[object]:
         source = HarvestSource(context, client(context, timeout=timeout))
         return Harvest(sandbox, url, source, waits)
 
-    yield connect
-    for served in reversed(stack):
-        served.__exit__(None, None, None)  # type: ignore[attr-defined]
+    with stack:
+        yield connect
 
 
 # -- pulling -----------------------------------------------------------------------
