@@ -1,0 +1,420 @@
+"""Clockify: time in, from the workspace-wide detailed report (Reports API), single
+entries and the user directory from the regular API v1, and webhooks.
+
+    GET  {base}/api/v1/workspaces/{ws}/users?page=1&page-size=200     (Last-Page header)
+    GET  {base}/api/v1/workspaces/{ws}/time-entries/{id}?hydrated=true
+    POST {reports}/v1/workspaces/{ws}/reports/detailed
+         {"dateRangeStart": "2026-10-01T00:00:00.000Z", "dateRangeEnd": "...",
+          "timeZone": "UTC", "detailedFilter": {"page": 1, "pageSize": 200,
+          "sortColumn": "ID"}, ...}   -> {"timeentries": [...], "totals": [...]}
+
+Auth is the `X-Api-Key` header. The regular API lives on `https://api.clockify.me`
+(a regional workspace: `https://euc1.clockify.me`), the Reports API on another host,
+`https://reports.api.clockify.me` (regional: `https://euc1.clockify.me/report`): the
+`reports_url` setting, derived from the base URL when it is not set.
+
+Clockify keeps no change stamp on a time entry and has no updated-since filter, so an
+incremental read re-reads every entry whose start lies from `lookback_days` (default
+35) before the watermark up to a month ahead; a later edit of older time arrives by
+webhook, or with a full read. Each record's `updated_at` is the moment it was read, so
+the sync's watermark still moves; no `revision` is given (what arrives later wins).
+Report windows are 31 days: the longest a detailed report may span on every plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from billsync.domain.canonical import zone
+
+from ..base import (
+    Context,
+    Page,
+    Source,
+    VendorRecord,
+    WebhookEvent,
+    WebhookMalformed,
+    WebhookRequest,
+)
+from ..http import VendorClient, VendorError, retry_after_header
+from ..registry import Platform, register
+
+NAME = "clockify"
+BASE_URL = "https://api.clockify.me"  # regular API: /api/v1/...
+REPORTS_URL = "https://reports.api.clockify.me"  # Reports API: /v1/...
+PAGE_SIZE = 200  # detailed-report rows per page
+USERS_PAGE_SIZE = 200
+WINDOW = dt.timedelta(days=31)  # longest report range every plan allows
+AHEAD = dt.timedelta(days=31)  # entries tracked ahead of today are read too
+LOOKBACK_DAYS = 35  # an incremental read re-reads this many days before the watermark
+HISTORY_DAYS = 366  # a full read reaches this far back unless `history_start` says
+RATE_WINDOW = 1.0  # the documented limit is 50 requests per second
+SIGNATURE = "clockify-signature"
+EVENT_TYPE = "clockify-webhook-event-type"
+UPSERT_EVENTS = frozenset(
+    {"NEW_TIME_ENTRY", "TIME_ENTRY_UPDATED", "TIMER_STOPPED", "TIME_ENTRY_RESTORED"}
+)
+DELETE_EVENTS = frozenset({"TIME_ENTRY_DELETED"})
+NOT_WORK = frozenset({"BREAK", "TIME_OFF", "TIMEOFF", "HOLIDAY"})
+GONE = re.compile(r"does(n't| not) (belong to|exist)", re.IGNORECASE)
+
+
+def detail_of(response: httpx.Response) -> str:
+    """Clockify's error body: {"message": "Api key does not exist", "code": 4003}."""
+    body = response.json()
+    if isinstance(body, dict) and body.get("message"):
+        code = body.get("code")
+        return f"{body['message']} (code {code})" if code is not None else str(body["message"])
+    return response.text
+
+
+def _said(response: httpx.Response) -> str:
+    try:
+        return detail_of(response)
+    except ValueError:
+        return response.text
+
+
+def wait_of(response: httpx.Response) -> float | None:
+    """Retry-After when given; Clockify documents none for its 429 ("Too many
+    requests"), and its limit is per second, so a throttled call waits for the next
+    second instead of a shorter back-off that would be throttled again."""
+    hinted = retry_after_header(response)
+    if hinted is not None:
+        return hinted
+    if response.status_code == 429:
+        return RATE_WINDOW
+    return None
+
+
+def client(context: Context, *, base_url: str | None = None, timeout: float = 30.0) -> VendorClient:
+    return VendorClient(
+        NAME,
+        base_url or context.connection.base_url or PLATFORM.base_url,
+        headers={
+            "X-Api-Key": context.credentials["api_key"],
+            "Accept": "application/json",
+        },
+        transport=context.transport,
+        timeout=timeout,
+        sleep=context.sleep,
+        wait_of=wait_of,
+        detail_of=detail_of,
+    )
+
+
+def reports_url(context: Context) -> str:
+    """The Reports API's base: the `reports_url` setting, else the host that goes
+    with the regular API's (api.clockify.me -> reports.api.clockify.me; a regional
+    or developer host serves it under /report)."""
+    given = context.connection.settings.get("reports_url")
+    if given:
+        return given.rstrip("/")
+    base = (context.connection.base_url or BASE_URL).rstrip("/")
+    if urlsplit(base).hostname == urlsplit(BASE_URL).hostname:
+        return REPORTS_URL
+    return base + "/report"
+
+
+def _obj(payload: dict[str, Any], name: str) -> dict[str, Any]:
+    value = payload.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
+
+
+def _rate(payload: dict[str, Any]) -> str | None:
+    """The billable rate: `hourlyRate.amount`, or a report row's `rate`, in cents."""
+    hourly = payload.get("hourlyRate")
+    cents: Any = hourly.get("amount") if isinstance(hourly, dict) else payload.get("rate")
+    if cents is None or isinstance(cents, bool):
+        return None
+    try:
+        amount = Decimal(str(cents))
+    except ArithmeticError:
+        return None
+    return str(amount.scaleb(-2))
+
+
+def _stamp(day: dt.date, end: bool = False) -> str:
+    """A report range bound in UTC (sent with timeZone UTC, so read literally)."""
+    clock = "23:59:59.999" if end else "00:00:00.000"
+    return f"{day.isoformat()}T{clock}Z"
+
+
+class ClockifySource(Source):
+    def __init__(self, context: Context, http: VendorClient):
+        super().__init__(context, http)
+        self.workspace = context.setting("workspace_id")
+        timeout = http.client.timeout.read or 30.0
+        self.reports = client(context, base_url=reports_url(context), timeout=timeout)
+        self._directory: dict[str, dict[str, Any]] | None = None
+
+    # -- reading --------------------------------------------------------------------
+
+    def pull(self, since: dt.datetime | None) -> Iterator[Page]:
+        now = self.context.now()
+        if since is None:
+            first = self._history_start(now)
+        else:
+            first = (since.astimezone(dt.UTC) - self._lookback()).date()
+        last = (now.astimezone(dt.UTC) + AHEAD).date()
+        for rows in self._report(first, last):
+            records = [
+                VendorRecord(self._id(row), row, now)
+                for row in rows
+                if _obj(row, "timeInterval").get("end")  # a running timer: not yet
+            ]
+            if records:
+                yield Page(records)
+
+    def listed_ids(self, start: dt.date, end: dt.date) -> set[str]:
+        # A day either side in UTC covers every zone; each entry's own work day decides.
+        found: set[str] = set()
+        day = dt.timedelta(days=1)
+        for rows in self._report(start - day, end + day):
+            for row in rows:
+                began = _moment(_obj(row, "timeInterval").get("start"))
+                if began is None:
+                    continue
+                tz = zone(self._zone_of(row) or "UTC")
+                local = began.astimezone(tz).date() if tz else began.date()
+                if start <= local <= end:
+                    found.add(self._id(row))
+        return found
+
+    def fetch(self, external_id: str) -> VendorRecord | None:
+        path = f"/api/v1/workspaces/{self.workspace}/time-entries/{external_id}"
+        response = self.http.request(
+            "GET", path, params={"hydrated": "true"}, ok=frozenset({400, 404})
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code == 400:
+            # A deleted or unknown entry is a 400: "Time entry doesn't belong to Workspace"
+            # (code 501); any other 400 is an error.
+            said = _said(response)
+            if GONE.search(said):
+                return None
+            raise VendorError(NAME, f"GET {path}", 400, said)
+        entry = self._json(response, f"GET {path}")
+        if not isinstance(entry, dict) or not entry.get("id"):
+            raise VendorError(NAME, f"GET {path}", response.status_code, "not a time entry")
+        return VendorRecord(str(entry["id"]), entry, self.context.now())
+
+    # -- mapping --------------------------------------------------------------------
+
+    def fields(self, record: VendorRecord) -> dict[str, str]:
+        """A report row (`_id`, `userEmail`, `projectName`, ...) or an entry of the
+        regular API or a webhook (`id`, hydrated `project`/`task`/`user`)."""
+        p = dict(record.payload)
+        project = _obj(p, "project")
+        task = _obj(p, "task")
+        interval = _obj(p, "timeInterval")
+        out: dict[str, str] = {"external_id": record.external_id}
+        values = {
+            "person": self._person(p),
+            "project": p.get("projectName") or project.get("name"),
+            "task": p.get("taskName") or task.get("name"),
+            "client": p.get("clientName") or project.get("clientName"),
+            "notes": p.get("description"),
+            "timezone": self._zone_of(p),
+            "rate": _rate(p),
+        }
+        for name in ("start", "end"):
+            moment = _moment(interval.get(name))
+            values[name] = moment.isoformat() if moment else None
+        if isinstance(p.get("billable"), bool):
+            works = str(p.get("type") or "REGULAR").upper() not in NOT_WORK
+            values["billable"] = "true" if p["billable"] and works else "false"
+        values["approval"] = "approved" if p.get("approvalRequestId") else "submitted"
+        for name, value in values.items():
+            if value:
+                out[name] = str(value)
+        if record.deleted:
+            out["deleted"] = "true"
+        return out
+
+    # -- webhooks -------------------------------------------------------------------
+
+    def verify(self, request: WebhookRequest, secret: str | None) -> bool:
+        """`Clockify-Signature` carries the webhook's own token (a JWT that does not
+        expire); there is no HMAC over the body. Each Clockify webhook is one event
+        with its own token, so the secret may hold several, separated by spaces."""
+        given = request.headers.get(SIGNATURE, "").strip()
+        if not secret or not given:
+            return False
+        matched = False
+        for known in re.split(r"[\s,]+", secret.strip()):
+            if known and hmac.compare_digest(given.encode(), known.encode()):
+                matched = True  # no early exit: the same work whichever token matches
+        return matched
+
+    def events(self, request: WebhookRequest) -> list[WebhookEvent]:
+        """The body is the time entry itself; the event type is only in a header."""
+        kind = request.headers.get(EVENT_TYPE, "").strip().upper()
+        if not kind:
+            raise WebhookMalformed("no Clockify-Webhook-Event-Type header")
+        try:
+            body = json.loads(request.body)
+        except ValueError as exc:
+            raise WebhookMalformed("the body is not JSON") from exc
+        if kind not in UPSERT_EVENTS | DELETE_EVENTS:
+            return []  # a project, user, timer start ...: not finished time
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:
+            raise WebhookMalformed(f"a {kind} body without a time entry id")
+        interval = body.get("timeInterval")
+        if not isinstance(interval, dict) or not interval.get("start"):
+            raise WebhookMalformed(f"a {kind} body without a timeInterval")
+        entry_id = body["id"]
+        now = self.context.now()
+        if kind in DELETE_EVENTS:
+            return [WebhookEvent(entry_id, "delete", VendorRecord(entry_id, body, now, True))]
+        if not interval.get("end"):
+            return []  # still running: it arrives again when stopped
+        complete = (not body.get("projectId") or isinstance(body.get("project"), dict)) and (
+            not body.get("taskId") or isinstance(body.get("task"), dict)
+        )
+        record = VendorRecord(entry_id, body, now) if complete else None
+        return [WebhookEvent(entry_id, "upsert", record)]
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _lookback(self) -> dt.timedelta:
+        days = self.context.connection.settings.get("lookback_days")
+        return dt.timedelta(days=int(days) if days else LOOKBACK_DAYS)
+
+    def _history_start(self, now: dt.datetime) -> dt.date:
+        given = self.context.connection.settings.get("history_start")
+        if given:
+            return dt.date.fromisoformat(given)
+        return (now.astimezone(dt.UTC) - dt.timedelta(days=HISTORY_DAYS)).date()
+
+    @staticmethod
+    def _id(row: dict[str, Any]) -> str:
+        return str(row.get("_id") or row.get("id") or "")
+
+    def _json(self, response: httpx.Response, call: str) -> Any:
+        try:
+            return json.loads(response.content, parse_float=Decimal)
+        except ValueError as exc:
+            raise VendorError(NAME, call, response.status_code, "not JSON") from exc
+
+    def _report(self, first: dt.date, last: dt.date) -> Iterator[list[dict[str, Any]]]:
+        """Every row starting from `first` to `last` (UTC days), page by page, in
+        windows of 31 days; a page shorter than asked for is a window's last."""
+        path = f"/v1/workspaces/{self.workspace}/reports/detailed"
+        lo = first
+        while lo <= last:
+            hi = min(lo + WINDOW - dt.timedelta(days=1), last)
+            page = 1
+            while True:
+                body = {
+                    "dateRangeStart": _stamp(lo),
+                    "dateRangeEnd": _stamp(hi, end=True),
+                    "timeZone": "UTC",
+                    "sortOrder": "ASCENDING",
+                    "exportType": "JSON",
+                    "amountShown": "EARNED",
+                    "detailedFilter": {
+                        "page": page,
+                        "pageSize": PAGE_SIZE,
+                        "sortColumn": "ID",
+                        "options": {"totals": "EXCLUDE"},
+                    },
+                }
+                response = self.reports.request("POST", path, json=body)
+                data = self._json(response, f"POST {path}")
+                if not isinstance(data, dict):
+                    raise VendorError(NAME, f"POST {path}", 200, "not a detailed report")
+                # Live responses spell it `timeentries`; the spec says `timeEntries`.
+                rows = data.get("timeentries", data.get("timeEntries"))
+                if not isinstance(rows, list):
+                    raise VendorError(NAME, f"POST {path}", 200, "a report without entries")
+                rows = [row for row in rows if isinstance(row, dict) and self._id(row)]
+                if rows:
+                    yield rows
+                if len(rows) < PAGE_SIZE:
+                    break
+                page += 1
+            lo = hi + dt.timedelta(days=1)
+
+    def _users(self) -> dict[str, dict[str, Any]]:
+        """The workspace's members by id (e-mail and time zone), read once."""
+        if self._directory is None:
+            directory: dict[str, dict[str, Any]] = {}
+            path = f"/api/v1/workspaces/{self.workspace}/users"
+            page = 1
+            while True:
+                params = {"page": page, "page-size": USERS_PAGE_SIZE}
+                response = self.http.request("GET", path, params=params)
+                users = self._json(response, f"GET {path}")
+                if not isinstance(users, list):
+                    raise VendorError(NAME, f"GET {path}", 200, "not a list of users")
+                for user in users:
+                    if isinstance(user, dict) and user.get("id"):
+                        directory[str(user["id"])] = user
+                last = response.headers.get("last-page", "").lower()
+                if last == "true" or len(users) < USERS_PAGE_SIZE:
+                    break
+                page += 1
+            self._directory = directory
+        return self._directory
+
+    def _user(self, payload: dict[str, Any]) -> dict[str, Any]:
+        known = self._users().get(str(payload.get("userId") or ""))
+        return known or {}
+
+    def _person(self, p: dict[str, Any]) -> str | None:
+        if p.get("userEmail"):
+            return str(p["userEmail"])
+        user = _obj(p, "user")
+        email = user.get("email") or self._user(p).get("email")
+        if email:
+            return str(email)
+        name = p.get("userName") or user.get("name") or self._user(p).get("name")
+        return str(name) if name else None
+
+    def _zone_of(self, p: dict[str, Any]) -> str | None:
+        """The entry's own zone, else its user's (profile settings), else the
+        connection's."""
+        interval = _obj(p, "timeInterval")
+        user = _obj(p, "user")
+        candidates = [interval.get("timeZone"), (user.get("settings") or {}).get("timeZone")]
+        if p.get("userId"):
+            candidates.append((self._user(p).get("settings") or {}).get("timeZone"))
+        for name in candidates:
+            if isinstance(name, str) and name and zone(name) is not None:
+                return name
+        return self.context.connection.timezone
+
+
+PLATFORM = register(
+    Platform(
+        name=NAME,
+        title="Clockify",
+        base_url=BASE_URL,
+        client=client,
+        source=ClockifySource,
+        credentials=("api_key",),
+        settings=("workspace_id",),
+        webhooks=True,
+    )
+)
