@@ -278,6 +278,49 @@ def test_fields_give_what_the_canonical_parser_accepts() -> None:
     assert second.ref.task == ""
 
 
+def test_only_an_approved_request_makes_an_entry_approved() -> None:
+    unsubmitted = dataclasses.replace(items_on(dt.date(2026, 10, 5), 1)[0], approved=False)
+    approved = items_on(dt.date(2026, 10, 12), 1)  # the next week: another request
+    sandbox = ClockifySandbox(items=[unsubmitted, *approved])
+    with serve(sandbox) as url:
+        first, second = sorted(sandbox.ids())
+        assert sandbox.entries[second]["approvalRequestId"]  # seeded approved
+        assert not sandbox.entries[first]["approvalRequestId"]
+        sandbox.set_approval(first, "PENDING")  # submitted: it now carries a request id
+        source = open_source(make_context(sandbox, url, settings=HISTORY))
+        by_id = {r.external_id: source.fields(r) for r in pulled(source)}
+        assert sandbox.entries[first]["approvalRequestId"]
+        assert by_id[first]["approval"] == "submitted"
+        assert by_id[second]["approval"] == "approved"
+        fetched = source.fetch(second)
+        assert fetched is not None and source.fields(fetched)["approval"] == "approved"
+        sandbox.set_approval(second, "REJECTED")
+        later = open_source(make_context(sandbox, url, settings=HISTORY))
+        states = {r.external_id: later.fields(r)["approval"] for r in pulled(later)}
+        assert states == {first: "submitted", second: "submitted"}
+        sandbox.set_approval(first, "APPROVED")
+        again = open_source(make_context(sandbox, url, settings=HISTORY))
+        states = {r.external_id: again.fields(r)["approval"] for r in pulled(again)}
+        assert states == {first: "approved", second: "submitted"}
+
+
+def test_approved_requests_are_read_only_back_to_the_entries_week(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(clockify, "APPROVALS_PAGE_SIZE", 2)
+    weeks = [dt.date(2026, 10, 5) + dt.timedelta(weeks=n) for n in range(8)]
+    sandbox = ClockifySandbox(items=[i for day in weeks for i in items_on(day, 1)])
+    with serve(sandbox) as url:
+        source = open_source(make_context(sandbox, url, settings=HISTORY))
+        newest = max(sandbox.ids())
+        record = source.fetch(newest)
+        assert record is not None and source.fields(record)["approval"] == "approved"
+        assert 0 < len(source._approved) < 8  # not every page for a recent entry
+        records = pulled(source)
+        assert {source.fields(r)["approval"] for r in records} == {"approved"}
+    assert len(source._approved) == 8
+
+
 def test_without_the_users_zone_the_connections_zone_is_used() -> None:
     sandbox = ClockifySandbox(items=items_on(dt.date(2026, 10, 5), 1))
     for user in sandbox.users.values():
@@ -508,7 +551,7 @@ def test_the_sandbox_answers_as_the_spec_describes() -> None:
         source = open_source(make_context(sandbox, url, transport=recorder))
         records = pulled(source)
         source.fetch(records[0].external_id)
-        source.fields(records[0])
+        assert {source.fields(r)["approval"] for r in records} == {"approved", "submitted"}
         client = httpx.Client(base_url=url, headers={"X-Api-Key": sandbox.api_key})
         ws = f"/api/v1/workspaces/{sandbox.workspace_id}"
         user = records[0].payload["userId"]
@@ -530,6 +573,10 @@ def test_the_sandbox_answers_as_the_spec_describes() -> None:
                 },
             ),
             client.get(f"{ws}/webhooks"),
+            client.get(
+                f"{ws}/approval-requests",
+                params={"status": "APPROVED", "sort-column": "START", "page-size": 3},
+            ),
         ]
     paths = {r.request.url.path for r in recorder.responses}
     assert f"/v1/workspaces/{sandbox.workspace_id}/reports/detailed" in paths
@@ -538,3 +585,6 @@ def test_the_sandbox_answers_as_the_spec_describes() -> None:
         assert response.status_code in (200, 201), response.text
         check(SPEC, response)
     assert extra[0].headers["last-page"] == "false" and len(extra[0].json()) == 5
+    approvals = extra[-1].json()
+    assert len(approvals) == 3 and all(a["entries"] for a in approvals)
+    assert f"{ws}/approval-requests" in paths  # read by fields() for an approved entry

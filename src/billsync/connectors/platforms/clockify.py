@@ -53,6 +53,8 @@ BASE_URL = "https://api.clockify.me"  # regular API: /api/v1/...
 REPORTS_URL = "https://reports.api.clockify.me"  # Reports API: /v1/...
 PAGE_SIZE = 200  # detailed-report rows per page
 USERS_PAGE_SIZE = 200
+APPROVALS_PAGE_SIZE = 200
+FAR = dt.datetime.max.replace(tzinfo=dt.UTC)
 WINDOW = dt.timedelta(days=31)  # longest report range every plan allows
 AHEAD = dt.timedelta(days=31)  # entries tracked ahead of today are read too
 LOOKBACK_DAYS = 35  # an incremental read re-reads this many days before the watermark
@@ -166,6 +168,9 @@ class ClockifySource(Source):
         timeout = http.client.timeout.read or 30.0
         self.reports = client(context, base_url=reports_url(context), timeout=timeout)
         self._directory: dict[str, dict[str, Any]] | None = None
+        self._approved: set[str] = set()  # approved approval requests, newest first
+        self._approved_reach: dt.datetime | None = FAR  # loaded back to here; None: all
+        self._approved_page = 1
 
     # -- reading --------------------------------------------------------------------
 
@@ -244,7 +249,7 @@ class ClockifySource(Source):
         if isinstance(p.get("billable"), bool):
             works = str(p.get("type") or "REGULAR").upper() not in NOT_WORK
             values["billable"] = "true" if p["billable"] and works else "false"
-        values["approval"] = "approved" if p.get("approvalRequestId") else "submitted"
+        values["approval"] = self._approval(p, _moment(interval.get("start")))
         for name, value in values.items():
             if value:
                 out[name] = str(value)
@@ -391,6 +396,44 @@ class ClockifySource(Source):
             return str(email)
         name = p.get("userName") or user.get("name") or self._user(p).get("name")
         return str(name) if name else None
+
+    def _approval(self, p: dict[str, Any], start: dt.datetime | None) -> str:
+        """`approved` when the entry's approval request is approved. An entry in a
+        pending (or rejected, or withdrawn) request carries its id too, so the id alone
+        says nothing: the approved requests are read, newest first, back to the week
+        the entry falls in."""
+        request = p.get("approvalRequestId")
+        if not request:
+            return "submitted"
+        needed = (start or FAR) - WINDOW  # a request spans a week, or at most a month
+        while self._approved_reach is not None and self._approved_reach > needed:
+            self._more_approved()
+        return "approved" if request in self._approved else "submitted"
+
+    def _more_approved(self) -> None:
+        path = f"/api/v1/workspaces/{self.workspace}/approval-requests"
+        params = {
+            "status": "APPROVED",
+            "sort-column": "START",
+            "sort-order": "DESCENDING",
+            "page": self._approved_page,
+            "page-size": APPROVALS_PAGE_SIZE,
+        }
+        response = self.http.request("GET", path, params=params)
+        items = self._json(response, f"GET {path}")
+        if not isinstance(items, list):
+            raise VendorError(NAME, f"GET {path}", 200, "not a list of approval requests")
+        oldest = self._approved_reach
+        for item in items:
+            request = _obj(item, "approvalRequest") if isinstance(item, dict) else {}
+            if request.get("id") and _obj(request, "status").get("state") == "APPROVED":
+                self._approved.add(str(request["id"]))
+            began = _moment(_obj(request, "dateRange").get("start"))
+            if began is not None and (oldest is None or began < oldest):
+                oldest = began
+        self._approved_page += 1
+        last = response.headers.get("last-page", "").lower() == "true"
+        self._approved_reach = None if last or len(items) < APPROVALS_PAGE_SIZE else oldest
 
     def _zone_of(self, p: dict[str, Any]) -> str | None:
         """The entry's own zone, else its user's (profile settings), else the

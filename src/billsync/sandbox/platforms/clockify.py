@@ -120,7 +120,9 @@ class ClockifySandbox(TimeSandbox):
         self.tasks: dict[str, dict[str, Any]] = {}
         self._projects_by_name: dict[tuple[str, str], str] = {}
         self._tasks_by_name: dict[tuple[str, str], str] = {}
-        self._approvals: dict[tuple[str, int, int], str] = {}
+        self._approvals: dict[tuple[str, int, int], str] = {}  # (user, ISO week) -> id
+        self.approvals: dict[str, dict[str, Any]] = {}  # approval requests by id
+        self._approval_entries: dict[str, set[str]] = {}
         self.entries: dict[str, dict[str, Any]] = {}
         self._index: list[tuple[dt.datetime, str]] = []  # (start, id), sorted when clean
         self._index_dirty = False
@@ -143,6 +145,7 @@ class ClockifySandbox(TimeSandbox):
             ("GET", api + "/users", self._list_users),
             ("GET", api + "/user/{user_id}/time-entries", self._user_entries),
             ("GET", api + "/time-entries/{entry_id}", self._get_entry),
+            ("GET", api + "/approval-requests", self._approval_requests),
             ("GET", api + "/webhooks", self._list_webhooks),
             ("POST", api + "/webhooks", self._create_webhook),
             ("GET", api + "/webhooks/{webhook_id}", self._get_webhook),
@@ -186,10 +189,7 @@ class ClockifySandbox(TimeSandbox):
             task_id = self._task_for(project_id, item.task) if item.task else None
             start = item.start.astimezone(dt.UTC)
             entry_id = self._new_id()
-            approval = None
-            if item.approved:
-                year, week, _ = item.start.isocalendar()
-                approval = self._approvals.setdefault((user_id, year, week), self._new_id())
+            approval = self._request_for(user_id, start, "APPROVED") if item.approved else None
             self.entries[entry_id] = {
                 "id": entry_id,
                 "userId": user_id,
@@ -204,6 +204,8 @@ class ClockifySandbox(TimeSandbox):
             self._index.append((start, entry_id))
             self._index_dirty = True
             self._by_user.setdefault(user_id, set()).add(entry_id)
+            if approval is not None:
+                self._approval_entries[approval].add(entry_id)
             self._version += 1
         if notify:
             self._notify("NEW_TIME_ENTRY", entry_id)
@@ -225,11 +227,29 @@ class ClockifySandbox(TimeSandbox):
             body = self._webhook_body(self.entries[external_id])
             entry = self.entries.pop(external_id)
             self._rows.pop(external_id, None)
+            if entry["approvalRequestId"]:
+                self._approval_entries[entry["approvalRequestId"]].discard(external_id)
             self._by_user[entry["userId"]].discard(external_id)
             self._index_dirty = True  # the stale index key is dropped at the next sort
             self._version += 1
         if notify:
             self._send("TIME_ENTRY_DELETED", body)
+
+    def set_approval(self, external_id: str, state: str) -> str:
+        """Put the entry's week into an approval request in `state` (PENDING, APPROVED,
+        REJECTED, WITHDRAWN_SUBMISSION, WITHDRAWN_APPROVAL), as submitting, approving
+        or rejecting a timesheet in Clockify does; the request's id."""
+        with self._lock:
+            entry = self.entries[external_id]
+            request_id = self._request_for(entry["userId"], entry["start"], state)
+            self.approvals[request_id]["status"]["state"] = state
+            self.approvals[request_id]["status"]["updatedAt"] = utc_text(dt.datetime.now(dt.UTC))
+            for other in self._approval_entries[request_id] | {external_id}:
+                self.entries[other]["approvalRequestId"] = request_id
+                self._rows.pop(other, None)
+            self._approval_entries[request_id].add(external_id)
+            self._version += 1
+        return request_id
 
     def ids(self) -> set[str]:
         with self._lock:
@@ -339,6 +359,50 @@ class ClockifySandbox(TimeSandbox):
             self._tasks_by_name[(project_id, name)] = found
         return found
 
+    def _request_for(self, user_id: str, start: dt.datetime, state: str) -> str:
+        """The approval request of the user's week (Monday to Sunday in their zone)."""
+        zone = self._user_zone(user_id)
+        local = start.astimezone(zone)
+        year, week, weekday = local.isocalendar()
+        found = self._approvals.get((user_id, year, week))
+        if found is None:
+            monday = dt.datetime.combine(local.date() - dt.timedelta(days=weekday - 1), dt.time())
+            first = monday.replace(tzinfo=zone)
+            last = first + dt.timedelta(days=7) - dt.timedelta(seconds=1)
+            user = self.users[user_id]
+            found = self._new_id()
+            self.approvals[found] = {
+                "id": found,
+                "workspaceId": self.workspace_id,
+                "type": "TIMESHEET",
+                "dateRange": {"start": utc_text(first), "end": utc_text(last)},
+                "owner": {
+                    "userId": user_id,
+                    "userName": user["name"],
+                    "timeZone": str(zone),
+                    "startOfWeek": "MONDAY",
+                },
+                "creator": {
+                    "userId": user_id,
+                    "userName": user["name"],
+                    "userEmail": user["email"],
+                },
+                "status": {
+                    "state": state,
+                    "note": "",
+                    "updatedAt": utc_text(last),
+                    "updatedBy": self.owner["id"],
+                    "updatedByUserName": self.owner["name"],
+                },
+            }
+            self._approvals[(user_id, year, week)] = found
+            self._approval_entries[found] = set()
+        return found
+
+    def _locked(self, entry: dict[str, Any]) -> bool:
+        request = self.approvals.get(entry["approvalRequestId"] or "")
+        return request is not None and request["status"]["state"] == "APPROVED"
+
     def _rate(self, entry: dict[str, Any]) -> dict[str, Any] | None:
         project = self.projects.get(entry["projectId"] or "")
         return dict(project["hourlyRate"]) if project else None
@@ -364,7 +428,7 @@ class ClockifySandbox(TimeSandbox):
             "kioskId": None,
             "hourlyRate": self._rate(entry),
             "costRate": {"amount": 0, "currency": CURRENCY},
-            "isLocked": entry["approvalRequestId"] is not None,
+            "isLocked": self._locked(entry),
             "approvalRequestId": entry["approvalRequestId"],
         }
         if hydrated:
@@ -408,7 +472,7 @@ class ClockifySandbox(TimeSandbox):
                 "end": zoned_text(entry["end"], tz),
                 "duration": seconds,
             },
-            "locked": entry["approvalRequestId"] is not None,
+            "locked": self._locked(entry),
             "type": "REGULAR",
             "hourlyRate": rate,
             "rate": cents,
@@ -568,6 +632,74 @@ class ClockifySandbox(TimeSandbox):
             if entry is None:
                 return error(400, "Time entry doesn't belong to Workspace", 501)
             return self._json(self._entry_json(entry, hydrated=hydrated))
+
+    async def _approval_requests(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused:
+            return refused
+        paging = self._paging(request)
+        if isinstance(paging, Response):
+            return paging
+        query = request.query_params
+        state = query.get("status")
+        if state is not None and state not in ("PENDING", "APPROVED", "WITHDRAWN_APPROVAL"):
+            return error(400, "Failed to convert value of type 'java.lang.String'", 3000)
+        column = query.get("sort-column", "START")
+        keys = {
+            "ID": lambda r: r["id"],
+            "USER_ID": lambda r: r["owner"]["userId"],
+            "START": lambda r: r["dateRange"]["start"],
+            "UPDATED_AT": lambda r: r["status"]["updatedAt"],
+        }
+        if column not in keys:
+            return error(400, "Failed to convert value of type 'java.lang.String'", 3000)
+        descending = query.get("sort-order", "DESCENDING") != "ASCENDING"
+        page, size = paging
+        with self._lock:
+            chosen = [r for r in self.approvals.values() if state in (None, r["status"]["state"])]
+            chosen.sort(key=keys[column], reverse=descending)
+            body = [self._approval_item(r) for r in chosen[(page - 1) * size : page * size]]
+        last = page * size >= len(chosen)
+        return self._json(body, {"Last-Page": "true" if last else "false"})
+
+    def _approval_item(self, request: dict[str, Any]) -> dict[str, Any]:
+        entries = [self.entries[i] for i in sorted(self._approval_entries[request["id"]])]
+        tracked = sum(int((e["end"] - e["start"]).total_seconds()) for e in entries)
+        billable = [e for e in entries if e["billable"]]
+        billable_seconds = sum(int((e["end"] - e["start"]).total_seconds()) for e in billable)
+        amount = sum(
+            Decimal((self._rate(e) or {"amount": 0})["amount"])
+            * int((e["end"] - e["start"]).total_seconds())
+            / 3600
+            for e in billable
+        )
+        approved = request["status"]["state"] == "APPROVED"
+        info = []
+        for e in entries:
+            body = self._entry_json(e)
+            project = self.projects.get(e["projectId"] or "")
+            task = self.tasks.get(e["taskId"] or "")
+            body["project"] = (
+                {k: project[k] for k in ("id", "name", "clientId", "clientName", "color")}
+                if project
+                else None
+            )
+            body["task"] = {"id": task["id"], "name": task["name"]} if task else None
+            body["tags"] = []
+            info.append(body)
+        return {
+            "approvalRequest": request,
+            "approvedTime": iso_duration(tracked if approved else 0),
+            "billableAmount": int(Decimal(amount).quantize(Decimal(1), ROUND_HALF_UP)),
+            "billableTime": iso_duration(billable_seconds),
+            "breakTime": "PT0S",
+            "costAmount": 0,
+            "entries": info,
+            "expenseTotal": 0,
+            "expenses": [],
+            "pendingTime": iso_duration(0 if approved else tracked),
+            "trackedTime": iso_duration(tracked),
+        }
 
     async def _list_webhooks(self, request: Request) -> Response:
         refused = self._refused(request)
