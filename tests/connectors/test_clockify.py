@@ -30,6 +30,7 @@ from billsync.connectors.registry import platform
 from billsync.domain.canonical import Canonical, Defaults, parse_record
 from billsync.domain.connections import Connection
 from billsync.domain.entries import Approval
+from billsync.errors import UserError
 from billsync.sandbox.base import RateLimit, serve
 from billsync.sandbox.platforms.clockify import ClockifySandbox, iso_duration
 from billsync.sandbox.registry import all_sandboxes
@@ -195,6 +196,40 @@ def test_lookback_days_is_a_setting() -> None:
         source = open_source(make_context(sandbox, url, settings={"lookback_days": "70"}))
         again = pulled(source, NOW - dt.timedelta(days=1))
     assert len(again) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("lookback_days", "a month"), ("history_start", "1.1.2026")]
+)
+def test_a_bad_setting_is_named(name: str, value: str) -> None:
+    sandbox = ClockifySandbox(size=1)
+    with serve(sandbox) as url:
+        source = open_source(make_context(sandbox, url, settings={name: value}))
+        since = NOW if name == "lookback_days" else None
+        with pytest.raises(UserError, match=f"connection 'ck': setting '{name}' must be"):
+            pulled(source, since)
+
+
+def test_the_sandbox_refuses_a_report_request_clockify_would() -> None:
+    sandbox = ClockifySandbox(size=1)
+    with serve(sandbox) as url:
+        report = f"{url}/v1/workspaces/{sandbox.workspace_id}/reports/detailed"
+        headers = {"X-Api-Key": sandbox.api_key}
+        good = {
+            "dateRangeStart": "2026-10-01T00:00:00.000Z",
+            "dateRangeEnd": "2026-10-31T23:59:59.999Z",
+            "detailedFilter": {"page": 1, "pageSize": 50},
+        }
+        assert httpx.post(report, json=good, headers=headers).status_code == 200
+        for bad in (
+            {**good, "page": 1},  # paging belongs in detailedFilter
+            {**good, "detailedFilter": {"page": 1, "pageSize": 50, "sortColumn": "START"}},
+            {k: v for k, v in good.items() if k != "detailedFilter"},
+            {**good, "dateRangeStart": "yesterday"},
+            {**good, "timeZone": "Mars/Olympus"},
+        ):
+            answer = httpx.post(report, json=bad, headers=headers)
+            assert answer.status_code == 400 and answer.json()["code"] == 501, bad
 
 
 def test_fetch_by_id_and_gone_is_none() -> None:

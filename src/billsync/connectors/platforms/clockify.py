@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from billsync.domain.canonical import zone
+from billsync.errors import UserError
 
 from ..base import (
     Context,
@@ -304,13 +305,24 @@ class ClockifySource(Source):
 
     def _lookback(self) -> dt.timedelta:
         days = self.context.connection.settings.get("lookback_days")
-        return dt.timedelta(days=int(days) if days else LOOKBACK_DAYS)
+        if not days:
+            return dt.timedelta(days=LOOKBACK_DAYS)
+        if not days.strip().isdigit():
+            raise self._bad_setting("lookback_days", "a whole number of days")
+        return dt.timedelta(days=int(days))
 
     def _history_start(self, now: dt.datetime) -> dt.date:
         given = self.context.connection.settings.get("history_start")
-        if given:
-            return dt.date.fromisoformat(given)
-        return (now.astimezone(dt.UTC) - dt.timedelta(days=HISTORY_DAYS)).date()
+        if not given:
+            return (now.astimezone(dt.UTC) - dt.timedelta(days=HISTORY_DAYS)).date()
+        try:
+            return dt.date.fromisoformat(given.strip())
+        except ValueError:
+            raise self._bad_setting("history_start", "a date (YYYY-MM-DD)") from None
+
+    def _bad_setting(self, name: str, what: str) -> UserError:
+        code = self.context.connection.code
+        return UserError(f"connection {code!r}: setting {name!r} must be {what}")
 
     @staticmethod
     def _id(row: dict[str, Any]) -> str:

@@ -60,6 +60,21 @@ WEBHOOK_EVENTS = frozenset(
 TRIGGER_SOURCES = frozenset(
     {"PROJECT_ID", "USER_ID", "TAG_ID", "TASK_ID", "WORKSPACE_ID", "ASSIGNMENT_ID", "EXPENSE_ID"}
 )
+# The detailed report's request, as the corrected spec has it (no other key accepted).
+REPORT_KEYS = frozenset(
+    {
+        "amountShown", "amounts", "approvalState", "archived", "billable", "clients",
+        "currency", "customFields", "dateFormat", "dateRangeEnd", "dateRangeStart",
+        "dateRangeType", "description", "detailedFilter", "exportType", "invoicingState",
+        "projects", "rounding", "sortOrder", "tags", "tasks", "timeFormat", "timeZone",
+        "userCustomFields", "userGroups", "userLocale", "users", "weekStart",
+        "withoutDescription", "zoomLevel",
+    }
+)  # fmt: skip
+FILTER_KEYS = frozenset({"auditFilter", "options", "page", "pageSize", "sortColumn"})
+SORT_COLUMNS = frozenset(
+    {"ID", "DESCRIPTION", "USER", "DURATION", "DATE", "ZONED_DATE", "NATURAL", "USER_DATE"}
+)
 RATES = (14500, 13000, 16500, 12000)  # project hourly rates, cents
 CURRENCY = "EUR"
 FAR = dt.datetime.max.replace(tzinfo=dt.UTC)
@@ -766,6 +781,11 @@ class ClockifySandbox(TimeSandbox):
         flt = body.get("detailedFilter")
         if not isinstance(flt, dict):
             return error(400, "You entered invalid value for field: [detailedFilter].", 501)
+        unknown = sorted(set(body) - REPORT_KEYS) + sorted(set(flt) - FILTER_KEYS)
+        if unknown:
+            return error(400, f"Unrecognized field: [{unknown[0]}].", 501)
+        if flt.get("sortColumn", "DATE") not in SORT_COLUMNS:
+            return error(400, "You entered invalid value for field: [sortColumn].", 501)
         try:
             tz: dt.tzinfo = ZoneInfo(body.get("timeZone") or self.owner["settings"]["timeZone"])
         except (ZoneInfoNotFoundError, ValueError):
