@@ -565,6 +565,11 @@ def test_deliveries_that_are_not_what_clockify_sends() -> None:
                 source.events(WebhookRequest("", typed, bad))
         with pytest.raises(WebhookMalformed, match="Event-Type"):
             source.events(WebhookRequest("", {}, body))
+        gone = {"clockify-webhook-event-type": "TIME_ENTRY_DELETED"}
+        [deleted] = source.events(WebhookRequest("", gone, b'{"id": "abc"}'))
+        assert (deleted.external_id, deleted.kind) == ("abc", "delete")
+        with pytest.raises(WebhookMalformed):
+            source.events(WebhookRequest("", gone, b'{"name": "abc"}'))
         other = {"clockify-webhook-event-type": "NEW_PROJECT"}
         assert source.events(WebhookRequest("", other, b'{"id": "p1", "name": "X"}')) == []
         bare = json.loads(body)

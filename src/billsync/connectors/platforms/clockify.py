@@ -286,13 +286,13 @@ class ClockifySource(Source):
             return []  # a project, user, timer start ...: not finished time
         if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:
             raise WebhookMalformed(f"a {kind} body without a time entry id")
+        entry_id = body["id"]
+        now = self.context.now()
+        if kind in DELETE_EVENTS:  # the id is all a deletion needs
+            return [WebhookEvent(entry_id, "delete", VendorRecord(entry_id, body, now, True))]
         interval = body.get("timeInterval")
         if not isinstance(interval, dict) or not interval.get("start"):
             raise WebhookMalformed(f"a {kind} body without a timeInterval")
-        entry_id = body["id"]
-        now = self.context.now()
-        if kind in DELETE_EVENTS:
-            return [WebhookEvent(entry_id, "delete", VendorRecord(entry_id, body, now, True))]
         if not interval.get("end"):
             return []  # still running: it arrives again when stopped
         complete = (not body.get("projectId") or isinstance(body.get("project"), dict)) and (
