@@ -230,6 +230,10 @@ def test_the_sandbox_refuses_a_report_request_clockify_would() -> None:
         ):
             answer = httpx.post(report, json=bad, headers=headers)
             assert answer.status_code == 400 and answer.json()["code"] == 501, bad
+        stop = f"{url}/api/v1/workspaces/{sandbox.workspace_id}/time-entries/stop"
+        assert httpx.patch(stop, headers=headers).json()["code"] == 3000
+        missing = httpx.get(f"{url}/api/v1/nothing", headers=headers)
+        assert missing.status_code == 404 and missing.json()["code"] == 3000
 
 
 def test_fetch_by_id_and_gone_is_none() -> None:

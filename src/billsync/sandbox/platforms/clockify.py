@@ -38,6 +38,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request, Response
+from starlette.exceptions import HTTPException
 
 from ..base import RateLimit, Setup, TimeSandbox, token
 from ..registry import register
@@ -170,6 +171,7 @@ class ClockifySandbox(TimeSandbox):
         ]
         for method, path, endpoint in routes:
             self.app.add_api_route(path, endpoint, methods=[method])
+        self.app.add_exception_handler(HTTPException, self._unrouted)
 
     # -- Clockify's answers ------------------------------------------------------------
 
@@ -556,6 +558,16 @@ class ClockifySandbox(TimeSandbox):
         if workspace is not None and workspace != self.workspace_id:
             return error(403, "Access Denied", 1003)  # body not verified against live
         return None
+
+    @staticmethod
+    async def _unrouted(request: Request, exc: Exception) -> Response:
+        """Clockify's answer for a path or method it has no route for."""
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        if status == 405:
+            return error(405, f"Request method '{request.method}' is not supported", 3000)
+        if status == 404:
+            return error(404, f"No static resource {request.url.path.lstrip('/')}.", 3000)
+        return error(status, "Internal server error", status)
 
     @staticmethod
     def _json(value: Any, headers: dict[str, str] | None = None, status: int = 200) -> Response:
