@@ -36,7 +36,8 @@ from billsync.sandbox.platforms.clockify import ClockifySandbox, iso_duration
 from billsync.sandbox.registry import all_sandboxes
 from billsync.sandbox.seed import WorkItem
 
-NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+# The sandbox stamps changes with the real clock; the connector reads up to `NOW`.
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=5)
 SPEC = "clockify/clockify.corrected.openapi.yaml"
 HISTORY = {"history_start": "2026-09-30"}  # UTC: Oct 1 in Tokyo starts on Sep 30
 
@@ -141,73 +142,92 @@ def test_a_full_pull_returns_every_entry_once() -> None:
     ids = [r.external_id for r in records]
     assert len(ids) == len(set(ids)) == 450
     assert set(ids) == sandbox.ids()
-    assert all(r.updated_at == NOW and not r.deleted for r in records)
+    assert all(r.updated_at is not None and not r.deleted for r in records)
+    assert {kind for kind, _, _ in sandbox.change_requests} == {"created"}
+
+
+SIZE = ClockifySandbox.page_size
 
 
 @pytest.mark.parametrize(
-    ("count", "pages"),
-    [(ClockifySandbox.page_size, [1, 2]), (ClockifySandbox.page_size + 1, [1, 2]), (0, [1])],
+    ("count", "pages", "report"),
+    [
+        (SIZE, [(0, SIZE), (1, 0)], [1, 2]),
+        (SIZE + 1, [(0, SIZE), (1, 1), (2, 0)], [1, 2]),
+        (0, [(0, 0)], [1]),
+    ],
 )
-def test_report_paging_boundaries(count: int, pages: list[int]) -> None:
+def test_paging_boundaries(count: int, pages: list[tuple[int, int]], report: list[int]) -> None:
     sandbox = ClockifySandbox(items=items_on(dt.date(2026, 10, 5), count))
+    recent = {"history_start": (NOW - dt.timedelta(days=2)).date().isoformat()}
     with serve(sandbox) as url:
-        source = open_source(make_context(sandbox, url, settings=HISTORY))
+        source = open_source(make_context(sandbox, url, settings=recent))
         records = pulled(source)
+        listed = source.listed_ids(dt.date(2026, 10, 5), dt.date(2026, 10, 5))
     assert sorted(r.external_id for r in records) == sorted(sandbox.ids())
-    assert len(records) == count
-    october = [
-        b["detailedFilter"]["page"]
-        for b in sandbox.report_requests
-        if b["dateRangeStart"] == "2026-09-30T00:00:00.000Z"
-    ]
-    assert october == pages
-    assert all(
-        b["detailedFilter"]["pageSize"] == ClockifySandbox.page_size
-        for b in sandbox.report_requests
-    )
+    assert len(records) == count and listed == sandbox.ids()
+    # One 30-day window of entries created in the last two days: pages from 0 until
+    # an empty one.
+    assert [(page, n) for kind, page, n in sandbox.change_requests] == pages
+    # The report (listed ids) pages from 1, until a page comes back short.
+    assert [b["detailedFilter"]["page"] for b in sandbox.report_requests] == report
+    assert all(b["detailedFilter"]["pageSize"] == SIZE for b in sandbox.report_requests)
     assert all(b["timeZone"] == "UTC" for b in sandbox.report_requests)
 
 
-def test_an_incremental_pull_rereads_the_lookback_window_and_finds_a_late_edit() -> None:
-    early = items_on(dt.date(2026, 10, 2), 3)  # older than the lookback: not re-read
-    recent = items_on(dt.date(2026, 11, 20), 3)
-    sandbox = ClockifySandbox(items=early + recent)
+def test_an_incremental_pull_reads_what_changed_since_late_writes_included() -> None:
+    real = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    sandbox = ClockifySandbox()
+    items = items_on(dt.date(2026, 10, 2), 6)
+    ids = [sandbox.add(i, at=real - dt.timedelta(hours=3), notify=False) for i in items[:5]]
+    sandbox.add(items[5], at=real - dt.timedelta(minutes=1), notify=False)  # the newest
     with serve(sandbox) as url:
         source = open_source(make_context(sandbox, url, settings=HISTORY))
         first = pulled(source)
         watermark = max(r.updated_at for r in first if r.updated_at is not None)
-        edited = next(i for i, e in sandbox.entries.items() if e["start"].day == 20)
-        sandbox.edit(edited, seconds=5400, notify=False)  # a write just before the watermark
+        edited, late, gone, untouched = ids[:4]
+        sandbox.edit(edited, seconds=5400, notify=False)
+        # Written now, stamped from before the watermark (a replica catching up).
+        sandbox.edit(late, seconds=6300, at=watermark - dt.timedelta(minutes=4), notify=False)
+        sandbox.remove(gone, notify=False)
+        new = sandbox.add(items_on(dt.date(2026, 10, 9), 1)[0], notify=False)
         since = watermark - dt.timedelta(minutes=10)  # the overlap the caller subtracts
-        sandbox.report_requests.clear()
         again = pulled(source, since)
-    assert len(first) == 6
+        by_id = {r.external_id: r for r in again}
+        fields = source.fields(by_id[late])
+        assert by_id[gone].deleted and source.fields(by_id[gone])["deleted"] == "true"
+    assert len(first) == 6 and watermark == real - dt.timedelta(minutes=1)
     assert all(r.updated_at is not None and r.updated_at >= since for r in again)
-    by_id = {r.external_id: r for r in again}
-    assert set(by_id) == {i for i, e in sandbox.entries.items() if e["start"].day == 20}
-    assert by_id[edited].payload["timeInterval"]["duration"] == 5400
-    # The re-read starts `lookback_days` (35) before `since`, in UTC.
-    assert sandbox.report_requests[0]["dateRangeStart"] == "2026-10-27T00:00:00.000Z"
+    assert {edited, late, gone, new} <= set(by_id) and untouched not in by_id
+    assert by_id[edited].payload["timeInterval"]["duration"] == "PT1H30M"
+    assert by_id[late].payload["timeInterval"]["duration"] == "PT1H45M"
+    assert fields["revision"] == (watermark - dt.timedelta(minutes=4)).isoformat()
+    parsed = parse_record(fields, Defaults())
+    assert isinstance(parsed, Canonical) and parsed.duration_seconds == 6300
 
 
-def test_lookback_days_is_a_setting() -> None:
-    sandbox = ClockifySandbox(items=items_on(dt.date(2026, 10, 2), 2))
+def test_an_incremental_pull_reads_only_the_changes() -> None:
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    sandbox = ClockifySandbox()
+    ids = [sandbox.add(i, at=long_ago, notify=False) for i in items_on(dt.date(2026, 10, 2), 9)]
     with serve(sandbox) as url:
-        source = open_source(make_context(sandbox, url, settings={"lookback_days": "70"}))
-        again = pulled(source, NOW - dt.timedelta(days=1))
-    assert len(again) == 2
+        source = open_source(make_context(sandbox, url, settings=HISTORY))
+        assert len(pulled(source)) == 9
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+        assert pulled(source, since) == []
+        sandbox.edit(ids[4], seconds=120, notify=False)
+        again = pulled(source, since)
+    assert [r.external_id for r in again] == [ids[4]]
+    kinds = {kind for kind, _, _ in sandbox.change_requests}
+    assert kinds == {"created", "updated", "deleted"}
 
 
-@pytest.mark.parametrize(
-    ("name", "value"), [("lookback_days", "a month"), ("history_start", "1.1.2026")]
-)
-def test_a_bad_setting_is_named(name: str, value: str) -> None:
+def test_a_bad_setting_is_named() -> None:
     sandbox = ClockifySandbox(size=1)
     with serve(sandbox) as url:
-        source = open_source(make_context(sandbox, url, settings={name: value}))
-        since = NOW if name == "lookback_days" else None
-        with pytest.raises(UserError, match=f"connection 'ck': setting '{name}' must be"):
-            pulled(source, since)
+        source = open_source(make_context(sandbox, url, settings={"history_start": "1.1.2026"}))
+        with pytest.raises(UserError, match="connection 'ck': setting 'history_start' must be"):
+            pulled(source)
 
 
 def test_the_sandbox_refuses_a_report_request_clockify_would() -> None:
@@ -245,8 +265,11 @@ def test_fetch_by_id_and_gone_is_none() -> None:
         record = source.fetch(chosen)
         assert record is not None and record.external_id == chosen
         assert record.payload["project"]["name"]  # hydrated
+        assert record.updated_at is None  # an entry carries no change stamp
         # The same entry maps to the same fields whichever way it was read.
-        assert source.fields(record) == source.fields(from_report[chosen])
+        changes = source.fields(from_report[chosen])
+        assert changes.pop("revision")
+        assert source.fields(record) == changes
         sandbox.remove(chosen, notify=False)
         assert source.fetch(chosen) is None
         assert source.fetch("ffffffffffffffffffffffff") is None
@@ -309,8 +332,9 @@ def test_fields_give_what_the_canonical_parser_accepts() -> None:
     assert first.approval is Approval.APPROVED and first.billable
     assert first.notes == "class comments"
     assert str(first.source_rate) == "145.00"  # hourlyRate.amount 14500 is in cents
-    assert first.source_revision is None  # Clockify keeps no change stamp
-    assert "revision" not in fields[0]
+    assert first.source_revision == "t:" + records[0].updated_at.astimezone(dt.UTC).strftime(
+        "%Y-%m-%dT%H:%M:%S.%f"
+    )  # auditMetadata.updatedAt
     second = parse_record(fields[1], Defaults())
     assert isinstance(second, Canonical), second
     assert second.approval is Approval.SUBMITTED and not second.billable
@@ -438,7 +462,7 @@ def test_a_5xx_storm_retries_then_fails_naming_platform_and_call() -> None:
         sandbox.faults.fail_next = 0
     message = str(raised.value)
     assert message.startswith(
-        f"clockify: POST /v1/workspaces/{sandbox.workspace_id}/reports/detailed: 503"
+        f"clockify: GET /api/v1/workspaces/{sandbox.workspace_id}/entities/created: 503"
     )
     assert "Internal server error" in message and "gave up after 6 tries" in message
     assert len(waits) == 5
@@ -461,10 +485,12 @@ def test_a_slow_vendor_times_out() -> None:
         source = open_source(make_context(sandbox, url, sleep=waits), timeout=0.05)
         with pytest.raises(VendorError, match="timed out"):
             source.fetch(next(iter(sandbox.ids())))
-        with pytest.raises(VendorError, match="reports/detailed: timed out"):
+        with pytest.raises(VendorError, match="entities/created: timed out"):
             pulled(source)
+        with pytest.raises(VendorError, match="reports/detailed: timed out"):
+            source.listed_ids(dt.date(2026, 10, 1), dt.date(2026, 10, 1))
         sandbox.faults.slow_seconds = 0.0
-    assert len(waits) == 10
+    assert len(waits) == 15
 
 
 def test_a_wrong_api_key_fails_loudly_without_the_secret() -> None:
@@ -593,6 +619,7 @@ def test_the_sandbox_answers_as_the_spec_describes() -> None:
     with serve(sandbox) as url:
         source = open_source(make_context(sandbox, url, transport=recorder))
         records = pulled(source)
+        assert source.listed_ids(dt.date(2026, 9, 1), dt.date(2026, 12, 31)) == sandbox.ids()
         source.fetch(records[0].external_id)
         assert {source.fields(r)["approval"] for r in records} == {"approved", "submitted"}
         client = httpx.Client(base_url=url, headers={"X-Api-Key": sandbox.api_key})

@@ -1,24 +1,28 @@
-"""Clockify: time in, from the workspace-wide detailed report (Reports API), single
-entries and the user directory from the regular API v1, and webhooks.
+"""Clockify: time in through the entity-change API (created, updated and deleted time
+entries with their change stamps), names from the workspace's users, projects and
+tasks, the workspace-wide detailed report (Reports API) for the reconcile sweep, single
+entries by id, and webhooks.
 
-    GET  {base}/api/v1/workspaces/{ws}/users?page=1&page-size=200     (Last-Page header)
+    GET  {base}/api/v1/workspaces/{ws}/entities/updated?type=TIME_ENTRY
+         &start=2026-11-01T10:00:00Z&end=2026-11-01T10:15:00Z&page=0&limit=200
+         -> [{"id": ..., "timeInterval": {...}, "auditMetadata": {"createdAt": ...,
+              "updatedAt": "2026-11-01T10:07:12Z"}, "documentCode": "TIME_ENTRY"}, ...]
+    GET  {base}/api/v1/workspaces/{ws}/users | /projects | /projects/{id}/tasks
     GET  {base}/api/v1/workspaces/{ws}/time-entries/{id}?hydrated=true
-    POST {reports}/v1/workspaces/{ws}/reports/detailed
-         {"dateRangeStart": "2026-10-01T00:00:00.000Z", "dateRangeEnd": "...",
-          "timeZone": "UTC", "detailedFilter": {"page": 1, "pageSize": 200,
-          "sortColumn": "ID"}, ...}   -> {"timeentries": [...], "totals": [...]}
+    POST {reports}/v1/workspaces/{ws}/reports/detailed        (listed ids, by work day)
 
 Auth is the `X-Api-Key` header. The regular API lives on `https://api.clockify.me`
 (a regional workspace: `https://euc1.clockify.me`), the Reports API on another host,
 `https://reports.api.clockify.me` (regional: `https://euc1.clockify.me/report`): the
 `reports_url` setting, derived from the base URL when it is not set.
 
-Clockify keeps no change stamp on a time entry and has no updated-since filter, so an
-incremental read re-reads every entry whose start lies from `lookback_days` (default
-35) before the watermark up to a month ahead; a later edit of older time arrives by
-webhook, or with a full read. Each record's `updated_at` is the moment it was read, so
-the sync's watermark still moves; no `revision` is given (what arrives later wins).
-Report windows are 31 days: the longest a detailed report may span on every plan.
+A time entry itself carries no change stamp and its list has no updated-since filter;
+the entity-change API ("experimental" in Clockify's reference, documented as ready for
+production) is the updated-since read: an incremental read asks for the entries
+created, updated and deleted since the watermark, and each record's revision is its
+`auditMetadata.updatedAt`. A full read asks for every entry created since
+`history_start` (default: a year ago). Ranges go in windows of 30 days, the API's own
+default range.
 """
 
 from __future__ import annotations
@@ -56,9 +60,10 @@ PAGE_SIZE = 200  # detailed-report rows per page
 USERS_PAGE_SIZE = 200
 APPROVALS_PAGE_SIZE = 200
 FAR = dt.datetime.max.replace(tzinfo=dt.UTC)
+CHANGES_PAGE_SIZE = 200  # entity-change documents per page (read until an empty page)
 WINDOW = dt.timedelta(days=31)  # longest report range every plan allows
-AHEAD = dt.timedelta(days=31)  # entries tracked ahead of today are read too
-LOOKBACK_DAYS = 35  # an incremental read re-reads this many days before the watermark
+CHANGES_WINDOW = dt.timedelta(days=30)  # the entity-change API's own default range
+AHEAD = dt.timedelta(days=366)  # entries tracked ahead of today are listed too
 HISTORY_DAYS = 366  # a full read reaches this far back unless `history_start` says
 RATE_WINDOW = 1.0  # the documented limit is 50 requests per second
 SIGNATURE = "clockify-signature"
@@ -169,6 +174,8 @@ class ClockifySource(Source):
         timeout = http.client.timeout.read or 30.0
         self.reports = client(context, base_url=reports_url(context), timeout=timeout)
         self._directory: dict[str, dict[str, Any]] | None = None
+        self._projects: dict[str, dict[str, Any]] | None = None
+        self._tasks: dict[str, dict[str, dict[str, Any]]] = {}
         self._approved: set[str] = set()  # approved approval requests, newest first
         self._approved_reach: dt.datetime | None = FAR  # loaded back to here; None: all
         self._approved_page = 1
@@ -176,20 +183,18 @@ class ClockifySource(Source):
     # -- reading --------------------------------------------------------------------
 
     def pull(self, since: dt.datetime | None) -> Iterator[Page]:
-        now = self.context.now()
+        now = self.context.now().astimezone(dt.UTC)
         if since is None:
-            first = self._history_start(now)
+            first = dt.datetime.combine(self._history_start(now), dt.time(), dt.UTC)
+            kinds: tuple[str, ...] = ("created",)
         else:
-            first = (since.astimezone(dt.UTC) - self._lookback()).date()
-        last = (now.astimezone(dt.UTC) + AHEAD).date()
-        for rows in self._report(first, last):
-            records = [
-                VendorRecord(self._id(row), row, now)
-                for row in rows
-                if _obj(row, "timeInterval").get("end")  # a running timer: not yet
-            ]
-            if records:
-                yield Page(records)
+            first, kinds = since.astimezone(dt.UTC), ("created", "updated", "deleted")
+        for kind in kinds:
+            for docs in self._changes(kind, first, now):
+                records = [self._record(doc, deleted=kind == "deleted") for doc in docs]
+                kept = [r for r in records if r is not None]
+                if kept:
+                    yield Page(kept)
 
     def listed_ids(self, start: dt.date, end: dt.date) -> set[str]:
         # A day either side in UTC covers every zone; each entry's own work day decides.
@@ -223,7 +228,7 @@ class ClockifySource(Source):
         entry = self._json(response, f"GET {path}")
         if not isinstance(entry, dict) or not entry.get("id"):
             raise VendorError(NAME, f"GET {path}", response.status_code, "not a time entry")
-        return VendorRecord(str(entry["id"]), entry, self.context.now())
+        return VendorRecord(str(entry["id"]), entry, None)  # an entry carries no stamp
 
     # -- mapping --------------------------------------------------------------------
 
@@ -231,8 +236,14 @@ class ClockifySource(Source):
         """A report row (`_id`, `userEmail`, `projectName`, ...) or an entry of the
         regular API or a webhook (`id`, hydrated `project`/`task`/`user`)."""
         p = dict(record.payload)
-        project = _obj(p, "project")
-        task = _obj(p, "task")
+        project = _obj(p, "project") or (
+            self._project(p.get("projectId"))
+            if p.get("projectId") and "projectName" not in p
+            else {}
+        )
+        task = _obj(p, "task") or (
+            self._task(p.get("projectId"), p.get("taskId")) if "taskName" not in p else {}
+        )
         interval = _obj(p, "timeInterval")
         out: dict[str, str] = {"external_id": record.external_id}
         values = {
@@ -251,6 +262,8 @@ class ClockifySource(Source):
             works = str(p.get("type") or "REGULAR").upper() not in NOT_WORK
             values["billable"] = "true" if p["billable"] and works else "false"
         values["approval"] = self._approval(p, _moment(interval.get("start")))
+        if record.updated_at is not None:  # only the entity-change API gives one
+            values["revision"] = record.updated_at.isoformat()
         for name, value in values.items():
             if value:
                 out[name] = str(value)
@@ -287,9 +300,8 @@ class ClockifySource(Source):
         if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:
             raise WebhookMalformed(f"a {kind} body without a time entry id")
         entry_id = body["id"]
-        now = self.context.now()
         if kind in DELETE_EVENTS:  # the id is all a deletion needs
-            return [WebhookEvent(entry_id, "delete", VendorRecord(entry_id, body, now, True))]
+            return [WebhookEvent(entry_id, "delete", VendorRecord(entry_id, body, None, True))]
         interval = body.get("timeInterval")
         if not isinstance(interval, dict) or not interval.get("start"):
             raise WebhookMalformed(f"a {kind} body without a timeInterval")
@@ -298,18 +310,10 @@ class ClockifySource(Source):
         complete = (not body.get("projectId") or isinstance(body.get("project"), dict)) and (
             not body.get("taskId") or isinstance(body.get("task"), dict)
         )
-        record = VendorRecord(entry_id, body, now) if complete else None
+        record = VendorRecord(entry_id, body, None) if complete else None
         return [WebhookEvent(entry_id, "upsert", record)]
 
     # -- helpers --------------------------------------------------------------------
-
-    def _lookback(self) -> dt.timedelta:
-        days = self.context.connection.settings.get("lookback_days")
-        if not days:
-            return dt.timedelta(days=LOOKBACK_DAYS)
-        if not days.strip().isdigit():
-            raise self._bad_setting("lookback_days", "a whole number of days")
-        return dt.timedelta(days=int(days))
 
     def _history_start(self, now: dt.datetime) -> dt.date:
         given = self.context.connection.settings.get("history_start")
@@ -333,6 +337,43 @@ class ClockifySource(Source):
             return json.loads(response.content, parse_float=Decimal)
         except ValueError as exc:
             raise VendorError(NAME, call, response.status_code, "not JSON") from exc
+
+    def _changes(
+        self, kind: str, first: dt.datetime, last: dt.datetime
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Time entries created, updated or deleted from `first` to `last`, in windows
+        of 30 days, page by page (from 0) until a page comes back empty."""
+        path = f"/api/v1/workspaces/{self.workspace}/entities/{kind}"
+        lo = first.replace(microsecond=0)
+        while lo <= last:
+            hi = min(lo + CHANGES_WINDOW, last)
+            page = 0
+            while True:
+                params = {
+                    "type": "TIME_ENTRY",
+                    "start": lo.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "end": hi.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "page": page,
+                    "limit": CHANGES_PAGE_SIZE,
+                }
+                response = self.http.request("GET", path, params=params)
+                docs = self._json(response, f"GET {path}")
+                if not isinstance(docs, list):
+                    raise VendorError(NAME, f"GET {path}", 200, "not a list of changes")
+                if not docs:
+                    break
+                yield [doc for doc in docs if isinstance(doc, dict)]
+                page += 1
+            lo = hi + dt.timedelta(seconds=1)
+
+    def _record(self, doc: dict[str, Any], deleted: bool) -> VendorRecord | None:
+        if doc.get("documentCode", "TIME_ENTRY") != "TIME_ENTRY" or not doc.get("id"):
+            return None
+        if not deleted and not _obj(doc, "timeInterval").get("end"):
+            return None  # a running timer: it is read when it stops
+        audit = _obj(doc, "auditMetadata")
+        stamp = _moment(audit.get("updatedAt")) or _moment(audit.get("createdAt"))
+        return VendorRecord(str(doc["id"]), doc, stamp, deleted)
 
     def _report(self, first: dt.date, last: dt.date) -> Iterator[list[dict[str, Any]]]:
         """Every row starting from `first` to `last` (UTC days), page by page, in
@@ -376,24 +417,40 @@ class ClockifySource(Source):
     def _users(self) -> dict[str, dict[str, Any]]:
         """The workspace's members by id (e-mail and time zone), read once."""
         if self._directory is None:
-            directory: dict[str, dict[str, Any]] = {}
             path = f"/api/v1/workspaces/{self.workspace}/users"
-            page = 1
-            while True:
-                params = {"page": page, "page-size": USERS_PAGE_SIZE}
-                response = self.http.request("GET", path, params=params)
-                users = self._json(response, f"GET {path}")
-                if not isinstance(users, list):
-                    raise VendorError(NAME, f"GET {path}", 200, "not a list of users")
-                for user in users:
-                    if isinstance(user, dict) and user.get("id"):
-                        directory[str(user["id"])] = user
-                last = response.headers.get("last-page", "").lower()
-                if last == "true" or len(users) < USERS_PAGE_SIZE:
-                    break
-                page += 1
-            self._directory = directory
+            self._directory = {str(u["id"]): u for u in self._listing(path)}
         return self._directory
+
+    def _listing(self, path: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Every item of a paged list of the regular API (`Last-Page` header)."""
+        found: list[Any] = []
+        page = 1
+        while True:
+            query = {**(params or {}), "page": page, "page-size": USERS_PAGE_SIZE}
+            response = self.http.request("GET", path, params=query)
+            items = self._json(response, f"GET {path}")
+            if not isinstance(items, list):
+                raise VendorError(NAME, f"GET {path}", 200, "not a list")
+            found += [item for item in items if isinstance(item, dict) and item.get("id")]
+            last = response.headers.get("last-page", "").lower()
+            if last == "true" or len(items) < USERS_PAGE_SIZE:
+                return found
+            page += 1
+
+    def _project(self, project_id: Any) -> dict[str, Any]:
+        if self._projects is None:
+            path = f"/api/v1/workspaces/{self.workspace}/projects"
+            self._projects = {str(p["id"]): p for p in self._listing(path)}
+        return self._projects.get(str(project_id or ""), {})
+
+    def _task(self, project_id: Any, task_id: Any) -> dict[str, Any]:
+        if not project_id or not task_id:
+            return {}
+        key = str(project_id)
+        if key not in self._tasks:
+            path = f"/api/v1/workspaces/{self.workspace}/projects/{key}/tasks"
+            self._tasks[key] = {str(t["id"]): t for t in self._listing(path)}
+        return self._tasks[key].get(str(task_id), {})
 
     def _user(self, payload: dict[str, Any]) -> dict[str, Any]:
         known = self._users().get(str(payload.get("userId") or ""))

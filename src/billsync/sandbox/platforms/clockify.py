@@ -110,7 +110,7 @@ def error(status: int, message: str, code: int) -> Response:
 @register
 class ClockifySandbox(TimeSandbox):
     platform = "clockify"
-    page_size = 200  # the connector's detailed-report pageSize
+    page_size = 200  # the connector's page size (entity changes and detailed report)
 
     def __init__(
         self,
@@ -146,8 +146,11 @@ class ClockifySandbox(TimeSandbox):
         self._version = 0
         self._window: tuple[tuple[Any, ...], list[str]] | None = None
         self._rows: dict[str, dict[str, str]] = {}  # report rows as JSON, by id and zone
+        self._deleted: list[dict[str, Any]] = []  # removed entries, with when
+        self._changes: tuple[tuple[Any, ...], list[dict[str, Any]]] | None = None
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.report_requests: list[dict[str, Any]] = []  # bodies, for tests to inspect
+        self.change_requests: list[tuple[str, int, int]] = []  # (kind, page, documents)
         super().__init__(
             seed=seed,
             size=size,
@@ -162,6 +165,9 @@ class ClockifySandbox(TimeSandbox):
             ("GET", api + "/user/{user_id}/time-entries", self._user_entries),
             ("GET", api + "/time-entries/{entry_id}", self._get_entry),
             ("GET", api + "/approval-requests", self._approval_requests),
+            ("GET", api + "/projects", self._list_projects),
+            ("GET", api + "/projects/{project_id}/tasks", self._list_tasks),
+            ("GET", api + "/entities/{kind}", self._entity_changes),
             ("GET", api + "/webhooks", self._list_webhooks),
             ("POST", api + "/webhooks", self._create_webhook),
             ("GET", api + "/webhooks/{webhook_id}", self._get_webhook),
@@ -199,7 +205,7 @@ class ClockifySandbox(TimeSandbox):
     # -- the remote control ------------------------------------------------------------
 
     def add(self, item: WorkItem, *, at: dt.datetime | None = None, notify: bool = True) -> str:
-        # Clockify keeps no change stamp on an entry, so `at` has nowhere to go.
+        stamp = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
         with self._lock:
             user_id = self._user_for(item)
             project_id = self._project_for(item)
@@ -217,6 +223,8 @@ class ClockifySandbox(TimeSandbox):
                 "start": start,
                 "end": start + dt.timedelta(seconds=item.seconds),
                 "approvalRequestId": approval,
+                "createdAt": stamp,
+                "updatedAt": stamp,
             }
             self._index.append((start, entry_id))
             self._index_dirty = True
@@ -234,6 +242,7 @@ class ClockifySandbox(TimeSandbox):
         with self._lock:
             entry = self.entries[external_id]
             entry["end"] = entry["start"] + dt.timedelta(seconds=seconds)
+            entry["updatedAt"] = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
             self._rows.pop(external_id, None)
             self._version += 1
         if notify:
@@ -243,6 +252,7 @@ class ClockifySandbox(TimeSandbox):
         with self._lock:
             body = self._webhook_body(self.entries[external_id])
             entry = self.entries.pop(external_id)
+            self._deleted.append({**entry, "deletedAt": dt.datetime.now(dt.UTC)})
             self._rows.pop(external_id, None)
             if entry["approvalRequestId"]:
                 self._approval_entries[entry["approvalRequestId"]].discard(external_id)
@@ -370,7 +380,7 @@ class ClockifySandbox(TimeSandbox):
                 "assigneeIds": [],
                 "status": "ACTIVE",
                 "billable": True,
-                "duration": None,
+                "duration": "PT0S",
                 "estimate": "PT0S",
             }
             self._tasks_by_name[(project_id, name)] = found
@@ -727,6 +737,99 @@ class ClockifySandbox(TimeSandbox):
             "pendingTime": iso_duration(0 if approved else tracked),
             "trackedTime": iso_duration(tracked),
         }
+
+    async def _list_projects(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused:
+            return refused
+        paging = self._paging(request)
+        if isinstance(paging, Response):
+            return paging
+        with self._lock:
+            projects = sorted(self.projects.values(), key=lambda p: p["name"])
+        return self._paged(projects, *paging)
+
+    async def _list_tasks(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused:
+            return refused
+        paging = self._paging(request)
+        if isinstance(paging, Response):
+            return paging
+        project_id = request.path_params["project_id"]
+        with self._lock:
+            if project_id not in self.projects:
+                return error(400, "Project doesn't belong to Workspace", 501)
+            tasks = [t for t in self.tasks.values() if t["projectId"] == project_id]
+        return self._paged(sorted(tasks, key=lambda t: t["name"]), *paging)
+
+    async def _entity_changes(self, request: Request) -> Response:
+        """The entity-change API: documents created, updated or deleted in [start, end]
+        (an entry created and updated in the range is only among the created; one
+        created and deleted in it is in neither list of changes), from page 0."""
+        refused = self._refused(request)
+        if refused:
+            return refused
+        kind = request.path_params["kind"]
+        if kind not in ("created", "updated", "deleted"):
+            return error(404, f"No static resource {request.url.path.lstrip('/')}.", 3000)
+        query = request.query_params
+        types = query.getlist("type")
+        if not types:
+            return error(400, "Required request parameter 'type' is not present", 3000)
+        try:
+            now = dt.datetime.now(dt.UTC)
+            hi = self._instant(query.get("end"), dt.UTC) or now
+            lo = self._instant(query.get("start"), dt.UTC) or hi - dt.timedelta(days=30)
+            page = int(query.get("page", "0"))
+            limit = int(query.get("limit", "50"))
+        except ValueError:
+            return error(400, "Failed to convert value of type 'java.lang.String'", 3000)
+        if page < 0 or limit < 1:
+            return error(400, "page and limit must not be negative", 501)
+        if "TIME_ENTRY" not in types:
+            return self._json([])
+        with self._lock:
+            docs = self._changed(kind, lo, hi)[page * limit : (page + 1) * limit]
+        self.change_requests.append((kind, page, len(docs)))
+        return self._json(docs)
+
+    def _changed(self, kind: str, lo: dt.datetime, hi: dt.datetime) -> list[dict[str, Any]]:
+        key = (self._version, len(self._deleted), kind, lo, hi)
+        if self._changes is not None and self._changes[0] == key:
+            return self._changes[1]
+
+        def inside(moment: dt.datetime) -> bool:
+            return lo <= moment <= hi
+
+        if kind == "deleted":
+            chosen = [
+                e for e in self._deleted if inside(e["deletedAt"]) and not inside(e["createdAt"])
+            ]
+            stamp = "deletedAt"
+        elif kind == "created":
+            chosen = [e for e in self.entries.values() if inside(e["createdAt"])]
+            stamp = "createdAt"
+        else:
+            chosen = [
+                e
+                for e in self.entries.values()
+                if inside(e["updatedAt"]) and not inside(e["createdAt"])
+            ]
+            stamp = "updatedAt"
+        chosen.sort(key=lambda e: (e[stamp], e["id"]))
+        docs = []
+        for e in chosen:
+            doc = self._entry_json(e)
+            updated = e["deletedAt"] if kind == "deleted" else e["updatedAt"]
+            doc["auditMetadata"] = {
+                "createdAt": utc_text(e["createdAt"]),
+                "updatedAt": utc_text(updated),
+            }
+            doc["documentCode"] = "TIME_ENTRY"
+            docs.append(doc)
+        self._changes = (key, docs)
+        return docs
 
     async def _list_webhooks(self, request: Request) -> Response:
         refused = self._refused(request)
