@@ -183,7 +183,9 @@ class ClockifySource(Source):
     # -- reading --------------------------------------------------------------------
 
     def pull(self, since: dt.datetime | None) -> Iterator[Page]:
-        now = self.context.now().astimezone(dt.UTC)
+        # Ranges are whole seconds: up to a minute ahead, so a change made this very
+        # second (or on a clock a little ahead of ours) is not left out.
+        now = self.context.now().astimezone(dt.UTC) + dt.timedelta(minutes=1)
         if since is None:
             first = dt.datetime.combine(self._history_start(now), dt.time(), dt.UTC)
             kinds: tuple[str, ...] = ("created",)
