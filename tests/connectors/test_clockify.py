@@ -260,14 +260,14 @@ def test_fetch_by_id_and_gone_is_none() -> None:
     sandbox = ClockifySandbox(size=20)
     with serve(sandbox) as url:
         source = open_source(make_context(sandbox, url))
-        from_report = {r.external_id: r for r in pulled(source)}
+        from_changes = {r.external_id: r for r in pulled(source)}
         chosen = sorted(sandbox.ids())[5]
         record = source.fetch(chosen)
         assert record is not None and record.external_id == chosen
         assert record.payload["project"]["name"]  # hydrated
         assert record.updated_at is None  # an entry carries no change stamp
         # The same entry maps to the same fields whichever way it was read.
-        changes = source.fields(from_report[chosen])
+        changes = source.fields(from_changes[chosen])
         assert changes.pop("revision")
         assert source.fields(record) == changes
         sandbox.remove(chosen, notify=False)
@@ -419,7 +419,9 @@ def test_the_reports_host_follows_the_base_url_when_not_set() -> None:
             given, connection=given.connection.model_copy(update={"settings": settings})
         )
         assert reports_url(context) == url + "/report"  # a regional host's layout
-        assert {r.external_id for r in pulled(open_source(context))} == sandbox.ids()
+        listed = open_source(context).listed_ids(dt.date(2026, 9, 1), dt.date(2026, 12, 31))
+        assert listed == sandbox.ids()
+        assert sandbox.report_requests  # served under /report/v1
     default = dataclasses.replace(
         context, connection=context.connection.model_copy(update={"base_url": None})
     )
