@@ -20,7 +20,7 @@ A time entry itself carries no change stamp and its list has no updated-since fi
 the entity-change API ("experimental" in Clockify's reference, documented as ready for
 production) is the updated-since read: an incremental read asks for the entries
 created, updated and deleted since the watermark, and each record's revision is its
-`auditMetadata.updatedAt`. A full read asks for every entry created since
+`auditMetadata.updatedAt`. A full read asks for every entry created or changed since
 `history_start` (default: a year ago). Ranges go in windows of 30 days, the API's own
 default range.
 """
@@ -188,7 +188,7 @@ class ClockifySource(Source):
         now = self.context.now().astimezone(dt.UTC) + dt.timedelta(minutes=1)
         if since is None:
             first = dt.datetime.combine(self._history_start(now), dt.time(), dt.UTC)
-            kinds: tuple[str, ...] = ("created",)
+            kinds: tuple[str, ...] = ("created", "updated")  # older ones changed since too
         else:
             first, kinds = since.astimezone(dt.UTC), ("created", "updated", "deleted")
         for kind in kinds:
