@@ -235,8 +235,10 @@ class ClockifySource(Source):
     # -- mapping --------------------------------------------------------------------
 
     def fields(self, record: VendorRecord) -> dict[str, str]:
-        """A report row (`_id`, `userEmail`, `projectName`, ...) or an entry of the
-        regular API or a webhook (`id`, hydrated `project`/`task`/`user`)."""
+        """An entry from the entity-change API (ids, `auditMetadata`), by id or from a
+        webhook (hydrated `project`/`task`/`user`), or a report row (`_id`,
+        `userEmail`, `projectName`, ...): names come from the lists where the record
+        carries only ids, so each maps to the same fields."""
         p = dict(record.payload)
         project = _obj(p, "project") or (
             self._project(p.get("projectId"))
