@@ -7,10 +7,14 @@ host), webhooks, in Clockify's wire format.
         GET  {url}/api/v1/workspaces/{ws}/users?page=1&page-size=50      X-Api-Key: ...
         GET  {url}/api/v1/workspaces/{ws}/user/{userId}/time-entries?start=...&page=1
         GET  {url}/api/v1/workspaces/{ws}/time-entries/{id}?hydrated=true
+        GET  {url}/api/v1/workspaces/{ws}/entities/updated?type=TIME_ENTRY&start=...
         POST {url}/v1/workspaces/{ws}/reports/detailed   {"dateRangeStart": ..., ...}
 
 What it follows (docs.clockify.me and live probes recorded with the corrected spec):
 lists are bare JSON arrays paged by `page`/`page-size` with a `Last-Page` header; the
+entity-change API pages from 0 by `limit` and stamps each document's `auditMetadata`
+(an entry created in the range is only among the created, one created and deleted in
+it among neither); the
 detailed report pages inside `detailedFilter` and answers `{"timeentries": [...],
 "totals": [...]}` with times in the request's `timeZone` and durations in seconds;
 report ranges are wall clocks in that zone; errors are `{"message": ..., "code": n}`
