@@ -1,3 +1,4 @@
 """One module per platform; importing this package registers them all."""
 
 from . import harvest  # noqa: F401
+from . import clockify  # noqa: F401
