@@ -642,3 +642,54 @@ def test_sandbox_answers_match_the_openapi_description() -> None:
                 check(SPEC, response)
                 checked.add(suffix)
         assert checked == set(covered)
+
+
+def test_a_voided_invoice_reads_back_as_void() -> None:
+    sandbox = QuickBooksSandbox()
+    with connected(sandbox) as rig:
+        remote = rig.sink.create_invoice(outgoing(client="Gulf Offshore LLC"), "k-void")
+        current = sandbox.store["Invoice"][remote.remote_id]
+        rig.http.request(
+            "POST",
+            f"/v3/company/{sandbox.realm_id}/invoice",
+            params={"operation": "void", "minorversion": MINOR_VERSION},
+            json={"Id": remote.remote_id, "SyncToken": current["SyncToken"]},
+        )
+        voided = rig.sink.invoice_status(remote.remote_id)
+        assert voided.status == "void" and voided.total == Decimal(0)
+
+
+# -- the sandbox as other clients use it ------------------------------------------------
+
+
+def test_query_posted_as_application_text_like_the_python_sdk() -> None:
+    """python-quickbooks POSTs the statement as the body of /query."""
+    sandbox = QuickBooksSandbox(items=generate(7))
+    with connected(sandbox) as rig:
+        answer = rig.http.request(
+            "POST",
+            f"/v3/company/{sandbox.realm_id}/query",
+            params={"minorversion": MINOR_VERSION},
+            content=b"SELECT * FROM TimeActivity STARTPOSITION 3 MAXRESULTS 2",
+            headers={"Content-Type": "application/text"},
+        )
+        found = answer.json()["QueryResponse"]
+        assert found["startPosition"] == 3 and found["maxResults"] == 2
+        assert len(found["TimeActivity"]) == 2
+        counted = rig.source.api.query("select count(*) from TimeActivity")
+        assert counted == {"totalCount": 7}
+
+
+def test_query_errors_and_a_foreign_realm_are_the_vendors_faults() -> None:
+    sandbox = QuickBooksSandbox(items=generate(2))
+    with connected(sandbox) as rig:
+        with pytest.raises(VendorError) as failed:
+            rig.source.api.query("select * from timeactivity")  # entity names are case sensitive
+        assert failed.value.status == 400
+        assert "Error parsing query" in str(failed.value) and "code 4000" in str(failed.value)
+        with pytest.raises(VendorError):
+            rig.source.api.query("select * from TimeActivity where Id = '1' or Id = '2'")
+        rig.context.connection.settings["realm_id"] = "1234"
+        with pytest.raises(AuthFailed) as refused:
+            pulled(QuickBooksSource(rig.context, rig.http))
+        assert refused.value.status == 403 and "AuthorizationFailed" in str(refused.value)

@@ -190,10 +190,14 @@ class _Api:
             "GET", self.path(entity.lower(), ident), params=self.params(), ok=frozenset({400, 404})
         )
         call = f"GET /{entity.lower()}/{{id}}"
-        if response.status_code in (400, 404):
-            body = _json(response) if response.content else {}
-            errors = (body.get("Fault") or {}).get("Error") or [] if isinstance(body, dict) else []
-            if response.status_code == 404 or any(str(e.get("code")) == NOT_FOUND for e in errors):
+        if response.status_code == 404:
+            return None
+        if response.status_code == 400:
+            try:
+                errors = json.loads(response.content)["Fault"]["Error"]
+            except (ValueError, KeyError, TypeError):
+                errors = []
+            if any(str(error.get("code")) == NOT_FOUND for error in errors):
                 return None
             raise VendorError(NAME, call, response.status_code, detail_of(response))
         found = _json(response).get(entity)
@@ -316,8 +320,9 @@ class QuickBooksSource(Source):
         p = record.payload
         out: dict[str, str] = {"external_id": record.external_id}
         who = p.get("EmployeeRef") or p.get("VendorRef") or p.get("OtherNameRef") or {}
-        if who.get("name"):
-            out["person"] = str(who["name"])
+        if who.get("name") or who.get("value"):
+            # Refs carry the person's display name (no e-mail); the id where it is missing.
+            out["person"] = str(who.get("name") or who["value"])
         customer = str((p.get("CustomerRef") or {}).get("name") or "")
         if customer:
             # A job's reference names it fully, "Customer:Job"; the job is the project.

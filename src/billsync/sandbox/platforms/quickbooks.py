@@ -46,7 +46,7 @@ from fastapi.responses import RedirectResponse
 
 from ..base import AccountingSandbox, RateLimit, Setup, TimeSandbox, token
 from ..registry import register
-from ..seed import WorkItem
+from ..seed import WorkItem, generate
 
 # Intuit stamps MetaData and response times in US Pacific time.
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -172,9 +172,9 @@ class Query:
             self.count = False
         self.expect("from")
         name = self.take()
-        if name.lower() not in BY_LOWER:
+        if name not in ENTITIES:  # entity names are case sensitive, keywords are not
             raise QueryError(f"Invalid entity: {name}")
-        self.entity = BY_LOWER[name.lower()]
+        self.entity = name
         self.where: list[tuple[str, str, list[str]]] = []
         self.order: list[tuple[str, bool]] = []
         self.start = 1
@@ -369,8 +369,6 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         self._account("Checking", "Bank", "Checking")
         seeded = list(items) if items is not None else None
         if seeded is None and size:
-            from ..seed import generate
-
             seeded = generate(size, seed)
         if seeded:
             # Seeded entries were written over the past hours, one a second, oldest first.
@@ -827,9 +825,8 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
                 400,
                 610,
                 "Object Not Found",
-                f"Object Not Found : Something you're trying to use has been made inactive. "
-                f"Check the fields with accounts, customers, items, vendors or employees. "
-                f"(Id {ident})",
+                "Object Not Found : Something you're trying to use has been made inactive. "
+                "Check the fields with accounts, customers, items, vendors or employees.",
             )
         return Response(
             body,
@@ -902,6 +899,17 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
                     f"Stale Object Error : You and another user were working on the same thing. "
                     f"(SyncToken {body.get('SyncToken')} is not {current['SyncToken']})",
                 )
+            if operation == "void" and name == "Invoice":
+                for line in current["Line"]:
+                    line["Amount"] = Decimal(0)
+                    if line.get("SalesItemLineDetail"):
+                        line["SalesItemLineDetail"]["Qty"] = Decimal(0)
+                current["TotalAmt"] = current["Balance"] = Decimal(0)
+                current["TxnTaxDetail"] = {"TotalTax": Decimal(0)}
+                current["PrivateNote"] = "Voided"
+                self._touch(current, now)
+                self._notify_later(name, str(ident), "Void", now)
+                return reply({name: current, "time": response_time()})
             if operation == "delete":
                 del records[str(ident)]
                 if name == "TimeActivity":
@@ -926,6 +934,7 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             updated["SyncToken"] = current["SyncToken"]
             self._derive(name, updated)
             records[str(ident)] = updated
+            self._rename(name, current, updated)
             self._touch(updated, now)
             self._notify_later(name, str(ident), "Update", now)
             return reply({name: updated, "time": response_time()})
@@ -947,13 +956,19 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         records[ident] = created
         if name == "TimeActivity":
             self._index(created)
-        for key in ("DisplayName", "Name"):
-            if key in created and name != "Invoice":
-                self._names[
-                    (name, str(created.get("FullyQualifiedName", created[key])).lower())
-                ] = ident
+        self._rename(name, None, created)
         self._notify_later(name, ident, "Create", now)
         return reply({name: created, "time": response_time()})
+
+    def _rename(self, name: str, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+        """Keep the by-name index of customers, items and employees right."""
+        if name not in ("Customer", "Item", "Employee", "Account"):
+            return
+        if before is not None and before.get("FullyQualifiedName"):
+            self._names.pop((name, str(before["FullyQualifiedName"]).lower()), None)
+        label = after.get("FullyQualifiedName") or after.get("DisplayName") or after.get("Name")
+        if label:
+            self._names[(name, str(label).lower())] = str(after["Id"])
 
     def _validate(
         self,
