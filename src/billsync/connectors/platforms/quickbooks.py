@@ -46,7 +46,7 @@ from ..base import (
     WebhookMalformed,
     WebhookRequest,
 )
-from ..http import VendorClient, VendorError, retry_after_header
+from ..http import AuthFailed, VendorClient, VendorError, retry_after_header
 from ..registry import Platform, register
 
 NAME = "quickbooks"
@@ -542,7 +542,13 @@ class QuickBooksSink(Sink):
                 continue
             update = {k: v for k, v in activity.items() if k not in ("MetaData", "domain")}
             update["BillableStatus"] = "HasBeenBilled"
-            self.api.write("TimeActivity", update)
+            try:
+                self.api.write("TimeActivity", update)
+            except AuthFailed:
+                raise
+            except VendorError as exc:  # the invoice stands; say which entry was refused
+                detail = f"TimeActivity {ident} not marked billed: {exc.detail}"
+                raise VendorError(NAME, exc.call, exc.status, detail) from exc
             marked += 1
         return marked
 
