@@ -301,6 +301,30 @@ def test_hours_and_minutes_with_a_break_and_not_billable() -> None:
         assert parsed.billable is False
         assert parsed.source_rate is None
         assert parsed.ref.project == "MV Nordic Star - Hull survey"  # the name QuickBooks gave
+        with_break = rig.source.api.write(
+            "TimeActivity",
+            {
+                "NameOf": "Employee",
+                "EmployeeRef": {"value": payload["EmployeeRef"]["value"]},
+                "CustomerRef": {"value": payload["CustomerRef"]["value"]},
+                "TxnDate": "2026-10-05",
+                "StartTime": "2026-10-05T07:00:00+02:00",
+                "EndTime": "2026-10-05T15:30:00+02:00",
+                "BreakHours": 0,
+                "BreakMinutes": 30,
+                "BillableStatus": "Billable",
+                "HourlyRate": Decimal("150.50"),
+            },
+        )
+        record = rig.source.fetch(with_break["Id"])
+        assert record is not None
+        fields = rig.source.fields(record)
+        assert "start" not in fields  # start-end would contradict the worked time
+        parsed = parse_record(fields, Defaults())
+        assert isinstance(parsed, Canonical), parsed
+        assert parsed.duration_seconds == 8 * 3600
+        assert parsed.work_date == dt.date(2026, 10, 5)
+        assert parsed.source_rate == Decimal("150.50")
 
 
 def test_without_a_zone_the_parser_reports_it() -> None:
