@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -352,6 +353,22 @@ def test_throttled_waits_what_intuit_says_and_succeeds() -> None:
         assert said.headers["retry-after"] == "1"
         assert "ThrottleExceeded" in json.loads(said.content)["fault"]["error"][0]["message"]
         assert rig.waits and rig.waits[0] == 1.0  # Retry-After honoured, not a back-off guess
+
+
+def test_more_than_ten_requests_in_flight_are_throttled() -> None:
+    """Intuit's concurrency limit: 10 requests at once per app and company."""
+    sandbox = QuickBooksSandbox(items=generate(3))
+    with connected(sandbox) as rig:
+        sandbox.faults.slow_seconds = 0.6
+        headers = {"Authorization": f"Bearer {(rig.tokens.token or {})['access_token']}"}
+        url = f"{rig.url}/v3/company/{sandbox.realm_id}/timeactivity/1"
+        with ThreadPoolExecutor(12) as pool:
+            statuses = sorted(
+                pool.map(lambda _: httpx.get(url, headers=headers).status_code, range(12))
+            )
+        sandbox.faults.slow_seconds = 0
+        assert statuses.count(429) == 2 and statuses.count(200) + statuses.count(400) == 10
+        assert len(pulled(rig.source)) == 3
 
 
 def test_server_errors_retry_then_fail_naming_the_platform_and_call() -> None:

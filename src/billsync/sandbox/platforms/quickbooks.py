@@ -17,6 +17,8 @@ Served (as Intuit documents them; `minorversion` is accepted on every call):
   POST /v3/company/{realm}/{entity}                  create, full or sparse update
                                                      (SyncToken checked), ?operation=delete
   webhooks                                           eventNotifications, intuit-signature
+  limits                                             500 requests a minute per realm,
+                                                     10 in flight: 429 ThrottleExceeded
 
 Not served: CDC (Intuit's CDC does not cover TimeActivity), batch, reports, PDFs.
 """
@@ -35,7 +37,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -44,7 +46,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
-from ..base import AccountingSandbox, RateLimit, Setup, TimeSandbox, token
+from ..base import CONTROL, AccountingSandbox, RateLimit, Setup, TimeSandbox, token
 from ..registry import register
 from ..seed import WorkItem, generate
 
@@ -343,10 +345,13 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         realm_id: str = "9130357766912345",
         home_currency: str = "USD",
         webhook_format: str = "legacy",
+        concurrency: int = 10,
     ) -> None:
         self.realm_id = realm_id
         self.home_currency = home_currency
         self.webhook_format = webhook_format  # "legacy" eventNotifications or "cloudevents"
+        self.concurrency = concurrency  # requests in flight per app and realm
+        self._inflight: dict[str, int] = {}
         self.client_id = "AB" + secrets.token_hex(20)
         self.client_secret = secrets.token_urlsafe(30)
         self.verifier_token = token()
@@ -384,6 +389,7 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         )
         self._seed_clock = None
         self._routes()
+        self.app.middleware("http")(self._concurrent)
 
     # -- reference data --------------------------------------------------------------
 
@@ -693,6 +699,23 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         return reply(granted)
 
     # -- the data services --------------------------------------------------------------
+
+    async def _concurrent(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Intuit's second limit: 10 requests in flight per app and realm, else 429."""
+        key = self.credential_key(request)
+        if key == "oauth" or request.url.path.startswith(CONTROL):
+            return await call_next(request)
+        with self._lock:
+            if self._inflight.get(key, 0) >= self.concurrency:
+                return self.throttled(1.0)
+            self._inflight[key] = self._inflight.get(key, 0) + 1
+        try:
+            return await call_next(request)
+        finally:
+            with self._lock:
+                self._inflight[key] -= 1
 
     def credential_key(self, request: Request) -> str:
         """Intuit throttles per realm (500 requests a minute per realm ID)."""
