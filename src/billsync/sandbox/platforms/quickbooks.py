@@ -37,6 +37,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -61,6 +62,7 @@ BY_LOWER = {name.lower(): name for name in ENTITIES}
 RATES = {"Hull survey": Decimal("145.00"), "Stability": Decimal("160.00")}
 DEFAULT_RATE = Decimal("150.00")
 CENT = Decimal("0.01")
+JSON_TYPE = "application/json;charset=UTF-8"
 BUSINESS = "A business validation error has occurred while processing your request"
 
 
@@ -97,9 +99,7 @@ def dumps(body: object) -> bytes:
 
 def reply(body: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     sent = {"intuit_tid": uuid.uuid4().hex, **(headers or {})}
-    return Response(
-        dumps(body), status_code=status, media_type="application/json;charset=UTF-8", headers=sent
-    )
+    return Response(dumps(body), status_code=status, media_type=JSON_TYPE, headers=sent)
 
 
 def fault(
@@ -356,7 +356,7 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         self.client_secret = secrets.token_urlsafe(30)
         self.verifier_token = token()
         self.subscribers: list[str] = []
-        self.minor_versions: list[str | None] = []  # minorversion of each data request
+        self.minor_versions: Counter[str | None] = Counter()  # minorversion of data requests
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._seq = itertools.count(1)
@@ -743,7 +743,7 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         )
 
     def _denied(self, request: Request, realm: str) -> Response | None:
-        self.minor_versions.append(request.query_params.get("minorversion"))
+        self.minor_versions[request.query_params.get("minorversion")] += 1
         auth = request.headers.get("authorization", "")
         access = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
         with self._lock:
@@ -795,7 +795,7 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             body = dumps({"QueryResponse": envelope, "time": response_time()})
         return Response(
             body,
-            media_type="application/json;charset=UTF-8",
+            media_type=JSON_TYPE,
             headers={"intuit_tid": uuid.uuid4().hex},
         )
 
@@ -853,7 +853,7 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             )
         return Response(
             body,
-            media_type="application/json;charset=UTF-8",
+            media_type=JSON_TYPE,
             headers={"intuit_tid": uuid.uuid4().hex},
         )
 
@@ -888,7 +888,7 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
                 return Response(
                     replayed[1],
                     status_code=replayed[0],
-                    media_type="application/json;charset=UTF-8",
+                    media_type=JSON_TYPE,
                     headers={"intuit_tid": uuid.uuid4().hex},
                 )
         try:
@@ -899,6 +899,9 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             return fault(400, 2500, "Invalid Request", "Request body must be an object")
         operation = request.query_params.get("operation", "")
         with self._lock:
+            first = self._replies.get(request_id) if request_id is not None else None
+            if first is not None:  # the same requestid arrived twice at once
+                return Response(first[1], status_code=first[0], media_type=JSON_TYPE)
             answer = self._apply(name, body, operation, request.query_params)
             if request_id is not None:
                 self._replies[request_id] = (answer.status_code, bytes(answer.body))
