@@ -655,7 +655,14 @@ def test_mark_billed_sets_has_been_billed() -> None:
     with connected(sandbox) as rig:
         ids = sorted(sandbox.ids(), key=int)
         remote = rig.sink.create_invoice(outgoing(), "k-2")
-        assert rig.sink.mark_billed([*ids, "424242"], remote) == 2
+        before = len(rig.responses)
+        assert rig.sink.mark_billed([*ids, "424242", ids[0]], remote) == 2
+        calls = [r.request for r in rig.responses[before:]]
+        assert [(c.method, c.url.path.rsplit("/", 1)[-1]) for c in calls] == [
+            ("GET", "query"),  # one `Id in (...)` read, then one update for each billable entry
+            ("POST", "timeactivity"),
+            ("POST", "timeactivity"),
+        ]
         statuses = [sandbox.store["TimeActivity"][i]["BillableStatus"] for i in ids]
         assert statuses == ["HasBeenBilled", "NotBillable", "HasBeenBilled"]
         record = rig.source.fetch(ids[0])

@@ -52,6 +52,7 @@ from ..registry import Platform, register
 NAME = "quickbooks"
 MINOR_VERSION = "75"
 PAGE_SIZE = 1000  # MAXRESULTS: the most one query returns
+ID_CHUNK = 200  # ids in one `Id in (...)` query
 THROTTLE_WINDOW = 60.0  # Intuit counts 500 requests a minute per realm
 NOT_FOUND = "610"  # "Object Not Found": deleted, or never there
 REQUEST_ID_LIMIT = 50  # characters Intuit accepts in `requestid`
@@ -533,24 +534,34 @@ class QuickBooksSink(Sink):
         return _remote(found)
 
     def mark_billed(self, external_ids: Sequence[str], remote: RemoteInvoice) -> int:
-        """Set each billable TimeActivity to HasBeenBilled (a full update with its
-        SyncToken, as Intuit's update requires); entries gone or not billable are left."""
+        """Set each billed TimeActivity still Billable to HasBeenBilled, so nobody bills
+        the hours again from QuickBooks; entries gone or not billable are left. They are
+        read 200 at a time (`Id in (...)`)."""
         marked = 0
-        for ident in external_ids:
-            activity = self.api.read("TimeActivity", ident)
-            if activity is None or activity.get("BillableStatus") != "Billable":
-                continue
-            update = {k: v for k, v in activity.items() if k not in ("MetaData", "domain")}
-            update["BillableStatus"] = "HasBeenBilled"
-            try:
-                self.api.write("TimeActivity", update)
-            except AuthFailed:
-                raise
-            except VendorError as exc:  # the invoice stands; say which entry was refused
-                detail = f"TimeActivity {ident} not marked billed: {exc.detail}"
-                raise VendorError(NAME, exc.call, exc.status, detail) from exc
-            marked += 1
+        wanted = list(dict.fromkeys(str(ident) for ident in external_ids))
+        for chunk in range(0, len(wanted), ID_CHUNK):
+            ids = ", ".join(quoted(ident) for ident in wanted[chunk : chunk + ID_CHUNK])
+            found = self.api.query(
+                f"select * from TimeActivity where Id in ({ids}) MAXRESULTS {PAGE_SIZE}"
+            )
+            for activity in found.get("TimeActivity") or []:
+                if activity.get("BillableStatus") == "Billable":
+                    self._mark(activity)
+                    marked += 1
         return marked
+
+    def _mark(self, activity: dict[str, Any]) -> None:
+        """A full update with the current SyncToken, as Intuit's update requires."""
+        ident = activity["Id"]
+        update = {k: v for k, v in activity.items() if k not in ("MetaData", "domain")}
+        update["BillableStatus"] = "HasBeenBilled"
+        try:
+            self.api.write("TimeActivity", update)
+        except AuthFailed:
+            raise
+        except VendorError as exc:  # the invoice stands; say which entry was refused
+            detail = f"TimeActivity {ident} not marked billed: {exc.detail}"
+            raise VendorError(NAME, exc.call, exc.status, detail) from exc
 
     # -- references --------------------------------------------------------------
 
