@@ -411,6 +411,20 @@ def test_a_wrong_token_fails_loudly_without_the_secret() -> None:
         assert "eyJ-not-a-real-token" not in str(failed.value)
 
 
+def test_an_expired_token_without_refresh_fails_without_quoting_the_token() -> None:
+    sandbox = QuickBooksSandbox(items=generate(3))
+    with connected(sandbox) as rig:
+        assert rig.tokens.token is not None
+        access = rig.tokens.token.pop("refresh_token") and rig.tokens.token["access_token"]
+        sandbox.expire_tokens()
+        with pytest.raises(AuthFailed) as failed:
+            pulled(rig.source)
+        said = json.loads(rig.responses[-1].content)["fault"]["error"][0]["detail"]
+        assert access[:8] in said  # the gateway quotes the token...
+        assert "Token expired: [redacted]" in str(failed.value)
+        assert access[:8] not in str(failed.value)  # ...billsync does not
+
+
 def test_a_wrong_client_secret_fails_the_refresh_without_the_secret() -> None:
     sandbox = QuickBooksSandbox(items=generate(3))
     expired = {"access_token": "old", "refresh_token": "RT1-old", "expires_at": 0}

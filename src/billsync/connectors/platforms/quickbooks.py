@@ -69,6 +69,26 @@ CLOUD_EVENT_OPERATIONS = {"created": "upsert", "updated": "upsert", "deleted": "
 
 
 def detail_of(response: httpx.Response) -> str:
+    """Intuit's message, with any piece of our bearer token taken out (the gateway's
+    "Token expired: ..." detail can quote it)."""
+    return redacted(intuit_message(response), response)
+
+
+def redacted(text: str, response: httpx.Response) -> str:
+    authorization = response.request.headers.get("authorization", "")
+    secret = authorization.split(" ", 1)[-1].strip() if authorization else ""
+    if len(secret) < 8:
+        return text
+    words = []
+    for word in text.split(" "):
+        bare = word.strip(".,;:()[]'\"")
+        if len(bare) >= 6 and (bare in secret or secret in bare):
+            word = word.replace(bare, "[redacted]")
+        words.append(word)
+    return " ".join(words)
+
+
+def intuit_message(response: httpx.Response) -> str:
     """The message of Intuit's Fault: `{"Fault": {"Error": [{"Message", "Detail", "code"}]}}`
     from the data services, `{"fault": {"error": [{"message", "detail", "code"}]}}` from
     the gateway (401, 403, 429), or the same as XML when the gateway ignores Accept."""
@@ -87,7 +107,7 @@ def detail_of(response: httpx.Response) -> str:
                     str(error.get("Detail") or error.get("detail") or ""),
                 )
             )
-        if not errors and body.get("error"):  # the OAuth2 token endpoint
+        if not errors and body.get("error"):
             return str(body["error"])
     elif response.content.lstrip().startswith(b"<"):
         try:
