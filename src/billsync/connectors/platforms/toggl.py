@@ -137,8 +137,12 @@ def _entry(row: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _running(entry: Mapping[str, Any]) -> bool:
+    """A timer still running: negative duration (-1, or -start in older data). A
+    null `stop` alone is not enough: entries made with a duration have none."""
     seconds = entry.get("seconds", entry.get("duration"))
-    return not entry.get("stop") or (isinstance(seconds, int) and seconds < 0)
+    if isinstance(seconds, int):
+        return seconds < 0
+    return not entry.get("stop")
 
 
 def _rows(row: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -311,7 +315,7 @@ class TogglSource(Source):
         if isinstance(row.get("billable"), bool):
             out["billable"] = "true" if row["billable"] else "false"
         cents = row.get("hourly_rate_in_cents")
-        if row.get("billable") and isinstance(cents, int | Decimal) and cents >= 0:
+        if row.get("billable") is True and isinstance(cents, int | Decimal) and cents > 0:
             out["rate"] = str(Decimal(cents) / 100)
         if record.updated_at is not None:
             out["revision"] = record.updated_at.isoformat()
@@ -388,8 +392,7 @@ class TogglSource(Source):
             raise WebhookMalformed("a time_entry event without the entry's id")
         if action == "deleted":
             return [WebhookEvent(str(entry_id), "delete", None)]
-        duration = payload.get("duration")
-        if payload.get("stop") is None or (isinstance(duration, int) and duration < 0):
+        if _running(payload):
             return []  # a running timer: its time arrives when it is stopped
         # The payload names no user, project or client (ids only): fetch the entry.
         return [WebhookEvent(str(entry_id), "upsert", None)]

@@ -105,6 +105,7 @@ class TogglSandbox(TimeSandbox):
         self.currency = "EUR"
         self._ids = self._rng.randint(3_000_000_000, 3_100_000_000)
         self._object_ids = self._rng.randint(10_000_000, 20_000_000)
+        self._objects: dict[int, dict[str, Any]] = {}  # users, projects, tasks by id
         self.owner = self._user("Sandbox Admin", "admin@example.com")
         self.users: dict[str, dict[str, Any]] = {self.owner["email"]: self.owner}
         self.clients: dict[str, dict[str, Any]] = {}
@@ -134,7 +135,10 @@ class TogglSandbox(TimeSandbox):
         return self._object_ids
 
     def _user(self, name: str, email: str) -> dict[str, Any]:
-        return {"id": self._next_id(), "fullname": name, "email": email}
+        uid = self._next_id()
+        user: dict[str, Any] = {"id": uid, "fullname": name, "email": email}
+        self._objects[uid] = user
+        return user
 
     def _person(self, item: WorkItem) -> dict[str, Any]:
         user = self.users.get(item.email)
@@ -162,6 +166,7 @@ class TogglSandbox(TimeSandbox):
                 "rate_cents": cents,
                 "color": COLORS[len(self.projects) % len(COLORS)],
             }
+            self._objects[project["id"]] = project
         task = None
         if item.task:
             task = self.tasks.get((project["id"], item.task))
@@ -171,6 +176,7 @@ class TogglSandbox(TimeSandbox):
                     "name": item.task,
                     "project_id": project["id"],
                 }
+                self._objects[task["id"]] = task
         return project, task
 
     def _tag(self, name: str) -> int:
@@ -492,13 +498,16 @@ class TogglSandbox(TimeSandbox):
         return out
 
     def _project_by_id(self, pid: int | None) -> dict[str, Any] | None:
-        return next((p for p in self.projects.values() if p["id"] == pid), None)
+        found = self._objects.get(pid) if pid else None
+        return found if found is not None and "client_id" in found else None
 
     def _task_by_id(self, tid: int | None) -> dict[str, Any] | None:
-        return next((t for t in self.tasks.values() if t["id"] == tid), None)
+        found = self._objects.get(tid) if tid else None
+        return found if found is not None and "project_id" in found else None
 
     def _user_by_id(self, uid: int | None) -> dict[str, Any] | None:
-        return next((u for u in self.users.values() if u["id"] == uid), None)
+        found = self._objects.get(uid) if uid else None
+        return found if found is not None and "email" in found else None
 
     def _row(self, entry: Mapping[str, Any], row_number: int, hide: bool) -> dict[str, Any]:
         """One ungrouped detailed-report row (detailed.GroupedTimeEntry)."""
