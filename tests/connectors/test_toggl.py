@@ -37,6 +37,7 @@ from billsync.sandbox.base import RateLimit, serve
 from billsync.sandbox.platforms.toggl import TogglSandbox
 from billsync.sandbox.registry import all_sandboxes
 from billsync.sandbox.seed import WorkItem, generate
+from support.specs import check
 
 OSLO = ZoneInfo("Europe/Oslo")
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)  # the connector's clock
@@ -569,6 +570,13 @@ def test_events_refuse_bodies_toggl_does_not_send(seeded: Harness) -> None:
         seeded.source.events(request(json.dumps(no_id).encode()))
     project = {"payload": {"id": 5}, "metadata": {"model": "project", "action": "updated"}}
     assert seeded.source.events(request(json.dumps(project).encode())) == []
+    # made with a duration: no stop, yet not running
+    made = {
+        "payload": {"id": 6, "duration": 3600, "stop": None},
+        "metadata": {"model": "time_entry", "action": "created", "time_entry_id": "6"},
+    }
+    (event,) = seeded.source.events(request(json.dumps(made).encode()))
+    assert (event.external_id, event.kind, event.record) == ("6", "upsert", None)
 
 
 def test_the_webhooks_api_manages_subscriptions(seeded: Harness, receiver: Receiver) -> None:
@@ -608,8 +616,29 @@ def _swagger() -> dict[str, Any]:
     return loaded
 
 
+def _nullable(schema: Any) -> Any:
+    """Swagger 2.0's `x-nullable: true` as JSON Schema: the type or null. Where the
+    swagger's prose says a field "can be null" without the flag (models.TimeEntry's
+    `stop`, `tags`, `tag_ids`), the prose is followed, as the vendor's documentation."""
+    if isinstance(schema, list):
+        return [_nullable(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _nullable(v) for k, v in schema.items()}
+    said = str(schema.get("description", "")).lower()
+    if "type" in schema and (schema.get("x-nullable") or "null" in said):
+        out["type"] = [schema["type"], "null"]
+    return out
+
+
+@cache
+def _definitions() -> dict[str, Any]:
+    loaded: dict[str, Any] = _nullable(_swagger()["definitions"])
+    return loaded
+
+
 def _conforms(value: object, definition: str) -> None:
-    schema = {"$ref": f"#/definitions/{definition}", "definitions": _swagger()["definitions"]}
+    schema = {"$ref": f"#/definitions/{definition}", "definitions": _definitions()}
     jsonschema.Draft4Validator(schema).validate(value)
 
 
@@ -654,3 +683,50 @@ def test_the_sandbox_signs_like_toggl(seeded: Harness, receiver: Receiver) -> No
     digest = hmac.new(secret.encode(), ping.body, hashlib.sha256).hexdigest()
     assert ping.headers["x-webhook-signature-256"] == f"sha256={digest}"
     assert b" " not in ping.body  # sent unformatted, as Toggl does
+
+
+def test_v9_entries_and_webhook_payloads_match_toggls_swagger(
+    seeded: Harness, receiver: Receiver
+) -> None:
+    """What SDKs read from the sandbox's v9 paths, and the entry inside every event
+    (the connector reads its id, duration and stop), against `models.TimeEntry`."""
+    _subscribe(seeded, receiver)
+    receiver.wait(1)
+    workspace = int(seeded.setup.settings["workspace_id"])
+    auth = (seeded.setup.credentials["api_token"], "api_token")
+    v9 = f"{seeded.url}/api/v9"
+    made = httpx.post(
+        f"{v9}/workspaces/{workspace}/time_entries",
+        auth=auth,
+        json={"created_with": "billsync tests", "start": "2026-11-19T07:00:00Z", "duration": 900},
+    )
+    assert made.status_code == 200, made.text
+    assert made.json()["stop"] == "2026-11-19T07:15:00+00:00"
+    listed = httpx.get(f"{v9}/me/time_entries", auth=auth, params={"meta": "true"})
+    one = httpx.get(f"{v9}/me/time_entries/{made.json()['id']}", auth=auth)
+    since = httpx.get(f"{v9}/me/time_entries", auth=auth, params={"since": int(OLD.timestamp())})
+    assert [e["id"] for e in listed.json()] == [made.json()["id"]] == [one.json()["id"]]
+    assert listed.json()[0]["user_name"] == "Sandbox Admin"
+    for entry in [made.json(), one.json(), *listed.json(), *since.json()]:
+        _conforms(entry, "models.TimeEntry")
+    seeded.sandbox.edit(sorted(seeded.sandbox.ids())[0], seconds=600)
+    for delivery in receiver.wait(3)[1:]:
+        _conforms(json.loads(delivery.body)["payload"], "models.TimeEntry")
+    missing = httpx.get(f"{v9}/me/time_entries/1", auth=auth)
+    assert missing.status_code == 404 and missing.json() == "Resource can not be found"
+
+
+def test_a_refused_token_matches_the_openapi_subset(seeded: Harness) -> None:
+    """The OpenAPI 3.1 subset (go-api-libs/toggl) is read by openapi-core; it marks
+    fields non-nullable that Toggl's swagger documents as nullable (project_id,
+    task_id, description, tag_ids; /me's openid_email, country_id), so realistic
+    200s fail it. Its 401 answer is checked here; data bodies against the swagger."""
+    refused = httpx.get(f"{seeded.url}/api/v9/me", auth=("0" * 32, "api_token"))
+    assert refused.status_code == 401
+    check("toggl/toggl-openapi-subset.json", refused)
+    me = httpx.get(
+        f"{seeded.url}/api/v9/me", auth=(seeded.setup.credentials["api_token"], "api_token")
+    )
+    assert me.status_code == 200
+    assert me.json()["default_workspace_id"] == int(seeded.setup.settings["workspace_id"])
+    _conforms(me.json(), "related.UserWithRelated")

@@ -246,7 +246,7 @@ class TogglSandbox(TimeSandbox):
             "wid": self.workspace_id,
             "pid": project["id"] if project else None,
             "tid": task["id"] if task else None,
-            "permissions": None,
+            "permissions": [],
             "_start": int(start.timestamp()),
             "_at": at,
         }
@@ -478,7 +478,12 @@ class TogglSandbox(TimeSandbox):
         return _text(status, "Internal Server Error")
 
     def _public_entry(self, entry: Mapping[str, Any], meta: bool = False) -> dict[str, Any]:
-        out = {k: v for k, v in entry.items() if not k.startswith("_")}
+        # the legacy pid/tid are left out when empty, as Toggl's own payloads show
+        out = {
+            k: v
+            for k, v in entry.items()
+            if not k.startswith("_") and not (k in ("pid", "tid") and v is None)
+        }
         if meta:
             project = self._project_by_id(entry["project_id"])
             user = self._user_by_id(entry["user_id"])
