@@ -218,6 +218,21 @@ def test_fetch_by_id_and_gone(seeded: Harness) -> None:
     assert seeded.source.fetch(some) is None
 
 
+def test_fetch_reaches_entries_older_than_the_read_windows() -> None:
+    sandbox = _old_sandbox(_items(30))
+    with serve(sandbox) as url:
+        harness = Harness(sandbox, url, settings={"history_start": "2026-11-01"})
+        assert harness.pulled() == []  # every seeded entry is in October 2026
+        old = sorted(sandbox.ids())[4]
+        record = harness.source.fetch(old)
+        assert record is not None and record.external_id == old
+        v9 = [r for r in harness.transport.exchanges if "/api/v9/" in r.request.url.path]
+        assert [r.request.url.path for r in v9] == [f"/api/v9/me/time_entries/{old}"]
+        sandbox.remove(old, notify=False)
+        assert harness.source.fetch(old) is None
+        assert harness.source.fetch("12345") is None
+
+
 def test_listed_ids_are_the_entries_of_the_local_days() -> None:
     items = _items(150)
     sandbox = _old_sandbox(items)

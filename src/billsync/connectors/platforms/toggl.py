@@ -278,11 +278,31 @@ class TogglSource(Source):
         if not external_id.isdigit():
             return None
         for first, last in self._windows(newest_first=True):
-            body = self._body(first, last, time_entry_ids=[int(external_id)])
-            for rows in self._search(body):
-                for row in rows:
-                    if str(_entry(row).get("id")) == external_id:
-                        return self._record(row)
+            found = self._find(external_id, first, last)
+            if found is not None:
+                return self._record(found)
+        # Not in the read windows: gone, or older than `history_start`. The v9 entry
+        # (GET /me/time_entries/{id}: "accessible by the current user") tells which,
+        # and its start date says which report to look in.
+        response = self.http.request(
+            "GET", f"/api/v9/me/time_entries/{external_id}", ok=frozenset({404})
+        )
+        entry = response.json() if response.status_code == 200 else None
+        if not isinstance(entry, Mapping) or entry.get("server_deleted_at"):
+            return None
+        begun = _stamp(entry.get("start"))
+        if begun is None:
+            return None
+        day = begun.astimezone(self._zone()).date()
+        found = self._find(external_id, day - dt.timedelta(days=1), day + dt.timedelta(days=1))
+        return self._record(found) if found is not None else None
+
+    def _find(self, external_id: str, first: dt.date, last: dt.date) -> Mapping[str, Any] | None:
+        body = self._body(first, last, time_entry_ids=[int(external_id)])
+        for rows in self._search(body):
+            for row in rows:
+                if str(_entry(row).get("id")) == external_id:
+                    return row
         return None
 
     # -- mapping -------------------------------------------------------------------
