@@ -169,10 +169,24 @@ def test_reads_walk_one_year_windows() -> None:
     day = dt.date.fromisoformat
     spans = [(day(b["start_date"]), day(b["end_date"])) for b in bodies]
     assert spans[0][0] == dt.date(2024, 3, 1)
-    assert spans[-1][1] == NOW.astimezone(OSLO).date() + dt.timedelta(days=365)
+    ahead = NOW.astimezone(OSLO).date() + dt.timedelta(days=365)
+    assert spans[-2][1] < ahead <= spans[-1][1]  # a year ahead, and no further when empty
     for (_, last), (following, _) in zip(spans, spans[1:], strict=False):
         assert following == last + dt.timedelta(days=1)
-    assert all((last - first).days < 365 for first, last in spans)
+    assert all((last - first).days == 364 for first, last in spans)  # a year at most
+
+
+def test_reads_go_on_past_a_year_ahead_while_there_are_entries() -> None:
+    items = _items(6000)  # from October 2026 into 2028: well past a year ahead of NOW
+    assert items[-1].start.date() > NOW.date() + dt.timedelta(days=500)
+    sandbox = _old_sandbox(items, rate_limit=None)
+    with serve(sandbox) as url:
+        harness = Harness(sandbox, url)
+        full = [r.external_id for r in harness.pulled()]
+        assert len(full) == 6000 and set(full) == sandbox.ids()
+        last = sorted(sandbox.ids())[-1]
+        sandbox.edit(last, seconds=1800, at=NOW, notify=False)
+        assert [r.external_id for r in harness.pulled(NOW)] == [last]
 
 
 def test_incremental_pull_finds_late_writes_inside_the_overlap() -> None:

@@ -13,10 +13,11 @@ response headers:
        X-Next-ID: 3095646710   X-Next-Row-Number: 51   (absent on the last page)
 
 Each row of an ungrouped report is one time entry: that row is the raw record.
-Reports only span a year (Toggl's documented limit for reports), so reads walk
-365-day windows from the `history_start` setting (default: two years back) to a year
-ahead. An incremental read orders each window by `last_update`, newest first, and
-stops at the first entry older than the watermark. Deleted entries are not in
+A report spans at most a year (documented for Reports v2; kept for v3), so reads
+walk 365-day windows from the `history_start` setting (default: two years back) until
+a year ahead is covered, and on while the last window still held entries. An
+incremental read orders each window by `last_update`, newest first, and stops at the
+first entry older than the watermark. Deleted entries are not in
 reports: the reconcile sweep (`listed_ids`) and `deleted` webhooks find them.
 
 Webhooks: a subscription POSTs signed events (`X-Webhook-Signature-256: sha256=<hex>`,
@@ -32,7 +33,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -166,24 +167,31 @@ class TogglSource(Source):
     # -- reading -------------------------------------------------------------------
 
     def _windows(self, newest_first: bool = False) -> list[tuple[dt.date, dt.date]]:
+        """Whole 365-day windows from `history_start` until a year ahead is covered
+        (the last one may reach further: a short tail window would hide the time
+        beyond it from `pull`'s look ahead)."""
         today = self.context.now().astimezone(self._zone()).date()
         setting = self.context.connection.settings.get("history_start")
         first = (
             dt.date.fromisoformat(setting) if setting else today - dt.timedelta(days=HISTORY_DAYS)
         )
-        return self._span(first, today + dt.timedelta(days=AHEAD_DAYS), newest_first)
+        ahead = today + dt.timedelta(days=AHEAD_DAYS)
+        windows = []
+        while first <= ahead:
+            windows.append((first, first + dt.timedelta(days=WINDOW_DAYS - 1)))
+            first += dt.timedelta(days=WINDOW_DAYS)
+        return windows[::-1] if newest_first else windows
 
     @staticmethod
-    def _span(
-        first: dt.date, last: dt.date, newest_first: bool = False
-    ) -> list[tuple[dt.date, dt.date]]:
+    def _span(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
+        """[first, last] in windows of at most 365 days."""
         windows = []
         day = first
         while day <= last:
             end = min(day + dt.timedelta(days=WINDOW_DAYS - 1), last)
             windows.append((day, end))
             day = end + dt.timedelta(days=1)
-        return windows[::-1] if newest_first else windows
+        return windows
 
     def _zone(self) -> dt.tzinfo:
         name = self.context.connection.timezone
@@ -234,30 +242,43 @@ class TogglSource(Source):
         }
 
     def pull(self, since: dt.datetime | None) -> Iterator[Page]:
+        windows = self._windows()
+        held = False
+        for first, last in windows:
+            held = yield from self._read(first, last, since)
+        # Entries dated beyond a year ahead (planned time) are rare: keep going a year
+        # at a time while the last window still held any.
+        last = windows[-1][1]
+        while held:
+            first, last = last + dt.timedelta(days=1), last + dt.timedelta(days=WINDOW_DAYS)
+            held = yield from self._read(first, last, since)
+
+    def _read(
+        self, first: dt.date, last: dt.date, since: dt.datetime | None
+    ) -> Generator[Page, None, bool]:
+        """One window's pages; whether the window holds any entry at all."""
         if since is None:
-            for first, last in self._windows():
-                for rows in self._search(self._body(first, last, order_by="date", order_dir="ASC")):
-                    records = [r for r in map(self._record, rows) if r is not None]
-                    if records:
-                        yield Page(records)
-            return
-        for first, last in self._windows(newest_first=True):
+            body = self._body(first, last, order_by="date", order_dir="ASC")
+        else:  # newest change first, down to the watermark
             body = self._body(first, last, order_by="last_update", order_dir="DESC")
-            for rows in self._search(body):
-                records = []
-                older = False
-                for row in rows:
-                    record = self._record(row)
-                    stamp = _stamp(_entry(row).get("at"))
-                    if stamp is not None and stamp < since:
-                        older = True  # newest first: the rest of the window is older
-                        break
-                    if record is not None:
-                        records.append(record)
-                if records:
-                    yield Page(records)
-                if older:
+        held = False
+        for rows in self._search(body):
+            held = held or bool(rows)
+            records = []
+            older = False
+            for row in rows:
+                stamp = _stamp(_entry(row).get("at"))
+                if since is not None and stamp is not None and stamp < since:
+                    older = True  # the rest of the window changed before the watermark
                     break
+                record = self._record(row)
+                if record is not None:
+                    records.append(record)
+            if records:
+                yield Page(records)
+            if older:
+                break
+        return held
 
     def listed_ids(self, start: dt.date, end: dt.date) -> set[str]:
         # Toggl reads report dates in the token owner's profile zone; a day more on
