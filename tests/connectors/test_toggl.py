@@ -415,8 +415,9 @@ def test_another_workspace_is_refused(seeded: Harness) -> None:
 class Receiver:
     """billsync's webhook endpoint in miniature: answers the handshake, keeps the rest."""
 
-    def __init__(self, source: TogglSource) -> None:
+    def __init__(self, source: TogglSource, echo: bool = True) -> None:
         self.source = source
+        self.echo = echo
         self.secret: str | None = None
         self.received: list[WebhookRequest] = []
         self.arrived = threading.Condition()
@@ -431,6 +432,8 @@ class Receiver:
                     body=body,
                 )
                 reply = receiver.source.handshake(request, receiver.secret)
+                if not receiver.echo:
+                    reply = None  # an endpoint that answers 200 without the code
                 status = reply.status if reply else 200
                 content = reply.body if reply else b""
                 self.send_response(status)
@@ -627,6 +630,9 @@ def test_the_webhooks_api_manages_subscriptions(seeded: Harness, receiver: Recei
     assert {"subscription_id", "workspace_id", "user_id", "secret", "validated_at"} <= set(created)
     ping = json.loads(receiver.wait(1)[0].body)
     assert ping["subscription_id"] == created["subscription_id"]
+    assert ping["validation_code_url"] == (
+        f"{api}/validate/{workspace}/{created['subscription_id']}/{ping['validation_code']}"
+    )
     listed = httpx.get(f"{api}/subscriptions/{workspace}", auth=(token, "api_token")).json()
     assert [s["subscription_id"] for s in listed] == [created["subscription_id"]]
     assert listed[0]["validated_at"] is not None
@@ -759,3 +765,25 @@ def test_a_refused_token_matches_the_openapi_subset(seeded: Harness) -> None:
     assert me.status_code == 200
     assert me.json()["default_workspace_id"] == int(seeded.setup.settings["workspace_id"])
     _conforms(me.json(), "related.UserWithRelated")
+
+
+def test_without_the_echo_only_the_validation_url_validates(seeded: Harness) -> None:
+    receiver = Receiver(seeded.source, echo=False)
+    try:
+        receiver.secret = seeded.sandbox.subscribe(receiver.url)
+        ping = json.loads(receiver.wait(1)[0].body)
+        (subscription,) = seeded.sandbox.subscriptions.values()
+        assert subscription["validated_at"] is None
+        entry_id = sorted(seeded.sandbox.ids())[0]
+        seeded.sandbox.edit(entry_id, seconds=2700)
+        assert len(seeded.sandbox.deliveries) == 1  # not validated: no events yet
+        wrong = httpx.get(ping["validation_code_url"].rsplit("/", 1)[0] + "/0000")
+        assert wrong.status_code == 400 and "was not found" in wrong.json()
+        validated = httpx.get(ping["validation_code_url"])
+        assert validated.status_code == 200 and validated.json() == "OK"
+        seeded.sandbox.edit(entry_id, seconds=3600)
+        event = receiver.wait(2)[1]
+        assert seeded.source.verify(event, receiver.secret)
+        assert [e.external_id for e in seeded.source.events(event)] == [entry_id]
+    finally:
+        receiver.close()

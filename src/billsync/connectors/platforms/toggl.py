@@ -222,7 +222,18 @@ class TogglSource(Source):
             raise VendorError("toggl", call, response.status_code, "not JSON") from exc
         if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
             raise VendorError("toggl", call, response.status_code, "not a list of report rows")
-        return [split for row in rows for split in _rows(row)]
+        split = [one for row in rows for one in _rows(row)]
+        try:
+            for row in split:
+                entry = _entry(row)
+                int(entry["id"])
+                _stamp(entry.get("at"))
+                _stamp(entry.get("start"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VendorError(
+                "toggl", call, response.status_code, "a report row without a readable entry"
+            ) from exc
+        return split
 
     def _record(self, row: Mapping[str, Any]) -> VendorRecord | None:
         """A finished entry's row as a record; None for a running timer."""

@@ -306,6 +306,7 @@ class TogglSandbox(TimeSandbox):
         return {"api_token": self.api_token, "workspace_id": str(self.workspace_id)}
 
     def setup(self, base_url: str) -> Setup:
+        self._base_url = base_url.rstrip("/")  # where validation_code_url points
         return Setup(
             settings={"workspace_id": str(self.workspace_id), "approved_tag": "approved"},
             credentials={"api_token": self.api_token},
