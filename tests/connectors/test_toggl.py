@@ -640,6 +640,28 @@ def test_the_webhooks_api_manages_subscriptions(seeded: Harness, receiver: Recei
     assert again.status_code == 400 and "already been validated" in again.json()
     refused = httpx.get(f"{api}/subscriptions/{workspace}", auth=("wrong", "api_token"))
     assert refused.status_code == 401
+    elsewhere = httpx.get(f"{api}/subscriptions/1", auth=(token, "api_token"))
+    assert elsewhere.status_code == 403
+    assert elsewhere.json() == "User not found/accessible for workspace"
+    # a validated subscription's pings carry no validation code
+    sid = created["subscription_id"]
+    assert httpx.post(f"{api}/ping/{workspace}/{sid}", auth=(token, "api_token")).is_success
+    second = json.loads(receiver.wait(2)[1].body)
+    assert second["payload"] == "ping" and "validation_code" not in second
+    moved = httpx.put(
+        f"{api}/subscriptions/{workspace}/{sid}",
+        auth=(token, "api_token"),
+        json={**created, "url_callback": receiver.url + "/v2", "secret": "rotated-secret"},
+    )
+    assert moved.status_code == 200 and moved.json()["validated_at"] is None
+    assert moved.json()["secret"] == "rotated-secret"
+    off = httpx.patch(
+        f"{api}/subscriptions/{workspace}/{sid}", auth=(token, "api_token"), json={"enabled": False}
+    )
+    assert off.status_code == 200 and off.json()["enabled"] is False
+    gone = httpx.delete(f"{api}/subscriptions/{workspace}/{sid}", auth=(token, "api_token"))
+    assert gone.status_code == 200
+    assert httpx.get(f"{api}/subscriptions/{workspace}", auth=(token, "api_token")).json() == []
 
 
 # -- the vendor's description ------------------------------------------------------------

@@ -20,6 +20,7 @@ Served paths (all behind Basic auth with the API token, except `validate`):
     GET    /webhooks/api/v1/event_filters
     GET    /webhooks/api/v1/subscriptions/{wid}
     POST   /webhooks/api/v1/subscriptions/{wid}
+    PUT    /webhooks/api/v1/subscriptions/{wid}/{sid}
     PATCH  /webhooks/api/v1/subscriptions/{wid}/{sid}     {"enabled": bool}
     DELETE /webhooks/api/v1/subscriptions/{wid}/{sid}
     POST   /webhooks/api/v1/ping/{wid}/{sid}
@@ -388,21 +389,25 @@ class TogglSandbox(TimeSandbox):
         }
 
     def _ping(self, subscription: dict[str, Any]) -> None:
-        """The validation PING. Answering 2xx with {"validation_code": <the code>}
-        validates the subscription at once; otherwise the receiver may GET the
-        validation_code_url later. (Sent directly, not through `deliver`: the
-        answer's body matters here, and a handshake is not dropped or doubled.)"""
+        """The PING. For a subscription not yet validated it carries a
+        `validation_code`: answering 2xx with {"validation_code": <the code>}
+        validates it at once; otherwise the receiver may GET the validation_code_url
+        later. (Sent directly, not through `deliver`: the answer's body matters
+        here, and a handshake is not dropped or doubled.)"""
         code = subscription["_code"]
-        validate = (
-            f"{self._base_url}/webhooks/api/v1/validate/"
-            f"{self.workspace_id}/{subscription['subscription_id']}/{code}"
-        )
+        validating = subscription["validated_at"] is None
+        more: dict[str, Any] = {}
+        if validating:
+            more["validation_code"] = code
+            more["validation_code_url"] = (
+                f"{self._base_url}/webhooks/api/v1/validate/"
+                f"{self.workspace_id}/{subscription['subscription_id']}/{code}"
+            )
         event = self._envelope(
             subscription,
             metadata={"request_type": "POST", "event_user_id": self.owner["id"]},
             payload="ping",
-            validation_code=code,
-            validation_code_url=validate,
+            **more,
         )
         body, headers = self._signed(subscription, event)
         url = str(subscription["url_callback"])
@@ -416,7 +421,7 @@ class TogglSandbox(TimeSandbox):
             echoed = json.loads(reply.content).get("validation_code")
         except (ValueError, AttributeError):
             echoed = None
-        if 200 <= reply.status_code < 300 and echoed == code:
+        if validating and 200 <= reply.status_code < 300 and echoed == code:
             with self._lock:
                 if subscription["validated_at"] is None:
                     subscription["validated_at"] = _iso(dt.datetime.now(dt.UTC))
@@ -742,13 +747,13 @@ class TogglSandbox(TimeSandbox):
 
         @app.get("/webhooks/api/v1/subscriptions/{wid}")
         async def list_subscriptions(request: Request, wid: str) -> Response:
-            if (denied := wid_ok(request, wid)) is not None:
+            if (denied := self._hooks(request, wid)) is not None:
                 return denied
             return _json([self._public(s) for s in self.subscriptions.values()])
 
         @app.post("/webhooks/api/v1/subscriptions/{wid}")
         async def create_subscription(request: Request, wid: str) -> Response:
-            if (denied := wid_ok(request, wid)) is not None:
+            if (denied := self._hooks(request, wid)) is not None:
                 return denied
             body = await self._body(request)
             if isinstance(body, Response):
@@ -761,9 +766,34 @@ class TogglSandbox(TimeSandbox):
             threading.Thread(target=self._ping, args=(subscription,), daemon=True).start()
             return _json(self._public(subscription))
 
+        @app.put("/webhooks/api/v1/subscriptions/{wid}/{sid}")
+        async def update_subscription(request: Request, wid: str, sid: str) -> Response:
+            if (denied := self._hooks(request, wid)) is not None:
+                return denied
+            subscription = self.subscriptions.get(int(sid)) if sid.isdigit() else None
+            if subscription is None:
+                return _text(404, f"subscription {sid} was not found")
+            body = await self._body(request)
+            if isinstance(body, Response):
+                return body
+            with self._lock:
+                others = {k: v for k, v in self.subscriptions.items() if k != int(sid)}
+                problem = self._subscription_problem(body, others.values())
+                if problem:
+                    return _text(400, problem)
+                if body["url_callback"] != subscription["url_callback"]:
+                    subscription["validated_at"] = None  # a new URL is validated again
+                for name in ("url_callback", "event_filters", "description"):
+                    subscription[name] = body[name]
+                subscription["enabled"] = bool(body.get("enabled", subscription["enabled"]))
+                if body.get("secret"):
+                    subscription["secret"] = body["secret"]
+                subscription["updated_at"] = _iso(dt.datetime.now(dt.UTC))
+            return _json(self._public(subscription))
+
         @app.patch("/webhooks/api/v1/subscriptions/{wid}/{sid}")
         async def toggle_subscription(request: Request, wid: str, sid: str) -> Response:
-            if (denied := wid_ok(request, wid)) is not None:
+            if (denied := self._hooks(request, wid)) is not None:
                 return denied
             subscription = self.subscriptions.get(int(sid)) if sid.isdigit() else None
             if subscription is None:
@@ -779,7 +809,7 @@ class TogglSandbox(TimeSandbox):
 
         @app.delete("/webhooks/api/v1/subscriptions/{wid}/{sid}")
         async def delete_subscription(request: Request, wid: str, sid: str) -> Response:
-            if (denied := wid_ok(request, wid)) is not None:
+            if (denied := self._hooks(request, wid)) is not None:
                 return denied
             subscription = self.subscriptions.pop(int(sid), None) if sid.isdigit() else None
             if subscription is None:
@@ -789,13 +819,13 @@ class TogglSandbox(TimeSandbox):
 
         @app.post("/webhooks/api/v1/ping/{wid}/{sid}")
         async def ping(request: Request, wid: str, sid: str) -> Response:
-            if (denied := wid_ok(request, wid)) is not None:
+            if (denied := self._hooks(request, wid)) is not None:
                 return denied
             subscription = self.subscriptions.get(int(sid)) if sid.isdigit() else None
             if subscription is None:
                 return _text(404, f"subscription {sid} was not found")
             threading.Thread(target=self._ping, args=(subscription,), daemon=True).start()
-            return _json({"status": "OK"})
+            return _json("OK")
 
         @app.get("/webhooks/api/v1/validate/{wid}/{sid}/{code}")
         async def validate(wid: str, sid: str, code: str) -> Response:
@@ -819,6 +849,14 @@ class TogglSandbox(TimeSandbox):
 
     def _unauthorized(self) -> Response:
         return _text(401, "Incorrect username and/or password")
+
+    def _hooks(self, request: Request, wid: str) -> Response | None:
+        """The Webhooks API's checks: its 403 words it differently from v9's."""
+        if not self._authorized(request):
+            return self._unauthorized()
+        if wid != str(self.workspace_id):
+            return _text(403, "User not found/accessible for workspace")
+        return None
 
     def _workspace(self, request: Request, wid: str) -> Response | None:
         if not self._authorized(request):
@@ -968,13 +1006,16 @@ class TogglSandbox(TimeSandbox):
         self._changed()
         return True
 
-    def _subscription_problem(self, body: Mapping[str, Any]) -> str | None:
+    def _subscription_problem(
+        self, body: Mapping[str, Any], others: Iterable[Mapping[str, Any]] | None = None
+    ) -> str | None:
         url = body.get("url_callback")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             return "url_callback must be a valid URL"
         if not isinstance(body.get("description"), str) or not body["description"]:
             return "description is required"
-        if any(s["description"] == body["description"] for s in self.subscriptions.values()):
+        existing = self.subscriptions.values() if others is None else others
+        if any(s["description"] == body["description"] for s in existing):
             return "a subscription with this description already exists in the workspace"
         filters = body.get("event_filters")
         if not isinstance(filters, list) or not filters:
