@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -33,6 +34,7 @@ from billsync.connectors.registry import platform
 from billsync.domain.canonical import Canonical, Defaults, parse_record
 from billsync.domain.connections import Connection
 from billsync.domain.entries import Approval
+from billsync.errors import UserError
 from billsync.sandbox.base import RateLimit, serve
 from billsync.sandbox.platforms.toggl import TogglSandbox
 from billsync.sandbox.registry import all_sandboxes
@@ -399,6 +401,20 @@ def test_a_wrong_token_fails_loudly_without_the_secret(seeded: Harness) -> None:
     encoded = base64.b64encode(f"{wrong}:api_token".encode()).decode()
     assert encoded not in message
     assert harness.sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ({"workspace_id": "my workspace"}, "setting 'workspace_id' must be the workspace's number"),
+        ({"history_start": "2025-13-01"}, "setting 'history_start' must be a date (YYYY-MM-DD)"),
+    ],
+)
+def test_bad_settings_are_named(seeded: Harness, settings: dict[str, str], said: str) -> None:
+    harness = Harness(seeded.sandbox, seeded.url, settings=settings)
+    with pytest.raises(UserError, match=re.escape(said)):
+        harness.pulled()
+    assert harness.transport.exchanges == []
 
 
 def test_another_workspace_is_refused(seeded: Harness) -> None:

@@ -52,6 +52,7 @@ from billsync.connectors.base import (
 )
 from billsync.connectors.http import VendorClient, VendorError, retry_after_header
 from billsync.connectors.registry import Platform, register
+from billsync.errors import UserError
 
 BASE_URL = "https://api.track.toggl.com"
 REPORTS = "/reports/api/v3/workspace/{workspace_id}/search/time_entries"
@@ -162,7 +163,13 @@ class TogglSource(Source):
 
     @property
     def workspace_id(self) -> str:
-        return self.context.setting("workspace_id")
+        value = self.context.setting("workspace_id")
+        if not value.isdigit():
+            raise UserError(
+                f"connection {self.context.connection.code!r}: setting 'workspace_id' "
+                f"must be the workspace's number, not {value!r}"
+            )
+        return value
 
     # -- reading -------------------------------------------------------------------
 
@@ -172,9 +179,17 @@ class TogglSource(Source):
         beyond it from `pull`'s look ahead)."""
         today = self.context.now().astimezone(self._zone()).date()
         setting = self.context.connection.settings.get("history_start")
-        first = (
-            dt.date.fromisoformat(setting) if setting else today - dt.timedelta(days=HISTORY_DAYS)
-        )
+        try:
+            first = (
+                dt.date.fromisoformat(setting)
+                if setting
+                else today - dt.timedelta(days=HISTORY_DAYS)
+            )
+        except ValueError:
+            raise UserError(
+                f"connection {self.context.connection.code!r}: setting 'history_start' "
+                f"must be a date (YYYY-MM-DD), not {setting!r}"
+            ) from None
         ahead = today + dt.timedelta(days=AHEAD_DAYS)
         windows = []
         while first <= ahead:
