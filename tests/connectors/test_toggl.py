@@ -353,6 +353,10 @@ def test_429_waits_for_the_quota_reset_then_succeeds() -> None:
         assert ids == sandbox.ids()
         throttled = [r for r in harness.transport.exchanges if r.status_code == 429]
         assert len(throttled) == 1
+        first = harness.transport.exchanges[0]
+        assert first.status_code == 200
+        assert first.headers["x-toggl-quota-remaining"] == "0"  # 1 an hour: used
+        assert 25 <= int(first.headers["x-toggl-quota-resets-in"]) <= 30
         assert throttled[0].headers["x-toggl-quota-remaining"] == "0"
         assert harness.sleeps == [float(throttled[0].headers["x-toggl-quota-resets-in"])]
         assert 25 <= harness.sleeps[0] <= 30
@@ -724,6 +728,8 @@ def test_the_detailed_search_matches_toggls_swagger() -> None:
     swagger = _swagger()
     operation = swagger["paths"]["/reports/api/v3/workspace/{workspace_id}/search/time_entries"]
     documented = {h.lower() for h in operation["post"]["responses"]["200"]["headers"]}
+    # on every answer, from Toggl's "API & Webhook limits" article (not in the swagger)
+    documented |= {"x-toggl-quota-remaining", "x-toggl-quota-resets-in"}
     sandbox = TogglSandbox(seed=9, items=_items(75))
     with serve(sandbox) as url:
         harness = Harness(sandbox, url)

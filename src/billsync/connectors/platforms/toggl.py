@@ -88,12 +88,14 @@ def detail_of(response: httpx.Response) -> str:
 
 
 def wait_of(response: httpx.Response) -> float | None:
-    """Retry-After when given, else Toggl's own X-Toggl-Quota-Resets-In (seconds)."""
+    """Retry-After when given, else, on a 429, Toggl's own X-Toggl-Quota-Resets-In
+    (seconds). Toggl sends the quota headers on every answer: on a 5xx they say
+    nothing about when to retry, and the usual back-off applies."""
     hinted = retry_after_header(response)
     if hinted is not None:
         return hinted
     value = response.headers.get(QUOTA_RESETS)
-    if value:
+    if value and response.status_code == 429:
         try:
             return max(float(value), 0.0)
         except ValueError:

@@ -42,7 +42,8 @@ import math
 import random
 import secrets
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,7 +51,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from fastapi import Request, Response
 
-from ..base import Delivery, RateLimit, Setup, TimeSandbox
+from ..base import CONTROL, Delivery, RateLimit, Setup, TimeSandbox
 from ..registry import register
 from ..seed import WorkItem
 
@@ -127,6 +128,7 @@ class TogglSandbox(TimeSandbox):
             items=items,
             rate_limit=RateLimit(600, 3600.0) if default_limit else rate_limit,
         )
+        self.app.middleware("http")(self._quota_headers)
         self._routes()
 
     # -- the data ------------------------------------------------------------------
@@ -471,6 +473,26 @@ class TogglSandbox(TimeSandbox):
         except (ValueError, UnicodeDecodeError):
             return False
         return password == "api_token" and hmac.compare_digest(user, self.api_token)
+
+    async def _quota_headers(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Toggl's quota headers on every answer: what is left of the hour's requests
+        and the seconds until the oldest one leaves the sliding window."""
+        response = await call_next(request)
+        limit = self.rate_limit
+        if limit is None or "x-toggl-quota-remaining" in response.headers:
+            return response
+        if request.url.path.startswith(CONTROL):
+            return response
+        key, now = self.credential_key(request), time.monotonic()
+        with limit._lock:  # the base RateLimit keeps its hits per key
+            hits = list(limit._hits.get(key, ()))
+        live = [hit for hit in hits if hit > now - limit.window]
+        resets = live[0] + limit.window - now if live else limit.window
+        response.headers["X-Toggl-Quota-Remaining"] = str(max(limit.limit - len(live), 0))
+        response.headers["X-Toggl-Quota-Resets-In"] = str(max(1, math.ceil(resets)))
+        return response
 
     def throttled(self, retry_after: float) -> Response:
         resets = str(max(1, math.ceil(retry_after)))
