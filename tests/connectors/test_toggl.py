@@ -377,6 +377,8 @@ def test_a_5xx_storm_gives_up_naming_the_platform_and_call(seeded: Harness) -> N
     assert message.startswith(f"toggl: POST {SEARCH.format(workspace)}: 503 ")
     assert "Internal Server Error" in message and "gave up after 6 tries" in message
     assert len(seeded.sleeps) == 5
+    # the 503s carry the hour's quota headers too: they are no retry hint
+    assert all(wait <= 30 for wait in seeded.sleeps)
     seeded.sandbox.faults.fail_next = 0
 
 
