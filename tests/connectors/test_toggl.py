@@ -130,6 +130,10 @@ def test_a_full_pull_reads_every_entry_once(seeded: Harness) -> None:
     assert set(ids) == seeded.sandbox.ids()
     assert all(r.updated_at is not None and r.updated_at.tzinfo for r in records)
     assert all(not r.deleted for r in records)
+    parsed = [parse_record(seeded.source.fields(r), Defaults()) for r in records]
+    assert all(isinstance(p, Canonical) for p in parsed), parsed
+    worked = sum(p.duration_seconds for p in parsed if isinstance(p, Canonical))
+    assert worked == sum(item.seconds for item in _items(120))
     # Basic auth is the API token with the literal password "api_token".
     sent = seeded.transport.exchanges[0].request.headers["authorization"]
     token = seeded.setup.credentials["api_token"]
