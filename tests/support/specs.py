@@ -55,6 +55,17 @@ def check(relative: str, response: httpx.Response) -> None:
     candidates = sorted(
         (url for url in servers(openapi) if path.startswith(urlsplit(url).path)),
         key=lambda url: -len(urlsplit(url).path),
+    assert path.startswith(base), f"{path} is not under the spec's server path {base}"
+    # openapi-core joins host_url and path with urljoin, which drops a server's own
+    # path ("/api/v9"): give it the server's origin and the request's whole path.
+    parts = urlsplit(server)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "http://localhost"
+    mock_request = MockRequest(
+        origin,
+        request.method.lower(),
+        path,
+        args=dict(request.url.params),
+        headers=dict(request.headers),
     )
     assert candidates, f"{path} is not under any of the spec's server paths"
     mock_response = MockResponse(
