@@ -42,7 +42,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from fastapi import Request, Response
@@ -579,7 +579,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         return RedirectResponse(f"{redirect}{separator}{urlencode(answer)}", status_code=302)
 
     async def _token(self, request: Request) -> Response:
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        form = dict(parse_qsl((await request.body()).decode(errors="replace")))
         client_id, secret = self._client_of(request, form)
         if client_id != self.client_id or not hmac.compare_digest(secret, self.client_secret):
             return reply({"error": "invalid_client"}, 400)
