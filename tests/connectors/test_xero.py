@@ -360,6 +360,41 @@ def test_daily_limit_is_an_error_not_a_sleep_of_hours() -> None:
     assert sleeps == []
 
 
+def test_sandbox_daily_and_concurrent_limits() -> None:
+    sandbox = XeroSandbox(seed=3, size=10, day_limit=RateLimit(limit=3, window=86400.0))
+    with serve(sandbox) as url:
+        made = link(sandbox, url)
+        with pytest.raises(VendorError, match="xero: GET .*: 429 .*gave up after 1 tries"):
+            pulled(made)  # the fourth call of the day: Xero says wait ~24 h
+        day = made.responses[-1]
+        assert day.headers["X-Rate-Limit-Problem"] == "day"
+        assert float(day.headers["Retry-After"]) > 80000
+        assert made.sleeps == []
+    sandbox = XeroSandbox(seed=3, size=10)
+    with serve(sandbox) as url:
+        setup = sandbox.setup(url)
+        headers = {
+            "Authorization": f"Bearer {setup.token['access_token']}" if setup.token else "",
+            "xero-tenant-id": sandbox.tenant_id,
+        }
+        sandbox.faults.slow_seconds = 0.8
+        statuses: list[int] = []
+
+        def call() -> None:
+            answer = httpx.get(f"{url}/projects.xro/2.0/ProjectsUsers", headers=headers)
+            statuses.append(answer.status_code)
+            if answer.status_code == 429:
+                assert answer.headers["X-Rate-Limit-Problem"] == "concurrent"
+
+        threads = [threading.Thread(target=call) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        sandbox.faults.slow_seconds = 0.0
+        assert sorted(statuses) == [200] * 5 + [429] * 3
+
+
 def test_server_error_storm_retries_then_names_platform_and_call(
     running: tuple[XeroSandbox, str],
 ) -> None:

@@ -12,8 +12,9 @@ xero-identity.yaml, xero-webhooks.yaml).
 Every API call needs a live bearer token (else 401 with Xero's problem body) and the
 connected tenant's `xero-tenant-id` (else 403). Lists page as Xero pages them
 (`pagination` {page, pageSize, pageCount, itemCount}; Projects API pageSize 1..500,
-default 50). 60 calls a minute per tenant by default, answered over the limit with 429,
-`Retry-After` and `X-Rate-Limit-Problem: minute`. Creates honour `Idempotency-Key`: a
+default 50). Xero's limits per tenant by default: 60 calls a minute, 5,000 a day and 5
+at once, answered over a limit with 429, `Retry-After` and `X-Rate-Limit-Problem`
+(`minute`, `day`, `concurrent`). Creates honour `Idempotency-Key`: a
 repeated key gets the first answer again. Invoice and contact changes are sent to
 subscribed webhooks, signed `x-xero-signature: base64(HMAC-SHA256(webhook key, body))`;
 Xero sends no webhooks for project time, and neither does this sandbox.
@@ -39,7 +40,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -186,6 +187,8 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         size: int = 0,
         items: Iterable[WorkItem] | None = None,
         rate_limit: RateLimit | None = _DOCUMENTED,
+        day_limit: RateLimit | None = _DOCUMENTED,
+        concurrent_limit: int | None = 5,
         currency: str = "NZD",
         tax_rates: Mapping[str, Decimal] | None = None,
     ) -> None:
@@ -215,6 +218,9 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         self._sequence = 0
         if rate_limit is _DOCUMENTED:
             rate_limit = RateLimit(limit=60, window=60.0)
+        self.day_limit = RateLimit(5000, 86400.0) if day_limit is _DOCUMENTED else day_limit
+        self.concurrent_limit = concurrent_limit
+        self._in_flight: dict[str, int] = {}
         super().__init__(seed=seed, size=size, items=items, rate_limit=rate_limit)
         self.tenant_id = self._uuid()
         self.tenant_name = "Demo Company (Global)"
@@ -223,17 +229,44 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         self.client_secret = token()
         self.webhook_key = base64.b64encode(self.random.randbytes(64)).decode()
         self._routes()
+        self.app.middleware("http")(self._daily_and_concurrent)
 
     # -- ids and small parts -----------------------------------------------------------
 
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self.random.getrandbits(128), version=4))
 
+    async def _daily_and_concurrent(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Xero's other two limits per tenant: 5,000 calls a day, 5 at once."""
+        path = request.url.path.lower()
+        if not path.startswith((PROJECTS.lower(), ACCOUNTING.lower())):
+            return await call_next(request)
+        tenant = self.credential_key(request)
+        if self.day_limit is not None:
+            wait = self.day_limit.check(tenant, time.monotonic())
+            if wait is not None:
+                return self._over("day", wait)
+        with self._lock:
+            busy = self._in_flight.get(tenant, 0)
+            if self.concurrent_limit is not None and busy >= self.concurrent_limit:
+                return self._over("concurrent", 1.0)
+            self._in_flight[tenant] = busy + 1
+        try:
+            return await call_next(request)
+        finally:
+            with self._lock:
+                self._in_flight[tenant] -= 1
+
     def credential_key(self, request: Request) -> str:
         """Xero counts calls per app per tenant."""
         return request.headers.get("xero-tenant-id") or super().credential_key(request)
 
     def throttled(self, retry_after: float) -> Response:
+        return self._over("minute", retry_after)
+
+    def _over(self, problem: str, retry_after: float) -> Response:
         seconds = str(max(1, round(retry_after)))
         return PlainTextResponse(
             "oauth_problem=rate%20limit%20exceeded&oauth_problem_advice="
@@ -241,8 +274,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             status_code=429,
             headers={
                 "Retry-After": seconds,
-                "X-Rate-Limit-Problem": "minute",
-                "X-MinLimit-Remaining": "0",
+                "X-Rate-Limit-Problem": problem,
             },
         )
 
