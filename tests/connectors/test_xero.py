@@ -703,6 +703,7 @@ def test_sandbox_answers_match_xeros_openapi_descriptions(
     records = pulled(made)
     made.source.fetch(records[0].external_id)
     created = made.sink.create_invoice(invoice("BS-9"), "spec-1")
+    made.sink.create_invoice(invoice("BS-10", client="Baltic Tankers AB"), "spec-3")
     made.sink.find_invoice("BS-9")
     made.sink.invoice_status(created.remote_id)
     with pytest.raises(VendorError):
@@ -734,6 +735,7 @@ def test_sandbox_answers_match_xeros_openapi_descriptions(
         ("GET", "/projects.xro/2.0/Projects/{id}/Time", 200),
         ("GET", "/projects.xro/2.0/Projects/{id}/Time/{id}", 200),
         ("GET", "/api.xro/2.0/Contacts", 200),
+        ("PUT", "/api.xro/2.0/Contacts", 200),
         ("GET", "/api.xro/2.0/Invoices", 200),
         ("PUT", "/api.xro/2.0/Invoices", 200),
         ("PUT", "/api.xro/2.0/Invoices", 400),
