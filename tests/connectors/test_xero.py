@@ -174,6 +174,10 @@ def test_full_pull_returns_every_entry_of_every_project(running: tuple[XeroSandb
         c.request.headers["xero-tenant-id"] == sandbox.tenant_id for c in time_calls
     )
     assert {c.request.url.params["pageSize"] for c in time_calls} == {"500"}
+    # Xero's counters on every answer: the sandbox counts this connection's calls
+    last = made.responses[-1]
+    assert int(last.headers["X-MinLimit-Remaining"]) == 60 - len(made.responses)
+    assert int(last.headers["X-DayLimit-Remaining"]) == 5000 - len(made.responses)
 
 
 @pytest.mark.parametrize(("count", "pages"), [(500, 1), (501, 2), (1000, 2), (1001, 3)])
@@ -341,6 +345,7 @@ def test_wait_of_reads_retry_after_then_the_problem_header() -> None:
     assert xero.wait_of(answer(**{"X-Rate-Limit-Problem": "minute"})) == 60
     assert xero.wait_of(answer(**{"X-Rate-Limit-Problem": "concurrent"})) == 1
     assert xero.wait_of(answer(**{"X-Rate-Limit-Problem": "day"})) == 86400
+    assert xero.wait_of(answer(**{"X-Rate-Limit-Problem": "AppMinute"})) == 60
     assert xero.wait_of(answer()) is None
 
 

@@ -137,12 +137,12 @@ def wait_of(response: httpx.Response) -> float | None:
     if wait is not None:
         return wait
     problem = response.headers.get("x-rate-limit-problem", "").lower()
-    if problem == "concurrent":
+    if "concurrent" in problem:
         return 1.0
-    if problem in ("minute", "appminute"):
-        return 60.0
-    if problem == "day":
+    if "day" in problem or "daily" in problem:
         return 24 * 3600.0
+    if "min" in problem:  # minute, appminute, "Minute limit"
+        return 60.0
     return None
 
 

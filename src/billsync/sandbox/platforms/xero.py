@@ -40,6 +40,7 @@ import threading
 import time
 import uuid
 import zlib
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -221,6 +222,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         self.day_limit = RateLimit(5000, 86400.0) if day_limit is _DOCUMENTED else day_limit
         self.concurrent_limit = concurrent_limit
         self._in_flight: dict[str, int] = {}
+        self._calls: dict[str, deque[float]] = {}  # per tenant: when, over the last day
         super().__init__(seed=seed, size=size, items=items, rate_limit=rate_limit)
         self.tenant_id = self._uuid()
         self.tenant_name = "Demo Company (Global)"
@@ -254,10 +256,35 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
                 return self._over("concurrent", 1.0)
             self._in_flight[tenant] = busy + 1
         try:
-            return await call_next(request)
+            response = await call_next(request)
         finally:
             with self._lock:
                 self._in_flight[tenant] -= 1
+        if response.status_code != 429:
+            response.headers.update(self._remaining(tenant))
+        return response
+
+    def _remaining(self, tenant: str) -> dict[str, str]:
+        """The headers on every answer: calls left this minute, today, and for the app."""
+        now = time.monotonic()
+        with self._lock:
+            calls = self._calls.setdefault(tenant, deque())
+            calls.append(now)
+            while calls[0] <= now - 86400:
+                calls.popleft()
+            minute = 0
+            for at in reversed(calls):
+                if at <= now - 60:
+                    break
+                minute += 1
+            day = len(calls)
+        per_minute = self.rate_limit.limit if self.rate_limit is not None else 60
+        per_day = self.day_limit.limit if self.day_limit is not None else 5000
+        return {
+            "X-MinLimit-Remaining": str(max(per_minute - minute, 0)),
+            "X-DayLimit-Remaining": str(max(per_day - day, 0)),
+            "X-AppMinLimit-Remaining": str(max(10000 - minute, 0)),
+        }
 
     def credential_key(self, request: Request) -> str:
         """Xero counts calls per app per tenant."""
