@@ -691,6 +691,30 @@ def test_new_client_contact_draft_status_and_validation_errors(
     assert len(sandbox.invoices()) == 1
 
 
+def test_status_changes_made_in_xero_are_read_back(running: tuple[XeroSandbox, str]) -> None:
+    sandbox, url = running
+    made = link(sandbox, url, tax_types="15=OUTPUT2,0=NONE", invoice_status="DRAFT")
+    created = made.sink.create_invoice(invoice("BS-20"), "k-20")
+    assert created.status == "DRAFT"
+    # an accountant approves it in Xero, then voids it (POST updates by InvoiceID)
+    for status in ("AUTHORISED", "VOIDED"):
+        update = {"Invoices": [{"InvoiceID": created.remote_id, "Status": status}]}
+        made.http.request("POST", "/api.xro/2.0/Invoices", json=update)
+        assert made.sink.invoice_status(created.remote_id).status == status
+    back = made.http.request(
+        "POST",
+        "/api.xro/2.0/Invoices",
+        json={"Invoices": [{"InvoiceID": created.remote_id, "Status": "DRAFT"}]},
+        ok=frozenset({400}),
+    )
+    assert back.status_code == 400
+    assert "cannot be changed from VOIDED to DRAFT" in xero.detail_of(back)
+    found = made.sink.find_invoice("BS-20")
+    assert found is not None and found.status == "VOIDED" and found.total == created.total
+    with pytest.raises(VendorError, match="404"):
+        made.sink.invoice_status("3fa85f64-5717-4562-b3fc-2c963f66afa6")
+
+
 def test_long_idempotency_keys_are_shortened_to_xeros_limit() -> None:
     assert xero.key_of("k" * 128) == "k" * 128
     long = xero.key_of("k" * 129)

@@ -1227,9 +1227,13 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         amounts = str(merged.get("LineAmountTypes") or "Exclusive")
         if amounts not in ("Exclusive", "Inclusive", "NoTax"):
             errors.append(f"LineAmountTypes {amounts} is not valid")
-        lines = []
-        for given in merged.get("LineItems") or []:
-            lines.append(self._line(given, amounts, status, unitdp, errors))
+        if existing is not None and "LineItems" not in document:
+            lines = [dict(line) for line in existing["LineItems"]]  # kept as they are
+        else:
+            lines = [
+                self._line(given, amounts, status, unitdp, errors)
+                for given in merged.get("LineItems") or []
+            ]
         if status in ("SUBMITTED", "AUTHORISED") and not lines:
             errors.append("Invoice must have at least one line item to be approved.")
         currency = str(merged.get("CurrencyCode") or self.currency)
