@@ -104,6 +104,20 @@ def iso_z_fraction(stamp: dt.datetime) -> str:
     return stamp.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
 
 
+MS_DATE = re.compile(r"^/Date\((?P<ms>-?\d+)(?P<offset>[+-]\d{4})?\)/$")
+
+
+def xero_date(text: str) -> dt.date | None:
+    """A date as Xero takes one: 2026-11-02, 2026-11-02T00:00:00, or /Date(ms+0000)/."""
+    match = MS_DATE.match(text.strip())
+    if match:
+        return dt.datetime.fromtimestamp(int(match["ms"]) / 1000, dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        return None
+
+
 def parse_utc(text: str) -> str | None:
     """A dateAfterUtc/dateBeforeUtc value in the stored form, or None if it is not one."""
     try:
@@ -1217,12 +1231,10 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         dates: dict[str, dt.date | None] = {}
         for name in ("Date", "DueDate"):
             text = merged.get(f"{name}String") if existing and name not in document else None
-            value = str(document.get(name) or text or "")[:10]
-            try:
-                dates[name] = dt.date.fromisoformat(value) if value else None
-            except ValueError:
+            value = str(document.get(name) or text or "")
+            dates[name] = xero_date(value) if value else None
+            if value and dates[name] is None:
                 errors.append(f"{name} is not a valid date")
-                dates[name] = None
         issued = dates["Date"] or dt.datetime.now(dt.UTC).date()
         amounts = str(merged.get("LineAmountTypes") or "Exclusive")
         if amounts not in ("Exclusive", "Inclusive", "NoTax"):
@@ -1392,12 +1404,14 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
     # -- routes --------------------------------------------------------------------------
 
     def _routes(self) -> None:
-        """Xero's paths are not case-sensitive: each is served as the spec spells it
-        and in lower case."""
+        """Xero's paths are not case-sensitive (its SDKs write /Connections, its docs
+        /connections): every route matches in any case, its ids as given."""
 
         def route(path: str, handler: Any, methods: list[str]) -> None:
-            for spelled in dict.fromkeys((path, path.lower())):
-                self.app.add_api_route(spelled, handler, methods=methods)
+            self.app.add_api_route(path, handler, methods=methods)
+            added = self.app.router.routes[-1]
+            pattern = added.path_regex.pattern  # type: ignore[attr-defined]
+            added.path_regex = re.compile(pattern, re.IGNORECASE)  # type: ignore[attr-defined]
 
         route("/identity/connect/authorize", self._authorize, ["GET"])
         route("/connect/token", self._token, ["POST"])
