@@ -326,7 +326,7 @@ def test_fields_billable_person_approval_and_timezone_rules() -> None:
 
 
 def test_rate_limit_429_waits_retry_after_and_succeeds() -> None:
-    sandbox = XeroSandbox(seed=3, size=60, rate_limit=RateLimit(limit=4, window=1.0))
+    sandbox = XeroSandbox(items=one_project(30), rate_limit=RateLimit(limit=3, window=1.0))
     with serve(sandbox) as url:
         made = link(sandbox, url, real_sleep=True)
         records = pulled(made)
@@ -382,7 +382,7 @@ def test_sandbox_daily_and_concurrent_limits() -> None:
             "Authorization": f"Bearer {setup.token['access_token']}" if setup.token else "",
             "xero-tenant-id": sandbox.tenant_id,
         }
-        sandbox.faults.slow_seconds = 0.8
+        sandbox.faults.slow_seconds = 0.6
         statuses: list[int] = []
 
         def call() -> None:
@@ -715,6 +715,26 @@ def test_status_changes_made_in_xero_are_read_back(running: tuple[XeroSandbox, s
         made.sink.invoice_status("3fa85f64-5717-4562-b3fc-2c963f66afa6")
 
 
+def test_sandbox_takes_dates_as_xero_does(running: tuple[XeroSandbox, str]) -> None:
+    sandbox, url = running
+    made = link(sandbox, url)
+    contact = next(iter(sandbox.contacts))
+    dates = {"Date": "/Date(1793491200000+0000)/", "DueDate": "2026-12-01T00:00:00"}
+    doc = {"Type": "ACCREC", "Contact": {"ContactID": contact}, "LineItems": [], **dates}
+    body = made.http.json("PUT", "/api.xro/2.0/Invoices", json={"Invoices": [doc]})
+    created = body["Invoices"][0]
+    assert (created["DateString"], created["DueDateString"]) == (
+        "2026-11-01T00:00:00",
+        "2026-12-01T00:00:00",
+    )
+    assert created["Status"] == "DRAFT" and created["InvoiceNumber"] == "INV-0001"
+    bad = {**doc, "Date": "1 November"}
+    refused = made.http.request(
+        "PUT", "/api.xro/2.0/Invoices", json={"Invoices": [bad]}, ok=frozenset({400})
+    )
+    assert "Date is not a valid date" in xero.detail_of(refused)
+
+
 def test_long_idempotency_keys_are_shortened_to_xeros_limit() -> None:
     assert xero.key_of("k" * 128) == "k" * 128
     long = xero.key_of("k" * 129)
@@ -791,10 +811,39 @@ def test_a_broken_answer_fails_the_spec_check(running: tuple[XeroSandbox, str]) 
         check(PROJECTS_SPEC, broken)
 
 
+def test_time_written_through_the_api_is_what_the_connector_reads(
+    running: tuple[XeroSandbox, str],
+) -> None:
+    """The sandbox's own write paths (as Xero's SDKs call them) feed the same data."""
+    sandbox, url = running
+    made = link(sandbox, url)
+    project_id = next(iter(sandbox.projects))
+    task_id = next(iter(sandbox.tasks[project_id]))
+    user_id = next(iter(sandbox.users))
+    path = f"/PROJECTS.XRO/2.0/projects/{project_id}/time"  # Xero's paths ignore case
+    body = {"userId": user_id, "taskId": task_id, "dateUtc": "2026-11-03T07:00:00Z", "duration": 95}
+    first = made.http.json("POST", path, json=body, headers={"Idempotency-Key": "t-1"})
+    again = made.http.json("POST", path, json=body, headers={"Idempotency-Key": "t-1"})
+    assert first == again and len(sandbox.ids()) == 121
+    entry_id = first["timeEntryId"]
+    record = made.source.fetch(entry_id)
+    assert record is not None
+    assert parse_record(made.source.fields(record), Defaults()).duration_seconds == 95 * 60  # type: ignore[union-attr]
+    made.http.request("PUT", f"{path}/{entry_id}", json={**body, "duration": 120})
+    assert made.source.fetch(entry_id).payload["timeEntry"]["duration"] == 120  # type: ignore[union-attr]
+    refused = made.http.request("POST", path, json={**body, "duration": 0}, ok=frozenset({400}))
+    assert xero.detail_of(refused) == (
+        "The request is invalid.; duration: Duration must be between 1 and 59940 minutes."
+    )
+    made.http.request("DELETE", f"{path}/{entry_id}")
+    assert made.source.fetch(entry_id) is None
+    assert entry_id not in sandbox.ids()
+
+
 def test_connections_and_consent_flow(running: tuple[XeroSandbox, str]) -> None:
     sandbox, url = running
     made = link(sandbox, url)
-    tenants = made.http.json("GET", "/connections")
+    tenants = made.http.json("GET", "/Connections")
     assert [(t["tenantId"], t["tenantType"]) for t in tenants] == [
         (sandbox.tenant_id, "ORGANISATION")
     ]
