@@ -239,6 +239,15 @@ def test_fetch_by_id_and_gone(running: tuple[XeroSandbox, str]) -> None:
     record = made.source.fetch(wanted)  # never seen: looked for in every project
     assert record is not None and record.external_id == wanted
     assert record.payload["timeEntry"] == sandbox.entries[wanted]
+    # the same entry reads the same while others change the project's running totals
+    mine = sandbox.entries[wanted]
+    other = next(
+        i
+        for i, e in sandbox.entries.items()
+        if i != wanted and (e["projectId"], e["taskId"]) == (mine["projectId"], mine["taskId"])
+    )
+    sandbox.edit(other, seconds=11 * 3600)
+    assert made.source.fetch(wanted) == record
     assert made.source.fetch("3fa85f64-5717-4562-b3fc-2c963f66afa6") is None
     sandbox.remove(wanted)
     assert made.source.fetch(wanted) is None

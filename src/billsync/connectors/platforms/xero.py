@@ -15,7 +15,8 @@ within `reconcile_days` before the watermark; changes to older entries are found
 a full pull, deletions by the reconcile sweep (`listed_ids`). Entries carry no
 revision: what arrives later wins.
 
-A record's payload is the entry with the vendor objects it names, each verbatim:
+A record's payload is the entry, verbatim, with the objects it names (their own fields
+as Xero sent them, without running totals):
     {"timeEntry": {...}, "user": {...}, "project": {...}, "task": {...}, "contact": {...}}
 
 Invoices (Accounting API, https://api.xero.com/api.xro/2.0):
@@ -243,12 +244,27 @@ class Names:
         project_id = str(entry.get("projectId") or project.get("projectId") or "")
         payload = {
             "timeEntry": dict(entry),
-            "user": self.users().get(str(entry.get("userId"))),
-            "project": dict(project),
-            "task": self.project_tasks(project_id).get(str(entry.get("taskId"))),
-            "contact": self.contacts.get(str(project.get("contactId"))),
+            "user": only(self.users().get(str(entry.get("userId"))), USER_KEYS),
+            "project": only(project, PROJECT_KEYS),
+            "task": only(self.project_tasks(project_id).get(str(entry.get("taskId"))), TASK_KEYS),
+            "contact": only(self.contacts.get(str(project.get("contactId"))), CONTACT_KEYS),
         }
         return VendorRecord(str(entry["timeEntryId"]), payload, None)
+
+
+# What a record keeps of the objects an entry names: their own fields as Xero sent
+# them, without the running totals (minutes logged, amounts) that change whenever any
+# other entry does, so an unchanged entry reads as the same raw record every time.
+USER_KEYS = ("userId", "name", "email")
+PROJECT_KEYS = ("projectId", "contactId", "name", "currencyCode", "status")
+TASK_KEYS = ("taskId", "projectId", "name", "rate", "chargeType", "status")
+CONTACT_KEYS = ("ContactID", "Name", "AccountNumber", "ContactStatus")
+
+
+def only(found: Mapping[str, Any] | None, keys: Sequence[str]) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {k: found[k] for k in keys if k in found}
 
 
 # -- time ---------------------------------------------------------------------------------
