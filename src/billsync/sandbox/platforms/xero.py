@@ -1074,6 +1074,10 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         if denied is not None:
             return denied
         query = request.query_params
+        if query.get("where"):  # not emulated: refused rather than answered unfiltered
+            return accounting_error(
+                400, "QueryParseException", f"The where clause is not supported: {query['where']}"
+            )
         ids = {i.strip().lower() for i in query.get("IDs", "").split(",") if i.strip()}
         numbers = {n.strip() for n in query.get("InvoiceNumbers", "").split(",") if n.strip()}
         contacts = {i.strip().lower() for i in query.get("ContactIDs", "").split(",") if i.strip()}
