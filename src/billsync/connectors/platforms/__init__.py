@@ -4,3 +4,4 @@ from . import harvest  # noqa: F401
 from . import clockify  # noqa: F401
 from . import quickbooks  # noqa: F401
 from . import toggl  # noqa: F401
+from . import xero  # noqa: F401
