@@ -15,19 +15,22 @@ from pathlib import Path
 import httpx
 import pytest
 
+from billsync.api.webhooks import create_app
 from billsync.connectors.http import AuthFailed, VendorError
 from billsync.connectors.registry import all_platforms
+from billsync.pipeline.oauth import connect
 from billsync.pipeline.push import push
 from billsync.pipeline.sync import sync
 from billsync.pipeline.webhooks import process
-from billsync.sandbox.base import AccountingSandbox, TimeSandbox
+from billsync.sandbox.base import AccountingSandbox, TimeSandbox, serve_app
 from billsync.sandbox.registry import all_sandboxes
 from billsync.sandbox.seed import generate
 from billsync.store import invoices as invoice_store
-from billsync.store import outbox
+from billsync.store import outbox, secrets
 from billsync.store.audit import AuditLog
 from billsync.store.audit import events as audit_events
 from billsync.store.db import Store
+from billsync.store.tables import connection_secrets
 from support.connections import ACTOR, platforms_with_sandboxes, wired
 from support.firm import Firm, entry
 
@@ -35,6 +38,7 @@ PLATFORMS = platforms_with_sandboxes()
 SOURCES = [p for p in PLATFORMS if all_platforms()[p].source is not None]
 WEBHOOKS = [p for p in SOURCES if all_platforms()[p].webhooks]
 SINKS = [p for p in PLATFORMS if all_platforms()[p].sink is not None]
+OAUTH = [p for p in PLATFORMS if all_platforms()[p].oauth is not None]
 RECENT = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=10)  # inside the reconcile window
 
 
@@ -145,8 +149,6 @@ def test_wrong_credentials_fail_loudly_and_never_leak(store: Store, name: str) -
             w.put_secret(key, "wrong-" + key + "-s3cret")
         if w.platform.oauth is not None:
             with store.transaction() as tx:
-                from billsync.store import secrets
-
                 secrets.put_token(
                     tx,
                     name,
@@ -214,6 +216,34 @@ def test_a_forged_delivery_is_refused_and_nothing_is_stored(store: Store, name: 
         unsigned = httpx.post(w.receiver, content=real.body + b" ", headers=unsigned_headers)
         assert forged.status_code == 401 and unsigned.status_code == 401
         assert w.events() == before
+
+
+@pytest.mark.parametrize("name", [p for p in SOURCES if p not in WEBHOOKS])
+def test_a_platform_without_webhooks_has_no_receiver(store: Store, name: str) -> None:
+    with wired(store, name, time_sandbox(name, 0)) as w:
+        with serve_app(create_app(store, w.hooks), "receiver") as base:
+            assert httpx.post(f"{base}/webhooks/{name}", content=b"{}").status_code == 404
+            assert httpx.post(f"{base}/webhooks/nope", content=b"{}").status_code == 404
+        assert w.events() == []
+
+
+# -- OAuth2 ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", OAUTH)
+def test_connect_runs_the_authorization_code_flow(store: Store, name: str) -> None:
+    cls = all_sandboxes()[name]
+    sandbox = cls(seed=3, items=[]) if issubclass(cls, TimeSandbox) else cls(seed=3)  # type: ignore[call-arg]
+    with wired(store, name, sandbox) as w:
+        with store.transaction() as tx:
+            tx.conn.execute(
+                connection_secrets.delete().where(connection_secrets.c.name == secrets.TOKEN)
+            )
+        assert w.token() is None
+        connect(store, name, ACTOR, lambda url: httpx.get(url, follow_redirects=True), 0, w.hooks)
+        token = w.token()
+    assert token is not None and token["access_token"] and token["refresh_token"]
+    assert token["expires_at"] > dt.datetime.now(dt.UTC).timestamp()
 
 
 # -- invoice sinks ------------------------------------------------------------------
