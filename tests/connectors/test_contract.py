@@ -84,21 +84,26 @@ def test_syncing_again_changes_nothing(store: Store, name: str) -> None:
 
 @pytest.mark.parametrize("name", SOURCES)
 def test_an_incremental_sync_finds_edits_and_late_writes(store: Store, name: str) -> None:
-    with wired(store, name, time_sandbox(name, 30)) as w:
+    now = dt.datetime.now(dt.UTC)
+    sandbox = time_sandbox(name, 0)
+    items = generate(30, seed=3, start=RECENT)
+    ids = [sandbox.add(item, at=now - dt.timedelta(hours=3), notify=False) for item in items[:-1]]
+    sandbox.add(items[-1], at=now - dt.timedelta(minutes=1), notify=False)  # the newest
+    with wired(store, name, sandbox) as w:
         sync(store, name, ACTOR, hooks=w.hooks)
-        first, second = sorted(w.time.ids())[:2]
-        w.time.edit(first, seconds=5400, notify=False)
-        # A write that lands now but carries a stamp from before the last sync's
-        # newest (a replica catching up): the overlap window still reads it.
-        late = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
-        w.time.edit(second, seconds=6300, at=late, notify=False)
+        edited, late_one, untouched = ids[:3]
+        sandbox.edit(edited, seconds=5400, notify=False)
+        # A write that lands now but carries a stamp from before the newest one the
+        # last sync saw (a replica catching up): the overlap window still reads it.
+        sandbox.edit(late_one, seconds=6300, at=now - dt.timedelta(minutes=4), notify=False)
         summary = sync(store, name, ACTOR, hooks=w.hooks)
         stored = w.entries()
     assert not summary.full
     assert summary.changed == 2 and summary.new == 0
-    assert stored[first]["duration_seconds"] == 5400
-    assert stored[second]["duration_seconds"] == 6300
-    assert stored[first]["revision"] == 2
+    assert summary.fetched < 30  # incremental: not everything again
+    assert stored[edited]["duration_seconds"] == 5400
+    assert stored[late_one]["duration_seconds"] == 6300
+    assert (stored[edited]["revision"], stored[untouched]["revision"]) == (2, 1)
 
 
 @pytest.mark.parametrize("name", SOURCES)
