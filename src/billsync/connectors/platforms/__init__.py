@@ -1,1 +1,3 @@
 """One module per platform; importing this package registers them all."""
+
+from . import harvest  # noqa: F401

@@ -1,0 +1,221 @@
+"""Harvest (API v2): time entries in, polled. Harvest has no webhooks.
+
+    GET /v2/time_entries?updated_since=2026-10-05T07:50:00Z&per_page=2000
+    -> {"time_entries": [{"id": 2500000001, "spent_date": "2026-10-01",
+                          "user": {"id": 3100001, "name": "Kari Hansen"},
+                          "project": {"id": ..., "name": "MV Nordic Star - Hull survey"},
+                          "task": {...}, "client": {...}, "hours": 3.75,
+                          "is_closed": true, "billable": true, "billable_rate": 145.0,
+                          "updated_at": "2026-10-05T07:52:10Z", ...}],
+        "links": {"next": "https://api.harvestapp.com/v2/time_entries?cursor=...", ...}}
+ -> fields: external_id=2500000001, person=Kari Hansen, project=MV Nordic Star - Hull
+    survey, date=2026-10-01, hours=3.75, timezone=<connection.timezone>,
+    approval=approved, billable=true, rate=145.0, revision=2026-10-05T07:52:10+00:00
+
+Auth is a personal access token (`Authorization: Bearer`) plus the account id
+(`Harvest-Account-Id`); Harvest refuses requests without a `User-Agent` naming the
+application. Deletions are invisible to `updated_since`: the reconcile sweep
+(`listed_ids` over `from`/`to`) finds them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from billsync.connectors.base import Context, Page, Source, VendorRecord
+from billsync.connectors.http import VendorClient, VendorError, retry_after_header
+from billsync.connectors.registry import Platform, register
+
+NAME = "harvest"
+BASE_URL = "https://api.harvestapp.com"
+ENTRIES = "/v2/time_entries"
+PER_PAGE = 2000  # Harvest's maximum (and default) page size
+THROTTLE_WINDOW = 15.0  # seconds: 100 requests per 15 s; the wait when Retry-After is missing
+APP = "billsync"  # User-Agent: "billsync (ops@firm.example)" with the `contact` setting
+
+
+def detail_of(response: httpx.Response) -> str:
+    """What Harvest said: `{"error": "invalid_token", "error_description": "..."}` (401),
+    `{"message": "..."}` (422), `{"status": 404, "error": "Not Found"}`. Its throttle
+    page (429) is HTML: the status line says it all."""
+    if "json" not in response.headers.get("content-type", ""):
+        return response.reason_phrase
+    body = response.json()
+    if not isinstance(body, dict):
+        return response.reason_phrase
+    said = [str(body[k]) for k in ("error", "error_description", "message") if body.get(k)]
+    return ": ".join(said) or response.reason_phrase
+
+
+def wait_of(response: httpx.Response) -> float | None:
+    """Retry-After (seconds) when Harvest sends it; a throttled answer without it waits
+    one whole throttle window. Harvest documents no other rate-limit headers."""
+    hinted = retry_after_header(response)
+    if hinted is None and response.status_code == 429:
+        return THROTTLE_WINDOW
+    return hinted
+
+
+def client(context: Context, *, timeout: float = 30.0) -> VendorClient:
+    contact = context.connection.settings.get("contact")
+    return VendorClient(
+        NAME,
+        context.connection.base_url or BASE_URL,
+        headers={
+            "Authorization": f"Bearer {context.credentials['token']}",
+            "Harvest-Account-Id": context.setting("account_id"),
+            "User-Agent": f"{APP} ({contact})" if contact else APP,
+            "Accept": "application/json",
+        },
+        transport=context.transport,
+        timeout=timeout,
+        sleep=context.sleep,
+        wait_of=wait_of,
+        detail_of=detail_of,
+    )
+
+
+def stamp(value: str) -> dt.datetime:
+    """Harvest's `2017-06-27T16:47:14Z` as an aware datetime."""
+    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def since_param(since: dt.datetime) -> str:
+    """`updated_since` in UTC, whole seconds rounded down (Harvest stamps whole seconds,
+    so nothing stamped at `since` is missed)."""
+    moment = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _name(payload: Mapping[str, Any], key: str) -> str:
+    ref = payload.get(key)
+    return _text(ref.get("name")) if isinstance(ref, Mapping) else ""
+
+
+class HarvestSource(Source):
+    change_window = None  # `updated_since` reaches back to the account's first entry
+
+    def pull(self, since: dt.datetime | None) -> Iterator[Page]:
+        params: dict[str, Any] = {"per_page": PER_PAGE}
+        if since is not None:
+            params["updated_since"] = since_param(since)
+        for entries in self._pages(params):
+            if entries:
+                yield Page([self._record(entry) for entry in entries])
+
+    def listed_ids(self, start: dt.date, end: dt.date) -> set[str]:
+        params = {"from": start.isoformat(), "to": end.isoformat(), "per_page": PER_PAGE}
+        return {str(entry["id"]) for entries in self._pages(params) for entry in entries}
+
+    def fetch(self, external_id: str) -> VendorRecord | None:
+        if not external_id.isdigit():  # Harvest ids are integers: no such entry
+            return None
+        response = self.http.request("GET", f"{ENTRIES}/{external_id}", ok=frozenset({404}))
+        if response.status_code == 404:
+            return None
+        return self._record(self._decode(response, f"GET {ENTRIES}/{{id}}"))
+
+    def fields(self, record: VendorRecord) -> dict[str, str]:
+        p = record.payload
+        user = p.get("user")
+        if not isinstance(user, Mapping):
+            user = {}
+        fields = {
+            "external_id": record.external_id,
+            # Harvest's entries name the user but carry no e-mail.
+            "person": _text(user.get("email") or user.get("name")),
+            "project": _name(p, "project"),
+            "task": _name(p, "task"),
+            "client": _name(p, "client"),
+            "date": _text(p.get("spent_date")),
+            "hours": _text(p.get("hours")),
+            "notes": _text(p.get("notes")),
+            # Timesheet Approval closes an entry; the API has no other approval state.
+            "approval": "approved" if p.get("is_closed") else "submitted",
+            "billable": "true" if p.get("billable", True) else "false",
+        }
+        # Harvest entries carry no zone: the connection's (else the parser reports it).
+        if self.context.connection.timezone:
+            fields["timezone"] = self.context.connection.timezone
+        if p.get("billable_rate") is not None:
+            fields["rate"] = _text(p["billable_rate"])
+        if record.updated_at is not None:
+            fields["revision"] = record.updated_at.isoformat()
+        if record.deleted:
+            fields["deleted"] = "true"
+        return fields
+
+    # -- the wire ------------------------------------------------------------------
+
+    def _pages(self, params: dict[str, Any]) -> Iterator[list[Mapping[str, Any]]]:
+        """Every page of a listing, following `links.next` until it is null."""
+        path: str = ENTRIES
+        query: dict[str, Any] | None = params
+        while True:
+            body = self._decode(self.http.request("GET", path, params=query), f"GET {ENTRIES}")
+            entries = body.get("time_entries")
+            links = body.get("links")
+            if not isinstance(entries, list) or not isinstance(links, Mapping):
+                raise VendorError(NAME, f"GET {ENTRIES}", 200, "not a time entry list")
+            yield entries
+            following = links.get("next")
+            if not following:
+                return
+            path, query = self._follow(str(following)), None
+
+    def _follow(self, link: str) -> str:
+        """`links.next` as it is, on the connection's host: a link elsewhere (a proxy
+        or sandbox in front of Harvest) keeps its path and query, never our token's
+        destination."""
+        base = urlsplit(str(self.http.client.base_url))
+        target = urlsplit(link)
+        path = target.path
+        prefix = base.path.rstrip("/")
+        if (target.scheme, target.netloc) == (base.scheme, base.netloc) and prefix:
+            path = path[len(prefix) :] if path.startswith(prefix + "/") else path
+        return path + (f"?{target.query}" if target.query else "")
+
+    def _decode(self, response: httpx.Response, call: str) -> Any:
+        try:
+            body = json.loads(response.content, parse_float=Decimal)
+        except ValueError as exc:
+            raise VendorError(NAME, call, response.status_code, "not JSON") from exc
+        if not isinstance(body, dict):
+            raise VendorError(NAME, call, response.status_code, "not a JSON object")
+        return body
+
+    def _record(self, entry: Mapping[str, Any]) -> VendorRecord:
+        if not isinstance(entry, Mapping) or entry.get("id") is None:
+            raise VendorError(NAME, f"GET {ENTRIES}", 200, "a time entry without an id")
+        updated = entry.get("updated_at")
+        return VendorRecord(
+            external_id=str(entry["id"]),
+            payload=entry,
+            updated_at=stamp(updated) if isinstance(updated, str) else None,
+        )
+
+
+PLATFORM = register(
+    Platform(
+        name=NAME,
+        title="Harvest",
+        base_url=BASE_URL,
+        client=client,
+        source=HarvestSource,
+        credentials=("token",),
+        settings=("account_id",),
+        webhooks=False,
+    )
+)
