@@ -1,3 +1,6 @@
 """One module per platform; importing this package registers them all."""
 
-from . import harvest  # noqa: F401
+from . import (
+    harvest,  # noqa: F401
+    quickbooks,  # noqa: F401
+)
