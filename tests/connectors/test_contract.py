@@ -68,7 +68,8 @@ def test_a_full_sync_stores_exactly_what_the_vendor_has(
     assert summary.full and summary.fetched == summary.new == size
     assert summary.rejected == 0
     assert set(stored) == sandbox.ids()
-    assert all(e["source_revision"].startswith("t:") for e in stored.values())
+    stamped = all_platforms()[name].source.change_stamps  # type: ignore[union-attr]
+    assert all(e["source_revision"][:2] == ("t:" if stamped else "a:") for e in stored.values())
 
 
 @pytest.mark.parametrize("name", SOURCES)
@@ -100,7 +101,8 @@ def test_an_incremental_sync_finds_edits_and_late_writes(store: Store, name: str
         stored = w.entries()
     assert not summary.full
     assert summary.changed == 2 and summary.new == 0
-    assert summary.fetched < 30  # incremental: not everything again
+    if all_platforms()[name].source.change_stamps:  # type: ignore[union-attr]
+        assert summary.fetched < 30  # incremental: not everything again
     assert stored[edited]["duration_seconds"] == 5400
     assert stored[late_one]["duration_seconds"] == 6300
     assert (stored[edited]["revision"], stored[untouched]["revision"]) == (2, 1)
@@ -196,7 +198,8 @@ def test_duplicated_and_reordered_deliveries_change_nothing(store: Store, name: 
         deliveries = [d for d in sandbox.deliveries if d.url == w.receiver]
         assert len(deliveries) >= 6  # each sent twice
         # The first edit's delivery arrives again, late: the newer revision stays.
-        first_edit = deliveries[2]
+        first_edit = deliveries[-4]
+        kept = len(w.events())
         replay = httpx.post(w.receiver, content=first_edit.body, headers=dict(first_edit.headers))
         assert replay.status_code == 200
         process(store, name, w.hooks)
@@ -204,7 +207,7 @@ def test_duplicated_and_reordered_deliveries_change_nothing(store: Store, name: 
         events = w.events()
     assert stored["duration_seconds"] == 7200
     assert stored["revision"] == 3
-    assert len(events) == len(deliveries) + 1  # every delivery kept, the replay too
+    assert len(events) == kept + 1  # every delivery is kept, the replay too
     assert {e["status"] for e in events} == {"processed"}
 
 
@@ -256,8 +259,12 @@ def test_connect_runs_the_authorization_code_flow(store: Store, name: str) -> No
 
 
 def approved_invoice(firm: Firm) -> dict[str, object]:
-    # In the sandboxes' home currency: a foreign one needs multicurrency turned on.
-    firm.setup(CONTRACT.replace("currency: EUR", "currency: USD")).import_rows(
+    # In the sandboxes' home currency (a foreign one needs multicurrency turned on) and
+    # at a tax rate their demo companies have.
+    terms = CONTRACT.replace("currency: EUR", "currency: USD").replace(
+        "tax_rate: 25", "tax_rate: 15"
+    )
+    firm.setup(terms).import_rows(
         [entry("A-1", "2026-03-02", "7.5"), entry("A-2", "2026-03-03", "10", person="ola")]
     )
     firm.run("2026-04-01")
