@@ -38,6 +38,6 @@ def create_app(store: Store, hooks: Hooks | None = None) -> FastAPI:
                 reply.body, reply.status, dict(reply.headers), media_type=reply.media_type
             )
         background.add_task(process, store, connection, hooks)
-        return JSONResponse({"received": accepted.event_id, "new": accepted.new})
+        return JSONResponse({"received": accepted.event_id})
 
     return app

@@ -125,6 +125,9 @@ class Source(ABC):
 
     # How far back an incremental read can reach; an older watermark means a full read.
     change_window: ClassVar[dt.timedelta | None] = None
+    # Whether records carry the vendor's change stamp. Without one, `pull(since)` re-reads
+    # work dated near `since` and the sync's start time is its next `since`.
+    change_stamps: ClassVar[bool] = True
 
     def __init__(self, context: Context, http: VendorClient):
         self.context = context

@@ -20,10 +20,8 @@ from billsync.connectors.base import Context, Credentials, Sink, Source
 from billsync.connectors.registry import Platform, platform
 from billsync.domain.connections import Connection
 from billsync.errors import UserError
-from billsync.store import secrets
+from billsync.store import records, secrets
 from billsync.store.db import Store, Tx
-
-from .workspace import load_workspace
 
 
 class UnknownConnection(UserError):
@@ -55,10 +53,10 @@ class Hooks:
 
 
 def connection(tx: Tx, code: str) -> Connection:
-    found = load_workspace(tx).connections.get(code)
-    if found is None:
+    body = records.body_at_current(tx, "connection", code)
+    if body is None:
         raise UnknownConnection(f"no connection {code!r} (add it under connections: and apply)")
-    return found
+    return Connection.model_validate(body)
 
 
 def resolve(tx: Tx, found: Connection) -> Credentials:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from billsync.connectors.base import OutgoingInvoice, OutgoingLine, RemoteInvoice, Sink
-from billsync.connectors.http import VendorError
 from billsync.domain.invoicing import LineKind
+from billsync.errors import UserError
 from billsync.store import invoices as invoice_store
 from billsync.store import outbox
 from billsync.store.access import authorize
@@ -102,7 +102,7 @@ def push(store: Store, code: str, actor: str, hooks: Hooks | None = None) -> Pus
             invoice = outgoing(tx, item.invoice_id)
         try:
             remote = deliver(sink, invoice, item.idempotency_key)
-        except VendorError as exc:
+        except UserError as exc:  # the vendor refused, or the connection lacks a setting
             with store.transaction() as tx:
                 outbox.failed(tx, item, str(exc))
                 AuditLog(tx, actor).record(

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import insert
 
 from billsync.connectors.base import Source, VendorRecord
-from billsync.domain.canonical import Defaults, parse_record, revision_stamp
+from billsync.domain.canonical import Defaults, arrival_stamp, parse_record, revision_stamp
 from billsync.store import entries as entry_store
 from billsync.store import sync_state
 from billsync.store.access import authorize
@@ -79,7 +79,7 @@ def convert(
             bad.append((record, [{"field": e.field, "reason": e.reason} for e in parsed]))
             continue
         payload = json.dumps(record.payload, sort_keys=True, default=str)
-        stamp = parsed.source_revision or stamp_of(record) or revision_stamp(utcnow().isoformat())
+        stamp = parsed.source_revision or stamp_of(record) or arrival_stamp(utcnow())
         good.append(Incoming(parsed, payload, None, stamp))
     return good, bad
 
@@ -186,7 +186,7 @@ def sync(
         state.full_at = now
     # Only a finished read moves the watermark: pages need not come in stamp order, so
     # a read interrupted midway starts again from the old one (ingest is idempotent).
-    state.watermark = watermark
+    state.watermark = watermark if type(source).change_stamps else now
     with store.transaction() as tx:
         state.last = {**asdict(summary), "at": now.isoformat()}
         sync_state.save(tx, code, state)

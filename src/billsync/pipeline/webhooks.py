@@ -7,8 +7,8 @@
 
 The receiver answers 2xx only after the event is committed, so an accepted delivery is
 never lost; processing can fail (the vendor is down for a fetch) and is retried by the
-next delivery or `billsync sync`. The same delivery twice is stored once, and ingest
-is idempotent and order-proof, so duplicates and reordering change nothing.
+next delivery or `billsync sync`. Ingest is idempotent and order-proof, so a
+duplicated or reordered delivery changes nothing.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ class Refused(UserError):
 class Accepted:
     reply: WebhookReply | None = None  # a handshake: answer this, nothing stored
     event_id: int | None = None
-    new: bool = False
 
 
 def _source(store: Store, code: str, hooks: Hooks | None) -> tuple[Source, str | None]:
@@ -71,8 +70,8 @@ def accept(
     except WebhookMalformed as exc:
         raise Refused(400, f"malformed delivery: {exc}") from exc
     with store.transaction() as tx:
-        event_id, new = webhook_events.store(tx, code, request.headers, request.body)
-    return Accepted(event_id=event_id, new=new)
+        event_id = webhook_events.store(tx, code, request.headers, request.body)
+    return Accepted(event_id=event_id)
 
 
 def process(store: Store, code: str, hooks: Hooks | None = None) -> SyncSummary:

@@ -170,8 +170,11 @@ def ingest(
             counts.stale += 1
         elif item.record.content() == _content_of_row(row):
             counts.unchanged += 1
-            if item.source_revision != row.source_revision:
-                # Same work, newer stamp: remember it, or an older revision could win later.
+            if item.source_revision != row.source_revision and not item.source_revision.startswith(
+                "a:"
+            ):
+                # Same work, newer stamp: remember it, or an older revision could win later
+                # (an arrival time orders nothing: what arrives later wins anyway).
                 restamped.append({"id": row.id, "source_revision": item.source_revision})
         else:
             counts.changed += 1

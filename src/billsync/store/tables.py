@@ -348,8 +348,8 @@ webhook_events = Table(
     Column("status", String(16), nullable=False),  # pending, processed, failed
     Column("processed_at", _tz()),
     Column("error", Text),
-    # The same delivery twice is stored once.
-    UniqueConstraint("workspace_id", "connection", "sha256"),
+    # Every delivery is kept, a repeated one too: a platform that sends only ids sends
+    # the same body for two changes in one second, and each must be fetched again.
     Index("ix_webhook_events_status", "workspace_id", "status"),
 )
 

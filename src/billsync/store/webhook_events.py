@@ -1,6 +1,6 @@
 """Webhook deliveries, kept verbatim. A delivery is stored (and committed) before the
-platform gets its 2xx, so an accepted event is never lost; the same body twice is
-stored once."""
+platform gets its 2xx, so an accepted event is never lost. A repeated delivery is
+stored again and processed again: ingest is idempotent, so it changes nothing."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
-from .bulk import insert_rows
 from .db import Tx, utcnow
 from .tables import webhook_events
 
@@ -25,34 +24,23 @@ class StoredEvent:
     body: bytes
 
 
-def store(tx: Tx, connection: str, headers: Mapping[str, str], body: bytes) -> tuple[int, bool]:
-    """The event's id, and whether it is new (False: this delivery was stored before)."""
-    sha = hashlib.sha256(body).hexdigest()
-    query = select(webhook_events.c.id).where(
-        webhook_events.c.workspace_id == tx.workspace_id,
-        webhook_events.c.connection == connection,
-        webhook_events.c.sha256 == sha,
+def store(tx: Tx, connection: str, headers: Mapping[str, str], body: bytes) -> int:
+    """Keep one delivery verbatim (without auth headers); its id."""
+    return int(
+        tx.conn.execute(
+            insert(webhook_events)
+            .values(
+                workspace_id=tx.workspace_id,
+                connection=connection,
+                sha256=hashlib.sha256(body).hexdigest(),
+                headers={k: v for k, v in headers.items() if k not in DROPPED_HEADERS},
+                body=body.decode("utf-8", errors="replace"),
+                received_at=utcnow(),
+                status="pending",
+            )
+            .returning(webhook_events.c.id)
+        ).scalar_one()
     )
-    before = tx.conn.execute(query).scalar()
-    if before is not None:
-        return int(before), False
-    insert_rows(
-        tx.conn,
-        webhook_events,
-        [
-            {
-                "workspace_id": tx.workspace_id,
-                "connection": connection,
-                "sha256": sha,
-                "headers": {k: v for k, v in headers.items() if k not in DROPPED_HEADERS},
-                "body": body.decode("utf-8", errors="replace"),
-                "received_at": utcnow(),
-                "status": "pending",
-            }
-        ],
-        skip_existing=True,
-    )
-    return int(tx.conn.execute(query).scalar_one()), True
 
 
 def pending(tx: Tx, connection: str | None = None) -> list[StoredEvent]:

@@ -271,6 +271,7 @@ def only(found: Mapping[str, Any] | None, keys: Sequence[str]) -> dict[str, Any]
 
 
 class XeroTime(Source):
+    change_stamps = False  # Xero time entries have no change stamp
     """Time entries of every project of the connected organisation."""
 
     def __init__(self, context: Context, http: VendorClient):
@@ -558,9 +559,7 @@ class XeroInvoices(Sink):
             "LineAmount": line.amount,
             "AccountCode": settings.get("sales_account") or "200",
         }
-        tax_type = tax_type_of(self.context, line.tax_percent)
-        if tax_type:
-            item["TaxType"] = tax_type
+        item["TaxType"] = tax_type_of(self.context, line.tax_percent)
         return item
 
 
@@ -571,12 +570,10 @@ def key_of(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def tax_type_of(context: Context, percent: Decimal) -> str | None:
-    """Xero's tax type for a line's rate, from setting `tax_types`
-    ("25=OUTPUT2,0=NONE"); without the setting, none: the account's default applies."""
-    table = context.connection.settings.get("tax_types", "").strip()
-    if not table:
-        return None
+def tax_type_of(context: Context, percent: Decimal) -> str:
+    """Xero's tax type for a line's rate, from setting `tax_types` ("25=OUTPUT2,0=NONE").
+    A taxed line needs it: the account's default tax would silently charge another rate."""
+    table = context.connection.settings.get("tax_types", "").strip() or "0=NONE"
     for pair in table.split(","):
         rate, _, code = pair.partition("=")
         try:

@@ -393,7 +393,11 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
     def setup(self, base_url: str) -> Setup:
         access, refresh = self._grant()
         return Setup(
-            settings={"tenant_id": self.tenant_id, "auth_url": base_url},
+            settings={
+                "tenant_id": self.tenant_id,
+                "auth_url": base_url,
+                "tax_types": ",".join(f"{rate}={code}" for code, rate in self.tax_rates.items()),
+            },
             credentials={"client_id": self.client_id, "client_secret": self.client_secret},
             token={
                 "access_token": access,

@@ -71,12 +71,6 @@ def upgrade() -> None:
             name=op.f("fk_webhook_events_workspace_id_workspaces"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_events")),
-        sa.UniqueConstraint(
-            "workspace_id",
-            "connection",
-            "sha256",
-            name=op.f("uq_webhook_events_workspace_id_connection_sha256"),
-        ),
     )
     with op.batch_alter_table("webhook_events", schema=None) as batch_op:
         batch_op.create_index("ix_webhook_events_status", ["workspace_id", "status"], unique=False)

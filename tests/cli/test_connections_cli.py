@@ -1,0 +1,106 @@
+"""Connections from the command line, against the Harvest sandbox on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from billsync.cli import app
+from billsync.sandbox.base import TimeSandbox, serve
+from billsync.sandbox.registry import all_sandboxes
+from billsync.store.db import Store
+
+
+@pytest.fixture
+def cli(store: Store, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    monkeypatch.setenv("BILLSYNC_DATABASE_URL", db_url)
+    monkeypatch.setenv("BILLSYNC_WORKSPACE", store.workspace)
+    monkeypatch.setenv("BILLSYNC_ACTOR", "ops@firm")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args: str, ok: bool = True, input: str | None = None) -> Any:
+        result = runner.invoke(app, list(args), input=input)
+        assert (result.exit_code == 0) == ok, result.output
+        return result
+
+    return invoke
+
+
+def harvest(size: int) -> TimeSandbox:
+    sandbox = all_sandboxes()["harvest"](seed=1, size=size)  # type: ignore[call-arg]
+    assert isinstance(sandbox, TimeSandbox)
+    return sandbox
+
+
+def connection_file(tmp_path: Path, url: str, account: str, credential: str) -> Path:
+    path = tmp_path / "connections.yaml"
+    path.write_text(
+        f"""connections:
+  - code: harvest
+    platform: harvest
+    base_url: {url}
+    credentials: {{token: {credential}}}
+    settings: {{account_id: "{account}"}}
+    timezone: Europe/Oslo
+"""
+    )
+    return path
+
+
+def test_sync_from_an_env_credential_then_list(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = harvest(25)
+    with serve(sandbox) as url:
+        setup = sandbox.setup(url)
+        monkeypatch.setenv("HARVEST_TOKEN", setup.credentials["token"])
+        path = connection_file(tmp_path, url, setup.settings["account_id"], "env:HARVEST_TOKEN")
+        assert "+ connection harvest" in cli("apply", "-f", str(path)).output
+        assert "time readable" in cli("connections", "test", "harvest").output
+        first = cli("sync").output
+        second = cli("sync", "--connection", "harvest").output
+        listed = cli("connections", "list", "--format", "csv").output
+    assert "harvest: full read; fetched 25  new 25" in first
+    assert "new 0  changed 0  unchanged 25" in second
+    assert "harvest,Harvest,in," in listed
+
+
+def test_a_stored_secret_is_prompted_for_and_a_wrong_one_fails_loudly(
+    cli: Any, tmp_path: Path
+) -> None:
+    sandbox = harvest(3)
+    with serve(sandbox) as url:
+        setup = sandbox.setup(url)
+        cli(
+            "apply",
+            "-f",
+            str(connection_file(tmp_path, url, setup.settings["account_id"], "stored")),
+        )
+        missing = cli("sync", ok=False).output
+        cli("connections", "set-secret", "harvest", "token", input="not-the-token\n")
+        wrong = cli("sync", ok=False).output
+        cli(
+            "connections", "set-secret", "harvest", "token", input=setup.credentials["token"] + "\n"
+        )
+        right = cli("sync").output
+    assert "credential 'token' is not set" in missing
+    assert "error: harvest: GET /v2/time_entries: 401 invalid_token" in wrong
+    assert "not-the-token" not in wrong
+    assert "new 3" in right
+
+
+def test_a_connection_to_an_unknown_platform_is_refused_whole(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "connections:\n  - {code: x, platform: timesheetz, credentials: {token: hunter2}}\n"
+    )
+    out = cli("apply", "-f", str(path), ok=False).output
+    assert "connections[0].credentials" in out and "env:VARIABLE or stored" in out
+    assert "hunter2" not in out
+    path.write_text("connections:\n  - {code: x, platform: timesheetz}\n")
+    out = cli("apply", "-f", str(path), ok=False).output
+    assert "connections[x].platform: unknown platform" in out
