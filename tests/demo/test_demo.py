@@ -4,13 +4,14 @@ finance lead sees. The demo is built once for the module (a few seconds)."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from billsync.cli import app
@@ -19,8 +20,16 @@ from billsync.pipeline.run import run
 from billsync.store import audit as audit_store
 from billsync.store import exceptions as exception_store
 from billsync.store import invoices as invoice_store
+from billsync.store import outbox as outbox_store
+from billsync.store import secrets
 from billsync.store.db import Store, make_engine
-from billsync.store.tables import invoice_lines, invoices, line_entries
+from billsync.store.tables import (
+    connection_secrets,
+    invoice_lines,
+    invoices,
+    line_entries,
+    time_entries,
+)
 
 TODAY = date(2026, 11, 25)
 
@@ -81,14 +90,83 @@ def test_exceptions_show_each_kind_of_mess(built) -> None:  # type: ignore[no-un
     assert "rate.missing" not in codes  # every role on every project has a rate
 
 
-def test_malformed_lines_are_quarantined_and_the_rest_imported(built) -> None:  # type: ignore[no-untyped-def]
+def test_office_time_arrives_through_the_harvest_and_clockify_connections(  # type: ignore[no-untyped-def]
+    built, store: Store
+) -> None:
     summary, output = built
-    harvest = summary.imports["harvest"]
-    assert 0 < len(harvest.quarantined) < 20
-    assert all("[malformed]" in bad.payload for bad in harvest.quarantined)
-    assert harvest.counts.new == summary.rows["harvest"] - len(harvest.quarantined)
-    assert summary.imports["payroll"].quarantined == []
-    assert "quarantined line" in output
+    with store.reading() as tx:
+        by_source = dict(
+            tx.conn.execute(
+                select(time_entries.c.source, func.count()).group_by(time_entries.c.source)
+            ).all()
+        )
+        people = {
+            source: set(tx.conn.execute(
+                select(time_entries.c.person).where(time_entries.c.source == source)
+            ).scalars())
+            for source in ("harvest", "clockify")
+        }  # fmt: skip
+        malformed = tx.conn.execute(
+            select(func.count()).where(time_entries.c.notes.like("[malformed]%"))
+        ).scalar_one()
+        names: dict[str, list[str]] = {}
+        for row in tx.conn.execute(select(connection_secrets).order_by(connection_secrets.c.name)):
+            names.setdefault(row.connection, []).append(row.name)
+        harvest_token = secrets.get(tx, "harvest", "token")
+    # Every entry the sandboxes held came over HTTP; the source is the connection code.
+    assert by_source == {
+        "harvest": summary.rows["harvest"],
+        "clockify": summary.rows["clockify"],
+        "payroll": summary.rows["payroll"],
+    }
+    assert summary.rows["harvest"] > 1000 and summary.rows["clockify"] > 1000
+    for code in ("harvest", "clockify"):
+        sync = summary.syncs[code]
+        assert sync.full and sync.fetched == sync.new == summary.rows[code] and not sync.rejected
+    # Bergen tracks in Harvest (rules by name), Houston and Singapore in Clockify (by
+    # e-mail): the per-source rules map every office to its people.
+    assert {"kha", "hkr", "rso"} <= people["harvest"] and not people["harvest"] & {"smi", "pra"}
+    assert {"smi", "kwh", "pra", "twm"} <= people["clockify"] and "kha" not in people["clockify"]
+    # Malformed export lines exist only in files: none reached a vendor or the store.
+    assert malformed == 0 and summary.imports["payroll"].quarantined == []
+    assert "quarantined line" not in output
+    # Secrets are stored encrypted, never in the workspace file.
+    assert names == {
+        "clockify": ["api_key"],
+        "harvest": ["token"],
+        "qbo": ["client_id", "client_secret", "oauth2_token"],
+    }
+    assert harvest_token and harvest_token not in summary.connections
+    assert "stored" in summary.connections
+
+
+def test_approved_invoices_are_pushed_and_the_vendor_numbers_printed(  # type: ignore[no-untyped-def]
+    built, store: Store
+) -> None:
+    summary, output = built
+    sent = {number: remote for number, remote in summary.pushed.sent}
+    assert len(sent) >= 5
+    assert set(sent) | {n for n, _ in summary.pushed.failed} == set(summary.approved)
+    # The sandbox holds exactly the invoices pushed, under billsync's numbers.
+    at_vendor = {str(inv["DocNumber"]): inv for inv in summary.at_vendor}
+    assert set(at_vendor) == set(sent)
+    with store.reading() as tx:
+        outbox = {r["number"]: r for r in outbox_store.rows(tx)}
+        for number, remote in sent.items():
+            inv = invoice_store.get(tx, number)
+            qbo = at_vendor[number]
+            assert str(qbo["Id"]) == remote.remote_id
+            assert Decimal(str(qbo["TotalAmt"])) == inv["amount_due"] == remote.total
+            assert outbox[number]["status"] == "sent"
+            assert outbox[number]["remote_id"] == remote.remote_id
+            assert outbox[number]["remote_number"] == qbo["DocNumber"] == number
+            # The printed row: billsync's number beside QuickBooks' Id and DocNumber.
+            assert re.search(rf"{number}\s.*\s{remote.remote_id}\s+{qbo['DocNumber']}\s", output), (
+                number
+            )
+        for number, _ in summary.pushed.failed:  # refused: kept in the outbox to retry
+            assert outbox[number]["status"] == "failed"
+    assert "Pushed to QuickBooks Online" in output
 
 
 def test_holiday_work_is_priced_with_the_holiday_premium(built, store: Store) -> None:  # type: ignore[no-untyped-def]
@@ -102,11 +180,14 @@ def test_holiday_work_is_priced_with_the_holiday_premium(built, store: Store) ->
     assert built[0].holiday_entry is not None
 
 
-def test_one_invoice_is_approved_and_the_audit_chain_verifies(built, store: Store) -> None:  # type: ignore[no-untyped-def]
+def test_the_usd_invoices_are_approved_and_the_audit_chain_verifies(built, store: Store) -> None:  # type: ignore[no-untyped-def]
     summary, output = built
     assert summary.audit_intact and summary.audit_events > 0
+    assert len(summary.approved) >= 5
     with store.reading() as tx:
-        assert invoice_store.get(tx, summary.approved)["status"] == "approved"
+        for number in summary.approved:
+            inv = invoice_store.get(tx, number)
+            assert inv["status"] == "approved" and inv["currency"] == "USD"
         assert audit_store.verify(tx) is None
     assert "chain intact" in output
 

@@ -1,17 +1,26 @@
-"""The demo flow: a fresh SQLite workspace, three months of time, one pipeline run, and
-the view a finance lead opens first.
+"""The demo flow: a fresh SQLite workspace, three months of time that arrives the way a
+firm's time arrives (two vendor APIs and a payroll export), one pipeline run, invoices
+pushed to the accounting system, and the view a finance lead opens first.
 
     1. apply firm.yaml (dates moved to sit around `today`)
-    2. generate time from the first day of the month three months back to yesterday,
-       one CSV per source: harvest (office, messy, imported with --partial so the
-       malformed lines are quarantined) and payroll (yard and offshore crew)
-    3. run the pipeline as of `today`, with a progress bar per stage
-    4. approve one invoice, verify the audit chain
-    5. print invoices drafted, exceptions by type, work in progress, where to look next
+    2. generate time from the first day of the month three months back to yesterday:
+       the office time goes into vendor sandboxes running on loopback (Bergen's in
+       Harvest, Houston's and Singapore's in Clockify), the yard and offshore crews'
+       into a payroll CSV (payroll has only an export)
+    3. configure connections `harvest`, `clockify` and `qbo` (QuickBooks Online, the
+       Houston entity's books in USD) on those sandboxes: a `connections:` section
+       applied, secrets stored encrypted, the OAuth2 token QuickBooks granted stored
+    4. sync both time tools over real HTTP; import the payroll file
+    5. run the pipeline as of `today`, with a progress bar per stage
+    6. approve the USD invoices (the ones the Houston books take), push them to
+       QuickBooks through the outbox, verify the audit chain
+    7. print invoices drafted and pushed (billsync's number beside QuickBooks'),
+       exceptions by type, work in progress, where to look next
 
 Everything goes through the same functions the commands use (`pipeline.workspace
-.apply`, `pipeline.files.import_file`, `pipeline.run.run`), so the demo shows what
-billsync does, not a mock-up of it.
+.apply`, `store.secrets`, `pipeline.sync.sync`, `pipeline.files.import_file`,
+`pipeline.run.run`, `pipeline.push.push`), so the demo shows what billsync does, not
+a mock-up of it.
 """
 
 from __future__ import annotations
@@ -31,7 +40,14 @@ from typing import Any
 from pydantic import BaseModel
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from sqlalchemy import select
 
@@ -42,7 +58,9 @@ from billsync.domain.money import ZERO, quantize
 from billsync.domain.workspace import Client
 from billsync.errors import UserError
 from billsync.pipeline.files import ImportResult, import_file
+from billsync.pipeline.push import PushSummary, push
 from billsync.pipeline.run import RunReport, run
+from billsync.pipeline.sync import SyncSummary, sync
 from billsync.pipeline.workspace import apply
 from billsync.reports import leakage as leakage_report
 from billsync.reports import wip as wip_report
@@ -56,8 +74,9 @@ from billsync.store.audit import AuditLog
 from billsync.store.db import Store, Tx, open_store
 from billsync.store.tables import line_entries
 
-from . import FIRM_FILE, firm_text
-from .timegen import HARVEST, PAYROLL, generate, is_malformed, records_of, write_by_source
+from . import FIRM_FILE, firm_text, vendors
+from .timegen import PAYROLL, Row, generate, is_malformed, records_of, write_by_source
+from .vendors import ACCOUNTING, QBO_CURRENCY, TIME_TOOLS, split_office_time
 
 __all__ = ["DemoError", "DemoSummary", "demo_window", "run_demo"]
 
@@ -66,7 +85,7 @@ ACTOR = "demo"
 APPROVER = "ragnhild.solberg@skagerak-marine.com"
 MARKER = "demo.created"  # the audit event that says a database is a demo's to replace
 STAGES = ("load", "map", "validate", "rate", "cap", "draft")
-FILES = {HARVEST: "harvest-time-export.csv", PAYROLL: "payroll-hours.csv"}
+PAYROLL_FILE = "payroll-hours.csv"
 SQLITE_HEADER = b"SQLite format 3\x00"
 LEGAL_FORM = re.compile(r"(\s+(AS|ASA|KK|LLC|Inc\.?|Ltd\.?|Pte|plc|GmbH|AB|BV))+$")
 
@@ -81,14 +100,18 @@ class DemoSummary:
     url: str
     today: date
     window: tuple[date, date]
-    rows: dict[str, int]
-    imports: dict[str, ImportResult]
+    rows: dict[str, int]  # generated rows: "harvest"/"clockify" (in each sandbox), "payroll"
+    imports: dict[str, ImportResult]  # the payroll file
+    syncs: dict[str, SyncSummary]  # by connection code
+    connections: str  # the `connections:` section applied
     report: RunReport
     invoices: list[dict[str, Any]]
     exceptions: list[dict[str, Any]]  # code, severity, count, hours, amount
     wip: list[WipRow]  # billsync.reports.wip rows, per client and project
     leakage: list[LeakageRow]  # billsync.reports.leakage rows of the leakage section
-    approved: str
+    approved: list[str]  # invoice numbers, oldest first
+    pushed: PushSummary
+    at_vendor: list[dict[str, Any]]  # the QuickBooks sandbox's invoices after the push
     audit_events: int
     audit_intact: bool
     holiday_entry: int | None
@@ -196,16 +219,26 @@ def _build(
     lap("apply")
 
     with tempfile.TemporaryDirectory(prefix="billsync-demo-") as tmp:
-        rows, files = _write_sources(
-            Path(tmp), records, start, window_days, seed, today, console, window
-        )
+        payroll_file = Path(tmp) / PAYROLL_FILE
+        office, rows = _generate(payroll_file, records, start, window_days, seed, console, window)
+        items, _ = split_office_time(office, records)
+        rows.update({code: len(items[code]) for code in TIME_TOOLS})
         lap("generate")
-        imports = _import(store, files, console)
-        lap("import")
-    report = _run(store, today, console)
-    lap("run")
-    approved = _approve_first(store, report)
-    lap("approve")
+        with vendors.started(items, seed) as running:
+            connections = vendors.connect(store, running, ACTOR)
+            _print_vendors(console, running, today, window)
+            lap("connect")
+            syncs = _sync(store, console)
+            lap("sync")
+            imports = {PAYROLL: _import(store, payroll_file, console)}
+            lap("import")
+            report = _run(store, today, console)
+            lap("run")
+            approved = _approve(store, report)
+            lap("approve")
+            pushed = push(store, ACCOUNTING, APPROVER)
+            at_vendor = running.books.invoices()
+            lap("push")
 
     names = {c.code: _short(c.name) for c in records_of(records, "client", Client)}
     with store.reading() as tx:  # reports run prepare(); reading() rolls back its writes
@@ -221,6 +254,7 @@ def _build(
     lap("report")
 
     _print_invoices(console, invoices, names, report, approved)
+    _print_pushed(console, pushed, at_vendor, invoices, names)
     _print_exceptions(console, exceptions)
     _print_wip(console, wip, leakage, names, records)
     if broken is None:
@@ -231,8 +265,10 @@ def _build(
         )
     total = sum(seconds.values())
     console.print(
-        f"Built in {total:.1f} s (generate {seconds['generate']:.1f} s, import "
-        f"{seconds['import']:.1f} s, pipeline {seconds['run']:.1f} s)",
+        f"Built in {total:.1f} s (generate {seconds['generate']:.1f} s, sandboxes and "
+        f"connections {seconds['connect']:.1f} s, sync over HTTP {seconds['sync']:.1f} s, "
+        f"import {seconds['import']:.1f} s, pipeline {seconds['run']:.1f} s, push "
+        f"{seconds['push']:.1f} s)",
         highlight=False,
     )
     summary = DemoSummary(
@@ -242,12 +278,16 @@ def _build(
         window=window,
         rows=rows,
         imports=imports,
+        syncs=syncs,
+        connections=connections,
         report=report,
         invoices=invoices,
         exceptions=exceptions,
         wip=wip,
         leakage=leakage,
         approved=approved,
+        pushed=pushed,
+        at_vendor=at_vendor,
         audit_events=events,
         audit_intact=broken is None,
         holiday_entry=holiday_entry,
@@ -273,71 +313,101 @@ def _workspace_line(records: dict[str, list[BaseModel]], changes: int) -> str:
     )
 
 
-def _write_sources(
-    folder: Path,
+def _generate(
+    payroll_file: Path,
     records: dict[str, list[BaseModel]],
     start: date,
     days: int,
     seed: int,
-    today: date,
     console: Console,
     window: tuple[date, date],
-) -> tuple[dict[str, int], dict[str, Path]]:
-    files = {source: folder / name for source, name in FILES.items()}
+) -> tuple[list[Row], dict[str, int]]:
+    """Write the payroll rows to the payroll export; return the office rows (for the
+    vendor sandboxes) and how many rows each file got."""
+    office: list[Row] = []
     with _progress(console) as bar:
         task = bar.add_task("Generating time", total=days)
 
-        def advancing(rows: Iterable[dict[str, str]]) -> Iterator[dict[str, str]]:
+        def advancing(rows: Iterable[Row]) -> Iterator[Row]:
             last, end = "", window[1].isoformat()
             for row in rows:
                 if row["date"] != last and not is_malformed(row) and row["date"] <= end:
                     last = row["date"]
                     bar.update(task, completed=(date.fromisoformat(last) - start).days + 1)
-                yield row
+                if row["source"] == PAYROLL:
+                    yield row
+                else:
+                    office.append(row)
 
         counts = write_by_source(
-            advancing(generate(records, start=start, days=days, seed=seed)), files
+            advancing(generate(records, start=start, days=days, seed=seed)),
+            {PAYROLL: payroll_file},
         )
         bar.update(task, completed=days)
+    return office, counts
+
+
+def _print_vendors(
+    console: Console, running: vendors.Vendors, today: date, window: tuple[date, date]
+) -> None:
+    seeded = running.seeded
     console.print(
-        f"Time: {window[0]} to {window[1]} (today is {today}): "
-        + ", ".join(f"{counts[s]} rows from {s} ({FILES[s]})" for s in FILES),
+        f"Time: {window[0]} to {window[1]} (today is {today}), tracked where each office "
+        f"tracks it; the vendors run as sandboxes on loopback:",
         highlight=False,
     )
-    return counts, files
+    lines = [
+        ("harvest", "Harvest", f"Bergen office, {seeded['harvest']:,} time entries"),
+        ("clockify", "Clockify", f"Houston and Singapore offices, {seeded['clockify']:,} entries"),
+        (ACCOUNTING, "QuickBooks Online", "the Houston entity's books (USD)"),
+    ]
+    for code, title, what in lines:
+        console.print(f"  {title:<18} {running.urls[code]:<24} {what}", highlight=False)
+    console.print(
+        f"Connections applied ({vendors.CONNECTIONS_FILE}): harvest, clockify, qbo (push "
+        "invoices); each sandbox's credentials stored encrypted, QuickBooks' OAuth2 token too",
+        highlight=False,
+    )
 
 
-def _import(store: Store, files: dict[str, Path], console: Console) -> dict[str, ImportResult]:
-    results: dict[str, ImportResult] = {}
+def _sync(store: Store, console: Console) -> dict[str, SyncSummary]:
+    done: dict[str, SyncSummary] = {}
     with _progress(console) as bar:
-        task = bar.add_task("Importing", total=len(files))
-        for source, path in files.items():
-            bar.update(task, description=f"Importing {path.name}")
-            # The office export is messy: import its good lines, quarantine the bad.
-            results[source] = import_file(
-                store,
-                path,
-                source=source,
-                actor=ACTOR,
-                defaults=Defaults(),
-                partial=source == HARVEST,
-            )
-            bar.advance(task)
-        bar.update(task, description=f"Imported {len(files)} files")
-    for source, result in results.items():
-        c = result.counts
+        for code in TIME_TOOLS:
+            task = bar.add_task(f"Syncing {code}", total=None)
+
+            def show(s: SyncSummary, task: TaskID = task, code: str = code) -> None:
+                bar.update(task, description=f"Syncing {code}: {s.fetched:,}")
+
+            done[code] = sync(store, code, ACTOR, progress=show)
+            bar.update(task, total=1, completed=1, description=f"Synced {code}")
+    for code, s in done.items():
         console.print(
-            f"  {files[source].name}: {result.lines} lines, {c.new} new entries, "
-            f"{len(result.quarantined)} quarantined",
+            f"  {code}: {'full read; ' if s.full else ''}fetched {s.fetched:,} over HTTP, "
+            f"{s.new:,} new entries, {s.rejected:,} rejected",
             highlight=False,
         )
-        for bad in result.quarantined:
-            console.print(
-                f"    quarantined line {bad.line_no}: {bad.describe()}",
-                markup=False,
-                highlight=False,
-            )
-    return results
+    return done
+
+
+def _import(store: Store, path: Path, console: Console) -> ImportResult:
+    with _progress(console) as bar:
+        task = bar.add_task(f"Importing {path.name}", total=1)
+        result = import_file(store, path, source=PAYROLL, actor=ACTOR, defaults=Defaults())
+        bar.advance(task)
+    c = result.counts
+    console.print(
+        f"  {path.name} (payroll has only an export): {result.lines:,} lines, "
+        f"{c.new:,} new entries, {len(result.quarantined)} quarantined",
+        highlight=False,
+    )
+    for bad in result.quarantined:
+        console.print(
+            f"    quarantined line {bad.line_no}: {bad.describe()}",
+            markup=False,
+            highlight=False,
+        )
+    return result
 
 
 def _run(store: Store, today: date, console: Console) -> RunReport:
@@ -360,19 +430,19 @@ def _run(store: Store, today: date, console: Console) -> RunReport:
     return report
 
 
-def _approve_first(store: Store, report: RunReport) -> str:
-    """Finance approves the oldest period invoice, as it would after review."""
+def _approve(store: Store, report: RunReport) -> list[str]:
+    """Finance approves the drafts the Houston books take (USD), oldest first, as it
+    would after review; the others wait."""
     with store.transaction() as tx:
         drafted = [invoice_store.get(tx, i) for i in report.drafted]
-        chosen = min(
-            (i for i in drafted if i["status"] == "draft"),
+        chosen = sorted(
+            (i for i in drafted if i["status"] == "draft" and i["currency"] == QBO_CURRENCY),
             key=lambda i: (i["kind"] != "period", i["period_start"] or date.max, i["id"]),
-            default=None,
         )
-        if chosen is None:
-            return ""
-        invoice_store.approve(tx, chosen["number"], APPROVER, AuditLog(tx, APPROVER))
-        return str(chosen["number"])
+        audit = AuditLog(tx, APPROVER)
+        for inv in chosen:
+            invoice_store.approve(tx, inv["number"], APPROVER, audit)
+        return sorted(str(inv["number"]) for inv in chosen)
 
 
 def _exceptions_by_code(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -449,7 +519,7 @@ def _print_invoices(
     invoices: list[dict[str, Any]],
     names: dict[str, str],
     report: RunReport,
-    approved: str,
+    approved: list[str],
 ) -> None:
     drafted = set(report.drafted)
     shown = [inv for inv in invoices if inv["id"] in drafted]
@@ -504,9 +574,61 @@ def _print_invoices(
         console.print(f"Retainage withheld from these totals: {', '.join(withheld)}.")
     if approved:
         console.print(
-            f"✓ {approved} approved by {APPROVER}; the other drafts wait for review.",
+            f"✓ {_span(approved)} ({QBO_CURRENCY}) approved by {APPROVER}; the other "
+            "drafts wait for review.",
             highlight=False,
         )
+
+
+def _span(numbers: list[str]) -> str:
+    return numbers[0] if len(numbers) == 1 else f"{len(numbers)} invoices, {', '.join(numbers)}"
+
+
+def _print_pushed(
+    console: Console,
+    pushed: PushSummary,
+    at_vendor: list[dict[str, Any]],
+    invoices: list[dict[str, Any]],
+    names: dict[str, str],
+) -> None:
+    """billsync's number beside the one QuickBooks gave, read back from the sandbox."""
+    ours = {inv["number"]: inv for inv in invoices}
+    theirs = {str(inv.get("Id")): inv for inv in at_vendor}
+    table = _table(
+        f"Pushed to QuickBooks Online, connection {pushed.connection} ({len(pushed.sent)})",
+        "billsync",
+        "client",
+        "cur",
+        ">amount due",
+        "QuickBooks Id",
+        "DocNumber",
+        ">TotalAmt",
+        ">Balance",
+        "status",
+    )
+    for number, remote in pushed.sent:
+        inv, qbo = ours[number], theirs.get(remote.remote_id, {})
+        cur = inv["currency"]
+        table.add_row(
+            number,
+            names.get(inv["client"], inv["client"]),
+            cur,
+            _money(inv["amount_due"], cur),
+            remote.remote_id,
+            str(qbo.get("DocNumber", "?")),
+            _money(Decimal(str(qbo.get("TotalAmt", 0))), cur),
+            _money(Decimal(str(qbo.get("Balance", 0))), cur),
+            remote.status,
+        )
+    console.print()
+    console.print(table)
+    for number, error in pushed.failed:
+        console.print(f"{number}: not pushed ({error}); left in the outbox", highlight=False)
+    console.print(
+        "Sent through the outbox: a retry finds the invoice by DocNumber or replays the same "
+        "requestid, so none is created twice.",
+        style="dim",
+    )
 
 
 def _print_exceptions(console: Console, groups: list[dict[str, Any]]) -> None:
@@ -527,6 +649,12 @@ def _print_exceptions(console: Console, groups: list[dict[str, Any]]) -> None:
         )
     console.print()
     console.print(table)
+    if any(g["code"] == "entry.rate_mismatch" for g in groups):
+        console.print(
+            "entry.rate_mismatch: Harvest and Clockify send their own billable rates (the "
+            "sandboxes' defaults), not the contracts'; invoices use the contract rates.",
+            style="dim",
+        )
 
 
 def _print_wip(
@@ -590,15 +718,19 @@ def _print_wip(
 
 
 def _print_hints(console: Console, s: DemoSummary) -> None:
-    first = s.approved or (s.invoices[0]["number"] if s.invoices else "INV-000001")
+    first = s.approved[0] if s.approved else (s.invoices[0]["number"] if s.invoices else "")
     asof = "" if s.today == date.today() else f" --today {s.today}"
     hints: list[tuple[str, str]] = [
         ("billsync invoices list", "every invoice with its totals"),
+        ("billsync connections list", "the connections, their last sync and watermark"),
         (f"billsync invoices show {first}", "its lines: quantity x unit price = amount"),
         ("billsync exceptions list --code 'entry.*'", "the queue finance works through"),
         (f"billsync reports caps{asof}", "limits, usage and burn of every cap"),
         (f"billsync reports wip{asof}", "unbilled work, aged"),
-        (f"billsync run{asof}", "run again: nothing is billed twice"),
+        (
+            f"billsync run --no-connections{asof}",
+            "run again: nothing is billed twice (the sandboxes stopped with the demo)",
+        ),
         ("billsync audit verify", "check the hash chain"),
     ]
     if s.holiday_entry is not None:
@@ -606,7 +738,7 @@ def _print_hints(console: Console, s: DemoSummary) -> None:
             3,
             (
                 f"billsync audit show --entry {s.holiday_entry}",
-                "an hour on a public holiday, from CSV line to invoice line",
+                "an hour on a public holiday, from its raw record to invoice line",
             ),
         )
     console.print("\n[bold]Explore[/bold]")
