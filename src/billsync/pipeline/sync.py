@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import insert
 
-from billsync.connectors.base import Source, VendorRecord
+from billsync.connectors.base import Page, Source, VendorRecord
 from billsync.domain.canonical import Defaults, arrival_stamp, parse_record, revision_stamp
 from billsync.store import entries as entry_store
 from billsync.store import sync_state
@@ -38,6 +41,8 @@ from .collector import bulk_work
 from .connections import Hooks, context_for, open_source
 
 RECONCILE_EVERY = dt.timedelta(hours=24)
+PREFETCH = 2  # pages read ahead while the current one is converted and written
+_PAYLOAD = json.JSONEncoder(sort_keys=True, default=str)  # the raw record's text
 
 
 @dataclass
@@ -78,7 +83,7 @@ def convert(
         if isinstance(parsed, list):
             bad.append((record, [{"field": e.field, "reason": e.reason} for e in parsed]))
             continue
-        payload = json.dumps(record.payload, sort_keys=True, default=str)
+        payload = _PAYLOAD.encode(record.payload)  # as json.dumps(sort_keys=True, default=str)
         stamp = parsed.source_revision or stamp_of(record) or arrival_stamp(utcnow())
         good.append(Incoming(parsed, payload, None, stamp))
     return good, bad
@@ -165,8 +170,8 @@ def sync(
     with store.transaction() as tx:
         batch_id = new_batch(tx, code, chosen.name, actor)
     watermark = state.watermark
-    with bulk_work():
-        for page in source.pull(since):
+    with bulk_work(), read_ahead(source.pull(since)) as pages:
+        for page in pages:
             summary.fetched += len(page.records)
             items, bad = convert(source, page.records, defaults)
             summary.rejected += len(bad)
@@ -192,6 +197,51 @@ def sync(
         sync_state.save(tx, code, state)
         AuditLog(tx, actor).record("sync.run", f"connection:{code}", None, state.last)
     return summary
+
+
+@contextmanager
+def read_ahead(pages: Iterator[Page], depth: int = PREFETCH) -> Iterator[Iterator[Page]]:
+    """The pages, read `depth` ahead in a thread: the next request is on the wire (and
+    its JSON decoded) while this page is converted and written. Pages come in their
+    order; an error reading one is raised where that page would have come, after the
+    pages before it. Leaving early stops the reader after the page it is on."""
+    ahead: queue.Queue[tuple[Page | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: tuple[Page | None, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for page in pages:
+                if not put((page, None)):
+                    return
+            put((None, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((None, exc))
+
+    def consume() -> Iterator[Page]:
+        while True:
+            page, error = ahead.get()
+            if error is not None:
+                raise error
+            if page is None:
+                return
+            yield page
+
+    reader = threading.Thread(target=read, name="billsync sync read-ahead", daemon=True)
+    reader.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        reader.join()
 
 
 def sweep(store: Store, source: Source, code: str, batch_id: int, actor: str, days: int) -> int:
