@@ -1,3 +1,3 @@
 """One module per platform; importing this package registers them all."""
 
-from . import harvest, quickbooks, toggl, xero  # noqa: F401
+from . import clockify, harvest, quickbooks, toggl, xero  # noqa: F401
