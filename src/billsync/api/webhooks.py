@@ -37,7 +37,7 @@ def create_app(store: Store, hooks: Hooks | None = None) -> FastAPI:
             return Response(
                 reply.body, reply.status, dict(reply.headers), media_type=reply.media_type
             )
-        background.add_task(process, store, connection, hooks)
+        background.add_task(process, store, connection, hooks, accepted.event_id)
         return JSONResponse({"received": accepted.event_id})
 
     return app

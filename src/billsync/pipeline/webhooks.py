@@ -74,14 +74,17 @@ def accept(
     return Accepted(event_id=event_id)
 
 
-def process(store: Store, code: str, hooks: Hooks | None = None) -> SyncSummary:
-    """Ingest every pending event of the connection, oldest first."""
+def process(
+    store: Store, code: str, hooks: Hooks | None = None, event_id: int | None = None
+) -> SyncSummary:
+    """Ingest the connection's pending events, oldest first (only `event_id`: the one
+    just received, while a sync retries whatever is left)."""
     source, _ = _source(store, code, hooks)
     defaults = Defaults(timezone=source.context.connection.timezone)
     actor = f"webhook:{code}"
     summary = SyncSummary(code)
     with store.reading() as tx:
-        pending = webhook_events.pending(tx, code)
+        pending = webhook_events.pending(tx, code, event_id)
     for event in pending:
         request = WebhookRequest("", event.headers, event.body)
         try:
