@@ -230,7 +230,9 @@ def test_a_forged_delivery_is_refused_and_nothing_is_stored(store: Store, name: 
         forged = httpx.post(w.receiver, content=real.body + b" ", headers=forged_headers)
         unsigned_headers = {k: v for k, v in real.headers.items() if k != name_of_signature}
         unsigned = httpx.post(w.receiver, content=real.body + b" ", headers=unsigned_headers)
+        huge = httpx.post(w.receiver, content=b"{" + b" " * (2 << 20) + b"}", headers=real.headers)
         assert forged.status_code == 401 and unsigned.status_code == 401
+        assert huge.status_code == 413
         assert w.events() == before
 
 
