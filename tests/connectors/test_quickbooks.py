@@ -359,7 +359,7 @@ def test_more_than_ten_requests_in_flight_are_throttled() -> None:
     """Intuit's concurrency limit: 10 requests at once per app and company."""
     sandbox = QuickBooksSandbox(items=generate(3))
     with connected(sandbox) as rig:
-        sandbox.faults.slow_seconds = 0.6
+        sandbox.faults.slow_seconds = 2.0  # long enough for all twelve to overlap on a busy machine
         headers = {"Authorization": f"Bearer {(rig.tokens.token or {})['access_token']}"}
         url = f"{rig.url}/v3/company/{sandbox.realm_id}/timeactivity/1"
         with ThreadPoolExecutor(12) as pool:

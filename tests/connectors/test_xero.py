@@ -391,7 +391,7 @@ def test_sandbox_daily_and_concurrent_limits() -> None:
             "Authorization": f"Bearer {setup.token['access_token']}" if setup.token else "",
             "xero-tenant-id": sandbox.tenant_id,
         }
-        sandbox.faults.slow_seconds = 0.6
+        sandbox.faults.slow_seconds = 2.0  # all eight overlap, even on a busy machine
         statuses: list[int] = []
 
         def call() -> None:

@@ -16,16 +16,23 @@ from billsync.pipeline.connections import Hooks
 from billsync.pipeline.webhooks import Refused, accept, process
 from billsync.store.db import Store
 
+MAX_BODY = 1 << 20  # bytes; no platform sends a time event anywhere near this
+
 
 def create_app(store: Store, hooks: Hooks | None = None) -> FastAPI:
     app = FastAPI(title="billsync", summary="Webhook receivers")
 
     @app.post("/webhooks/{connection}", status_code=200)
     async def receive(connection: str, request: Request, background: BackgroundTasks) -> Response:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                return JSONResponse({"error": "delivery too large"}, status_code=413)
         delivery = WebhookRequest(
             str(request.url),
             {k.lower(): v for k, v in request.headers.items()},
-            await request.body(),
+            body,
             dict(request.query_params),
         )
         try:
@@ -37,7 +44,7 @@ def create_app(store: Store, hooks: Hooks | None = None) -> FastAPI:
             return Response(
                 reply.body, reply.status, dict(reply.headers), media_type=reply.media_type
             )
-        background.add_task(process, store, connection, hooks)
+        background.add_task(process, store, connection, hooks, accepted.event_id)
         return JSONResponse({"received": accepted.event_id})
 
     return app

@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from billsync.settings import Settings
@@ -34,6 +35,17 @@ TodayOption = Annotated[
     typer.Option("--today", formats=["%Y-%m-%d"], help="Run as of this day (default: today)"),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", help="table, csv or json")]
+
+
+def spinner() -> Progress:
+    """A transient progress line: what is being done, and for how long."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def today_of(value: dt.datetime | None) -> dt.date:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 
 from billsync.api.webhooks import create_app
 from billsync.connectors.http import VendorError
@@ -26,7 +26,7 @@ from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store
 
-from .common import Format, FormatOption, console, emit, fail, open_default
+from .common import Format, FormatOption, console, emit, fail, open_default, spinner
 
 app = typer.Typer(no_args_is_help=True, help="Connections to time and accounting platforms.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Local emulators of the vendor APIs.")
@@ -77,13 +77,7 @@ def sync_all(
 ) -> list[SyncSummary]:
     done = []
     for code in _codes(store, only, pulls=True):
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
+        with spinner() as bar:
             task = bar.add_task(f"{code}: connecting")
 
             def show(s: SyncSummary, code: str = code, task: TaskID = task) -> None:

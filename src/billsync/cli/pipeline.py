@@ -6,14 +6,13 @@ import datetime as dt
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from billsync.pipeline.run import RunReport, run
 from billsync.store import invoices as invoice_store
 from billsync.store.db import Store
 from billsync.triggers.manual import invoice_now, release_retainage
 
-from .common import Format, TodayOption, console, emit, open_default, today_of
+from .common import Format, TodayOption, console, emit, open_default, spinner, today_of
 from .connections import push_all, sync_all
 
 STAGES = ("load", "map", "validate", "rate", "cap", "draft")
@@ -55,13 +54,7 @@ def run_command(
     store, settings = open_default()
     if connections:
         sync_all(store, settings.who)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with spinner() as bar:
         task = bar.add_task("load", total=len(STAGES))
         report = run(
             store,

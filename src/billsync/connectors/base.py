@@ -69,6 +69,17 @@ class Context:
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
+    def client(self, platform: str, base_url: str, **options: Any) -> VendorClient:
+        """The HTTP core for this connection: its base URL (else the vendor's), and the
+        transport and sleep the context carries; `options` as VendorClient takes them."""
+        return VendorClient(
+            platform,
+            self.connection.base_url or base_url,
+            transport=self.transport,
+            sleep=self.sleep,
+            **options,
+        )
+
     def setting(self, name: str) -> str:
         value = self.connection.settings.get(name)
         if not value:

@@ -13,10 +13,12 @@ secret (no query string, no headers, no body we sent).
 from __future__ import annotations
 
 import email.utils
+import json
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -149,11 +151,12 @@ class VendorClient:
         raise AssertionError("unreachable")
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The response body, every number with a fraction an exact Decimal."""
         response = self.request(method, path, **kwargs)
         if not response.content:
             return None
         try:
-            return response.json()
+            return json.loads(response.content, parse_float=Decimal)
         except ValueError as exc:
             call = f"{method} {path.split('?', 1)[0]}"
             raise VendorError(self.platform, call, response.status_code, "not JSON") from exc

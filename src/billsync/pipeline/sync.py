@@ -137,6 +137,21 @@ def new_batch(tx: Tx, code: str, platform: str, actor: str) -> int:
     )
 
 
+def read_plan(
+    watermark: dt.datetime | None,
+    change_window: dt.timedelta | None,
+    overlap_minutes: int,
+    now: dt.datetime,
+    full: bool = False,
+) -> tuple[bool, dt.datetime | None]:
+    """(whether this is a full read, the `since` to read from). Full: asked for, never
+    read, or the watermark is older than the vendor keeps changes; else from the
+    watermark less the overlap, so a write stamped just before it is read too."""
+    if full or watermark is None or (change_window is not None and now - watermark > change_window):
+        return True, None
+    return False, watermark - dt.timedelta(minutes=overlap_minutes)
+
+
 def sync(
     store: Store,
     code: str,
@@ -157,15 +172,8 @@ def sync(
     defaults = Defaults(timezone=connection.timezone)
     now = utcnow()
     summary = SyncSummary(code)
-    window = type(source).change_window
-    stale_cursor = (
-        state.watermark is not None and window is not None and now - state.watermark > window
-    )
-    summary.full = full or state.watermark is None or stale_cursor
-    since = (
-        None
-        if summary.full or state.watermark is None
-        else state.watermark - dt.timedelta(minutes=connection.overlap_minutes)
+    summary.full, since = read_plan(
+        state.watermark, type(source).change_window, connection.overlap_minutes, now, full
     )
     with store.transaction() as tx:
         batch_id = new_batch(tx, code, chosen.name, actor)

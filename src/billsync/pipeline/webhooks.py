@@ -74,14 +74,17 @@ def accept(
     return Accepted(event_id=event_id)
 
 
-def process(store: Store, code: str, hooks: Hooks | None = None) -> SyncSummary:
-    """Ingest every pending event of the connection, oldest first."""
+def process(
+    store: Store, code: str, hooks: Hooks | None = None, event_id: int | None = None
+) -> SyncSummary:
+    """Ingest the connection's pending events, oldest first (only `event_id`: the one
+    just received, while a sync retries whatever is left)."""
     source, _ = _source(store, code, hooks)
     defaults = Defaults(timezone=source.context.connection.timezone)
     actor = f"webhook:{code}"
     summary = SyncSummary(code)
     with store.reading() as tx:
-        pending = webhook_events.pending(tx, code)
+        pending = webhook_events.pending(tx, code, event_id)
     for event in pending:
         request = WebhookRequest("", event.headers, event.body)
         try:
@@ -106,14 +109,19 @@ def process(store: Store, code: str, hooks: Hooks | None = None) -> SyncSummary:
 
 
 def _records(source: Source, request: WebhookRequest) -> tuple[list[VendorRecord], list[str]]:
-    """The delivery's entities (fetched by id where it names only ids), and deleted ids."""
+    """The delivery's entities (fetched by id where it names only ids or carries no
+    change stamp), and the deleted ids."""
     upserts: list[VendorRecord] = []
     deleted: list[str] = []
     for event in source.events(request):
         if event.kind == "delete":
             deleted.append(event.external_id)
             continue
-        record = event.record or source.fetch(event.external_id)
+        record = event.record
+        if record is None or record.updated_at is None:
+            # Only ids, or an entity without a change stamp that could order it against
+            # a late or repeated delivery: the vendor's current state decides.
+            record = source.fetch(event.external_id)
         if record is None or record.deleted:  # gone by the time we asked
             deleted.append(event.external_id)
         else:

@@ -43,12 +43,15 @@ def store(tx: Tx, connection: str, headers: Mapping[str, str], body: bytes) -> i
     )
 
 
-def pending(tx: Tx, connection: str | None = None) -> list[StoredEvent]:
+def pending(tx: Tx, connection: str, event_id: int | None = None) -> list[StoredEvent]:
+    """The connection's events not yet processed (only `event_id`, when given)."""
     query = select(webhook_events).where(
-        webhook_events.c.workspace_id == tx.workspace_id, webhook_events.c.status == "pending"
+        webhook_events.c.workspace_id == tx.workspace_id,
+        webhook_events.c.connection == connection,
+        webhook_events.c.status == "pending",
     )
-    if connection is not None:
-        query = query.where(webhook_events.c.connection == connection)
+    if event_id is not None:
+        query = query.where(webhook_events.c.id == event_id)
     return [
         StoredEvent(r.id, r.connection, dict(r.headers), r.body.encode())
         for r in tx.conn.execute(query.order_by(webhook_events.c.id))
