@@ -9,12 +9,14 @@ SQLAlchemy's insertmanyvalues already batches rows into few statements.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.types import TypeEngine
 
 CHUNK = 5000
 
@@ -65,6 +67,27 @@ def update_rows(
     _execute_many(conn, table, sql, [*columns, key], rows)
 
 
+def _repeats(column_type: TypeEngine[Any]) -> bool:
+    """Days and instants repeat across rows, and equal ones store the same text."""
+    try:
+        return issubclass(column_type.python_type, dt.date)  # dates and datetimes
+    except NotImplementedError:
+        return False
+
+
+def _memoized(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`process`, run once for each distinct value."""
+    memo: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        done = memo.get(value)
+        if done is None:
+            done = memo[value] = process(value)
+        return done
+
+    return convert
+
+
 def _execute_many(
     conn: Connection,
     table: Table,
@@ -74,16 +97,17 @@ def _execute_many(
 ) -> None:
     dialect = conn.dialect
     processors = [
-        (index, process)
+        (index, process, _repeats(table.c[name].type))
         for index, name in enumerate(columns)
         if (process := table.c[name].type._cached_bind_processor(dialect)) is not None
     ]
     pick = itemgetter(*columns)
     params = [list(pick(row)) for row in rows]
-    for index, process in processors:  # column by column: one lookup per column
+    for index, process, repeats in processors:  # column by column: one lookup per column
+        convert = _memoized(process) if repeats else process
         for values in params:
             value = values[index]
             if value is not None:
-                values[index] = process(value)
+                values[index] = convert(value)
     for i in range(0, len(params), CHUNK):
         conn.exec_driver_sql(sql, [tuple(values) for values in params[i : i + CHUNK]])

@@ -134,21 +134,21 @@ def ingest(
         tx.conn.exec_driver_sql("ANALYZE time_entries, raw_records")
     counts = IngestCounts()
     revised: list[Revised] = []
+    hashed = [(item, payload_hash(item.payload)) for item in items]  # each payload once
     # Within one delivery the newest revision of each id wins, whatever the order.
-    newest: dict[str, Incoming] = {}
-    for item in items:
+    newest: dict[str, tuple[Incoming, str]] = {}
+    for item, sha in hashed:
         seen = newest.get(item.record.external_id)
-        if seen is None or supersedes(item.source_revision, seen.source_revision):
-            newest[item.record.external_id] = item
+        if seen is None or supersedes(item.source_revision, seen[0].source_revision):
+            newest[item.record.external_id] = (item, sha)
     counts.stale += len(items) - len(newest)
 
-    _store_raw(tx, source, items, batch_id, received_at)
+    _store_raw(tx, source, hashed, batch_id, received_at)
     existing = _existing(tx, source, list(newest))
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     restamped: list[dict[str, Any]] = []
-    for external_id, item in newest.items():
-        raw_sha = payload_hash(item.payload)
+    for external_id, (item, raw_sha) in newest.items():
         row = existing.get(external_id)
         fields = _fields(item.record)
         if row is None:
@@ -213,12 +213,12 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any]
 def _store_raw(
     tx: Tx,
     source: str,
-    items: Sequence[Incoming],
+    hashed: Sequence[tuple[Incoming, str]],
     batch_id: int | None,
     received_at: dt.datetime,
 ) -> None:
     """Every payload verbatim; one already stored (same id and hash) is kept once."""
-    rows = {(item.record.external_id, payload_hash(item.payload)): item for item in items}
+    rows = {(item.record.external_id, sha): item for item, sha in hashed}
     insert_rows(
         tx.conn,
         raw_records,
