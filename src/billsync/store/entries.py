@@ -336,36 +336,65 @@ def _entry(row: Any, adjustments: tuple[WriteAdjustment, ...], shared: dict[Any,
     )  # fmt: skip
 
 
-def adjustments_by_entry(tx: Tx) -> dict[int, tuple[WriteAdjustment, ...]]:
-    rows = tx.conn.execute(
-        select(
-            entry_adjustments.c.entry_id, entry_adjustments.c.seconds, entry_adjustments.c.reason
+def adjustments_by_entry(
+    tx: Tx, ids: Sequence[int] | None = None
+) -> dict[int, tuple[WriteAdjustment, ...]]:
+    """Finance's writes of every entry of the workspace (or of the given ids)."""
+    query = select(
+        entry_adjustments.c.entry_id, entry_adjustments.c.seconds, entry_adjustments.c.reason
+    ).order_by(entry_adjustments.c.id)
+    if ids is None:
+        query = query.join(time_entries, time_entries.c.id == entry_adjustments.c.entry_id).where(
+            time_entries.c.workspace_id == tx.workspace_id
         )
-        .join(time_entries, time_entries.c.id == entry_adjustments.c.entry_id)
-        .where(time_entries.c.workspace_id == tx.workspace_id)
-        .order_by(entry_adjustments.c.id)
-    )
+    else:
+        query = query.where(entry_adjustments.c.entry_id.in_(ids))
     out: dict[int, list[WriteAdjustment]] = {}
-    for r in rows:
+    for r in tx.conn.execute(query):
         out.setdefault(r.entry_id, []).append(WriteAdjustment(r.reason, r.seconds))
     return {k: tuple(v) for k, v in out.items()}
 
 
 def load_entries(tx: Tx, ids: Iterable[int] | None = None) -> Iterator[TimeEntry]:
-    """Every current entry of the workspace (or the given ids), streamed."""
-    adjustments = adjustments_by_entry(tx)
+    """Every current entry of the workspace (or the given ids) in id order, streamed."""
     none: tuple[WriteAdjustment, ...] = ()
     shared: dict[Any, Any] = {}
-    query = select(*_ENTRY_COLUMNS).where(time_entries.c.workspace_id == tx.workspace_id)
-    if ids is not None:
-        wanted = sorted(set(ids))
-        for chunk in _chunks(wanted, 900):
-            for row in tx.conn.execute(query.where(time_entries.c.id.in_(chunk))):
-                yield _entry(row, adjustments.get(row[0], none), shared)
+    if ids is None:
+        adjustments = adjustments_by_entry(tx)
+        query = select(*_ENTRY_COLUMNS).where(time_entries.c.workspace_id == tx.workspace_id)
+        rows = tx.conn.execute(query.order_by(time_entries.c.id).execution_options(yield_per=CHUNK))
+        for row in rows:
+            yield _entry(row, adjustments.get(row[0], none), shared)
         return
-    rows = tx.conn.execute(query.order_by(time_entries.c.id).execution_options(yield_per=CHUNK))
-    for row in rows:
-        yield _entry(row, adjustments.get(row[0], none), shared)
+    for chunk in _chunks(sorted(set(ids)), 900):
+        adjustments = adjustments_by_entry(tx, chunk)
+        chosen = (
+            select(*_ENTRY_COLUMNS)
+            # The workspace as an expression: a plain column lets SQLite pick the
+            # workspace's index and scan all of it for every chunk, not look ids up.
+            .where(time_entries.c.id.in_(chunk), time_entries.c.workspace_id + 0 == tx.workspace_id)
+            .order_by(time_entries.c.id)
+        )
+        for row in tx.conn.execute(chosen):
+            yield _entry(row, adjustments.get(row[0], none), shared)
+
+
+def source_refs(tx: Tx) -> Iterator[tuple[int, str, SourceRef]]:
+    """(id, source, what the source called things) of every current entry: enough to
+    tell whose an entry is without loading it whole. Equal references are one object."""
+    shared: dict[tuple[str, str, str, str], SourceRef] = {}
+    c = time_entries.c
+    rows = tx.conn.execute(
+        select(c.id, c.source, c.src_person, c.src_project, c.src_task, c.src_client)
+        .where(c.workspace_id == tx.workspace_id)
+        .execution_options(yield_per=CHUNK)
+    )
+    for id_, source, *said in rows:
+        key = tuple(said)
+        ref = shared.get(key)
+        if ref is None:
+            ref = shared[key] = SourceRef(*said)
+        yield id_, source, ref
 
 
 MAPPED = ("person", "project", "task", "phase", "cost_center")
