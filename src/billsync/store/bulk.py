@@ -10,7 +10,8 @@ SQLAlchemy's insertmanyvalues already batches rows into few statements.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import islice
 from operator import itemgetter
 from typing import Any
 
@@ -46,6 +47,13 @@ def insert_rows(
     _execute_many(conn, table, sql, columns, rows)
 
 
+def insert_all(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Insert rows as they come, CHUNK at a time: never all of them in memory at once."""
+    it = iter(rows)
+    while chunk := list(islice(it, CHUNK)):
+        insert_rows(conn, table, chunk)
+
+
 def update_rows(
     conn: Connection, table: Table, key: str, rows: Sequence[Mapping[str, Any]]
 ) -> None:
@@ -67,25 +75,30 @@ def update_rows(
     _execute_many(conn, table, sql, [*columns, key], rows)
 
 
-def _repeats(column_type: TypeEngine[Any]) -> bool:
-    """Days and instants repeat across rows, and equal ones store the same text."""
-    try:
-        return issubclass(column_type.python_type, dt.date)  # dates and datetimes
-    except NotImplementedError:
-        return False
-
-
-def _memoized(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """`process`, run once for each distinct value."""
+def _memoized(process: Callable[[Any], Any], column_type: TypeEngine[Any]) -> Callable[[Any], Any]:
+    """`process`, run once for each distinct value. Days and instants repeat across rows
+    and equal ones store the same text, so they are told apart by value. Other values
+    are by object: rows share them (a price, a list of adjustments), while equal
+    decimals may differ in their digits (1.5, 1.50), and lists cannot be keys."""
     memo: dict[Any, Any] = {}
+    by_value = _python_type(column_type) in (dt.date, dt.datetime)
 
     def convert(value: Any) -> Any:
-        done = memo.get(value)
+        # The rows hold every value until the call ends, so an object's id is its own.
+        key = value if by_value else id(value)
+        done = memo.get(key)
         if done is None:
-            done = memo[value] = process(value)
+            done = memo[key] = process(value)
         return done
 
     return convert
+
+
+def _python_type(column_type: TypeEngine[Any]) -> type | None:
+    try:
+        return column_type.python_type
+    except NotImplementedError:
+        return None
 
 
 def _execute_many(
@@ -97,14 +110,13 @@ def _execute_many(
 ) -> None:
     dialect = conn.dialect
     processors = [
-        (index, process, _repeats(table.c[name].type))
+        (index, _memoized(process, table.c[name].type))
         for index, name in enumerate(columns)
         if (process := table.c[name].type._cached_bind_processor(dialect)) is not None
     ]
     pick = itemgetter(*columns)
     params = [list(pick(row)) for row in rows]
-    for index, process, repeats in processors:  # column by column: one lookup per column
-        convert = _memoized(process) if repeats else process
+    for index, convert in processors:  # column by column: one lookup per column
         for values in params:
             value = values[index]
             if value is not None:
