@@ -53,8 +53,10 @@ __all__ = [
     "Resolution",
     "MatchField",
     "MatchKind",
+    "Codes",
     "map_entries",
     "map_entry",
+    "mapped_codes",
     "order_rules",
 ]
 
@@ -260,16 +262,22 @@ def map_entry(entry: TimeEntry, context: MappingContext) -> TimeEntry:
     the same result as mapping a fresh entry. An entry that already carries exactly
     these codes is returned as it is.
     """
-    resolved = context.resolve(entry.source, entry.ref)
-    phase = (
-        context.phase_on(resolved.project, entry.work_date)
-        if resolved.phase_by_date
-        else resolved.phase
-    )
-    codes = (resolved.person, resolved.project, resolved.task, phase, resolved.cost_center)
+    codes = mapped_codes(context, entry.source, entry.ref, entry.work_date)
     if _codes_of(entry) == codes:
         return entry
     return _with_codes(entry, codes)
+
+
+Codes = tuple[str, str, str, str, str]  # person, project, task, phase, cost center
+
+
+def mapped_codes(context: MappingContext, source: str, ref: SourceRef, work_date: date) -> Codes:
+    """The codes an entry of this source, reference and day maps to."""
+    resolved = context.resolve(source, ref)
+    phase = (
+        context.phase_on(resolved.project, work_date) if resolved.phase_by_date else resolved.phase
+    )
+    return (resolved.person, resolved.project, resolved.task, phase, resolved.cost_center)
 
 
 def map_entries(entries: Iterable[TimeEntry], context: MappingContext) -> list[TimeEntry]:

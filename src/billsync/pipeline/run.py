@@ -33,7 +33,7 @@ from billsync.domain.contracts import Contract
 from billsync.domain.entries import EntryState, SourceRef, TimeEntry
 from billsync.domain.findings import Finding, Severity
 from billsync.domain.invoicing import draft_invoice
-from billsync.domain.mapping import MappingContext, map_entries
+from billsync.domain.mapping import Codes, MappingContext, mapped_codes
 from billsync.domain.rated import Adjustment, Portion, RatedEntry
 from billsync.domain.rating import PersonInfo, rate_entries, select_rate
 from billsync.domain.validation import ValidationContext, finding_order, validate
@@ -50,7 +50,8 @@ from .collector import bulk_work
 from .workspace import Workspace, load_workspace
 
 Progress = Callable[[str], None]
-BATCH = 50_000  # entries mapped, checked and rated at a time
+BATCH = 50_000  # entries checked and rated at a time
+STAGES = ("load", "map", "validate", "rate", "cap")  # of prepare
 
 
 @dataclass
@@ -111,13 +112,28 @@ def _said(entry_id: int, ref: SourceRef, moved: Moved) -> SourceRef:
     return SourceRef(ref.person, *moved[entry_id], ref.client)
 
 
-def _batches(tx: Tx, context: MappingContext, moved: Moved) -> Iterator[list[int]]:
+def _map_all(tx: Tx, context: MappingContext, moved: Moved) -> dict[str, array[int]]:
+    """Map every entry, store the codes that changed, and group the ids by person.
+    Entries are read and written in id order, so each page of the table is visited once
+    (batch by batch, their ids are all over it)."""
+    people: dict[str, array[int]] = defaultdict(lambda: array("q"))
+    changed, which = array("q"), array("I")  # what changed, and to which codes: compact
+    kinds: dict[Codes, int] = {}
+    for entry_id, source, ref, day, stored in entry_store.mapping_inputs(tx):
+        codes = mapped_codes(context, source, _said(entry_id, ref, moved), day)
+        if codes != stored:
+            changed.append(entry_id)
+            which.append(kinds.setdefault(codes, len(kinds)))
+        people[codes[0]].append(entry_id)
+    distinct = list(kinds)
+    entry_store.save_mapping(tx, ((i, distinct[k]) for i, k in zip(changed, which, strict=True)))
+    return people
+
+
+def _batches(people: dict[str, array[int]]) -> Iterator[list[int]]:
     """Entry ids in batches of whole people, about BATCH entries each. Every rule across
     entries (overlaps, a person's day and week, the same work from two sources) is one
     person's, so a batch is checked and rated on its own."""
-    people: dict[str, array[int]] = defaultdict(lambda: array("q"))
-    for entry_id, source, ref in entry_store.source_refs(tx):
-        people[context.resolve(source, _said(entry_id, ref, moved)).person].append(entry_id)
     batch: list[int] = []
     for person in sorted(people):
         ids = people.pop(person)
@@ -132,16 +148,15 @@ def _batches(tx: Tx, context: MappingContext, moved: Moved) -> Iterator[list[int
         yield batch
 
 
-def _map(
-    tx: Tx, ws: Workspace, context: MappingContext, moved: Moved, loaded: list[TimeEntry]
-) -> list[TimeEntry]:
-    """The entries mapped (the codes that changed are stored), non-billable tasks applied."""
-    sources = [
-        e if e.id not in moved else replace(e, ref=_said(e.id, e.ref, moved)) for e in loaded
+def _as_mapped(ws: Workspace, moved: Moved, loaded: list[TimeEntry]) -> list[TimeEntry]:
+    """Loaded entries (mapped already) as mapping saw them, non-billable tasks applied."""
+    return [
+        billable_on_task(
+            e if e.id not in moved else replace(e, ref=_said(e.id, e.ref, moved)),
+            ws.projects.get(e.project),
+        )
+        for e in loaded
     ]
-    mapped = map_entries(sources, context)
-    entry_store.save_mapping(tx, loaded, mapped)
-    return [billable_on_task(e, ws.projects.get(e.project)) for e in mapped]
 
 
 def _rate_lookup(
@@ -181,7 +196,7 @@ class _Stages:
     """Seconds per stage, summed over the batches."""
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
+        self.seconds = dict.fromkeys(STAGES, 0.0)  # in this order, whichever runs first
         self.clock = time.perf_counter()
 
     def done(self, name: str) -> None:
@@ -289,13 +304,14 @@ def prepare(
     kept: dict[int, TimeEntry] = {}
     kept_rated: dict[int, RatedEntry] = {}
     count = 0
-    for ids in _batches(tx, context, moved):
+    people = _map_all(tx, context, moved)
+    stages.done("map")
+    for ids in _batches(people):
         loaded = list(entry_store.load_entries(tx, ids))
         count += len(loaded)
-        stages.done("load")
-        entries = _map(tx, ws, context, moved, loaded)
+        entries = _as_mapped(ws, moved, loaded)
         del loaded  # one copy of a batch in memory
-        stages.done("map")
+        stages.done("load")
         checked = validate(entries, checks)
         stages.done("validate")
         rated = rater.rate(entries, checked)
@@ -303,7 +319,7 @@ def prepare(
             kept.update((e.id, e) for e in entries)
             kept_rated.update(rated)
         stages.done("rate")
-    for name in ("load", "map", "validate", "rate"):
+    for name in STAGES[:-1]:
         if progress:
             progress(name)
     findings = sorted(rater.findings, key=finding_order) + rater.rating_findings()

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from billsync.domain.entries import (
     TimeEntry,
     WriteAdjustment,
 )
+from billsync.domain.mapping import Codes
 
 from .bulk import insert_rows, update_rows
 from .db import Tx
@@ -379,36 +381,40 @@ def load_entries(tx: Tx, ids: Iterable[int] | None = None) -> Iterator[TimeEntry
             yield _entry(row, adjustments.get(row[0], none), shared)
 
 
-def source_refs(tx: Tx) -> Iterator[tuple[int, str, SourceRef]]:
-    """(id, source, what the source called things) of every current entry: enough to
-    tell whose an entry is without loading it whole. Equal references are one object."""
+MAPPED = ("person", "project", "task", "phase", "cost_center")  # Codes, as columns
+
+
+def mapping_inputs(tx: Tx) -> Iterator[tuple[int, str, SourceRef, dt.date, Codes]]:
+    """(id, source, what the source called things, work date, the codes stored) of every
+    current entry in id order: what mapping reads, without loading entries whole.
+    Equal references are one object."""
     shared: dict[tuple[str, str, str, str], SourceRef] = {}
     c = time_entries.c
     rows = tx.conn.execute(
-        select(c.id, c.source, c.src_person, c.src_project, c.src_task, c.src_client)
+        select(
+            c.id, c.source, c.src_person, c.src_project, c.src_task, c.src_client, c.work_date,
+            *(c[name] for name in MAPPED),
+        )
         .where(c.workspace_id == tx.workspace_id)
+        .order_by(c.id)
         .execution_options(yield_per=CHUNK)
-    )
-    for id_, source, *said in rows:
-        key = tuple(said)
-        ref = shared.get(key)
+    )  # fmt: skip
+    for id_, source, person, project, task, client, day, *codes in rows:
+        said = (person, project, task, client)
+        ref = shared.get(said)
         if ref is None:
-            ref = shared[key] = SourceRef(*said)
-        yield id_, source, ref
+            ref = shared[said] = SourceRef(*said)
+        yield id_, source, ref, day, tuple(codes)
 
 
-MAPPED = ("person", "project", "task", "phase", "cost_center")
-
-
-def save_mapping(tx: Tx, before: Sequence[TimeEntry], after: Sequence[TimeEntry]) -> int:
-    """Store the codes mapping resolved, for the entries where they changed."""
-    changed = [
-        {"id": new.id, **{k: getattr(new, k) for k in MAPPED}}
-        for old, new in zip(before, after, strict=True)
-        if any(getattr(old, k) != getattr(new, k) for k in MAPPED)
-    ]
-    update_rows(tx.conn, time_entries, "id", changed)
-    return len(changed)
+def save_mapping(tx: Tx, changed: Iterable[tuple[int, Codes]]) -> None:
+    """Store the codes mapping resolved, for the entries where they changed (in id
+    order, so that each page of the table is written once)."""
+    rows = (
+        {"id": entry_id, **dict(zip(MAPPED, codes, strict=True))} for entry_id, codes in changed
+    )
+    while chunk := list(islice(rows, CHUNK)):
+        update_rows(tx.conn, time_entries, "id", chunk)
 
 
 def transfers(tx: Tx) -> dict[int, tuple[str, str]]:
