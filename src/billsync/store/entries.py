@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from billsync.domain.canonical import Canonical, supersedes
@@ -70,11 +70,6 @@ class IngestCounts:
             "unchanged": self.unchanged,
             "stale": self.stale,
         }
-
-
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def _fields(rec: Canonical) -> dict[str, Any]:
@@ -243,23 +238,15 @@ def _store_raw(
     )
 
 
-def _in_chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
-    # Stay under SQLite's bound-parameter limit.
-    yield from _chunks(values, 900)
-
-
 def _existing(tx: Tx, source: str, external_ids: Sequence[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for chunk in _in_chunks(external_ids):
-        rows = tx.conn.execute(
-            select(time_entries).where(
-                time_entries.c.workspace_id == tx.workspace_id,
-                time_entries.c.source == source,
-                time_entries.c.external_id.in_(chunk),
-            )
+    rows = tx.conn.execute(
+        select(time_entries).where(
+            time_entries.c.workspace_id == tx.workspace_id,
+            time_entries.c.source == source,
+            _among(tx, time_entries.c.external_id, external_ids),
         )
-        found.update({r.external_id: r for r in rows})
-    return found
+    )
+    return {r.external_id: r for r in rows}
 
 
 _ENTRY_COLUMNS = [
@@ -340,12 +327,15 @@ def _entry(row: Any, adjustments: tuple[WriteAdjustment, ...], shared: dict[Any,
     )  # fmt: skip
 
 
-def _among(tx: Tx, column: ColumnElement[int], ids: Sequence[int]) -> ColumnElement[bool]:
-    """`column IN ids`, the ids bound as one value: a plain IN binds a parameter per id,
-    and SQLAlchemy's work on those costs more than the lookups themselves."""
+def _among(
+    tx: Tx, column: ColumnElement[Any], values: Sequence[int] | Sequence[str]
+) -> ColumnElement[bool]:
+    """`column IN values`, the values bound as one: a plain IN binds a parameter per
+    value, and SQLAlchemy's work on those costs more than the lookups themselves."""
     if tx.conn.dialect.name == "postgresql":
-        return column == any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger)))
-    listed = func.json_each(json.dumps(list(ids))).table_valued("value")
+        kind = ARRAY(column.type)
+        return column == any_(bindparam(f"{column.key}_list", list(values), type_=kind))
+    listed = func.json_each(json.dumps(list(values))).table_valued("value")
     return column.in_(select(listed.c.value))
 
 
