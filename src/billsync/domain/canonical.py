@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -203,17 +203,25 @@ class _Reader:
         if not value:
             return None
         try:
-            stamp = dt.datetime.fromisoformat(value)
+            stamp = _moment(value, tz)
         except ValueError:
             self.fail(name, f"{value!r} is not an ISO 8601 date and time")
             return None
-        if stamp.tzinfo is None:
-            if tz is None:
-                if not quiet:
-                    self.fail(name, "has no UTC offset and no timezone is given")
-                return None
-            stamp = stamp.replace(tzinfo=tz)
+        if stamp is None:
+            if not quiet:
+                self.fail(name, "has no UTC offset and no timezone is given")
+            return None
         return stamp
+
+
+@lru_cache(maxsize=65_536)
+def _moment(value: str, tz: ZoneInfo | None) -> dt.datetime | None:
+    """The instant a time means, None when it needs a zone and has none. The same
+    clock times recur on every day's lines: each is read once, and lines share it."""
+    stamp = dt.datetime.fromisoformat(value)
+    if stamp.tzinfo is not None:
+        return stamp
+    return None if tz is None else stamp.replace(tzinfo=tz)
 
 
 def _duration(r: _Reader) -> int | None:
