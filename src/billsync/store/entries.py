@@ -317,9 +317,10 @@ def _entry(row: Any, adjustments: tuple[WriteAdjustment, ...], shared: dict[Any,
         cost_center,
     ) = row
     one = shared.setdefault
-    ref = SourceRef(src_person, src_project, src_task, src_client)
+    said = (src_person, src_project, src_task, src_client)
+    ref = shared.get(said) or one(said, SourceRef(*said))
     return TimeEntry(
-        id_, revision, one(source, source), external_id, one(ref, ref),
+        id_, revision, one(source, source), external_id, ref,
         one(work_date, work_date), seconds, one(timezone, timezone), start, end, notes,
         _APPROVAL[approval], billable, _CATEGORY[category], rate, deleted, _STATE[state],
         one(person, person), one(project, project), one(task, task), one(phase, phase),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, Numeric, String
@@ -16,7 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
-    from sqlalchemy.sql.type_api import _BindProcessorType
+    from sqlalchemy.sql.type_api import _BindProcessorType, _ResultProcessorType
 
 
 class Exact(TypeDecorator[Decimal]):
@@ -91,7 +92,23 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
         return process
 
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> _ResultProcessorType[dt.datetime] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        return _from_sqlite
+
     def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+@lru_cache(maxsize=65_536)
+def _from_sqlite(text: str | None) -> dt.datetime | None:
+    """An instant from the text SQLite keeps (UTC, no offset). Loading reads millions of
+    them and the same clock times recur: each is read once, and entries share it."""
+    if text is None:
+        return None
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
