@@ -34,17 +34,53 @@ def insert_rows(
     if not rows:
         return
     if conn.dialect.name != "sqlite":
-        statement = pg_insert(table)
-        if skip_existing:
-            statement = statement.on_conflict_do_nothing()
-        for i in range(0, len(rows), CHUNK):
-            conn.execute(statement, list(rows[i : i + CHUNK]))
+        _insert_server(conn, table, rows, skip_existing)
         return
     columns = list(rows[0])
+    pick = itemgetter(*columns)
+    _insert_sqlite(conn, table, columns, [pick(row) for row in rows], skip_existing)
+
+
+def insert_values(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    values: Sequence[Sequence[Any]],
+    *,
+    skip_existing: bool = False,
+) -> None:
+    """`insert_rows` for rows given as values in the order of `columns`: a bulk import
+    then builds no dict per row."""
+    if not values:
+        return
+    if conn.dialect.name != "sqlite":
+        rows = [dict(zip(columns, row, strict=True)) for row in values]
+        _insert_server(conn, table, rows, skip_existing)
+        return
+    _insert_sqlite(conn, table, columns, values, skip_existing)
+
+
+def _insert_server(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], skip_existing: bool
+) -> None:
+    statement = pg_insert(table)
+    if skip_existing:
+        statement = statement.on_conflict_do_nothing()
+    for i in range(0, len(rows), CHUNK):
+        conn.execute(statement, list(rows[i : i + CHUNK]))
+
+
+def _insert_sqlite(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    values: Sequence[Sequence[Any]],
+    skip_existing: bool,
+) -> None:
     marks = ", ".join("?" * len(columns))
     verb = "INSERT OR IGNORE" if skip_existing else "INSERT"
     sql = f"{verb} INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
-    _execute_many(conn, table, sql, columns, rows)
+    _execute_many(conn, table, sql, columns, values)
 
 
 def insert_all(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -72,7 +108,8 @@ def update_rows(
             conn.execute(statement, renamed[i : i + CHUNK])
         return
     sql = f"UPDATE {table.name} SET {', '.join(f'{c} = ?' for c in columns)} WHERE {key} = ?"
-    _execute_many(conn, table, sql, [*columns, key], rows)
+    pick = itemgetter(*columns, key)
+    _execute_many(conn, table, sql, [*columns, key], [pick(row) for row in rows])
 
 
 def _memoized(process: Callable[[Any], Any], column_type: TypeEngine[Any]) -> Callable[[Any], Any]:
@@ -84,7 +121,7 @@ def _memoized(process: Callable[[Any], Any], column_type: TypeEngine[Any]) -> Ca
     by_value = _python_type(column_type) in (dt.date, dt.datetime)
 
     def convert(value: Any) -> Any:
-        # The rows hold every value until the call ends, so an object's id is its own.
+        # The caller holds every value until the call ends, so an object's id is its own.
         key = value if by_value else id(value)
         done = memo.get(key)
         if done is None:
@@ -106,7 +143,7 @@ def _execute_many(
     table: Table,
     sql: str,
     columns: Sequence[str],
-    rows: Sequence[Mapping[str, Any]],
+    values: Sequence[Sequence[Any]],
 ) -> None:
     dialect = conn.dialect
     processors = [
@@ -114,8 +151,7 @@ def _execute_many(
         for index, name in enumerate(columns)
         if (process := table.c[name].type._cached_bind_processor(dialect)) is not None
     ]
-    pick = itemgetter(*columns)
-    params = [list(pick(row)) for row in rows]
+    params = [list(row) for row in values]
     for index, convert in processors:  # column by column: one lookup per column
         for values in params:
             value = values[index]

@@ -29,7 +29,7 @@ from billsync.domain.entries import (
 )
 from billsync.domain.mapping import Codes
 
-from .bulk import insert_rows, update_rows
+from .bulk import insert_values, update_rows
 from .db import Tx
 from .tables import entry_adjustments, raw_records, time_entries
 
@@ -72,24 +72,43 @@ class IngestCounts:
         }
 
 
+_FIELDS = (
+    "src_person",
+    "src_project",
+    "src_task",
+    "src_client",
+    "work_date",
+    "start_at",
+    "end_at",
+    "duration_seconds",
+    "timezone",
+    "notes",
+    "approval",
+    "billable",
+    "category",
+    "source_rate",
+    "deleted",
+)
+# A new entry's columns: what the import knows, then the record's _FIELDS.
+_NEW = ("workspace_id", "source", "external_id", "revision", "source_revision", "raw_sha256",
+        "updated_at", *_FIELDS)  # fmt: skip
+# A raw record's columns.
+_RAW = ("workspace_id", "source", "external_id", "sha256", "payload", "batch_id", "line_no",
+        "received_at")  # fmt: skip
+
+
+def _field_values(rec: Canonical) -> tuple[Any, ...]:
+    """The record's _FIELDS, in that order."""
+    ref = rec.ref
+    return (
+        ref.person, ref.project, ref.task, ref.client, rec.work_date, rec.start, rec.end,
+        rec.duration_seconds, rec.timezone, rec.notes, rec.approval.value, rec.billable,
+        rec.category.value, rec.source_rate, rec.deleted,
+    )  # fmt: skip
+
+
 def _fields(rec: Canonical) -> dict[str, Any]:
-    return {
-        "src_person": rec.ref.person,
-        "src_project": rec.ref.project,
-        "src_task": rec.ref.task,
-        "src_client": rec.ref.client,
-        "work_date": rec.work_date,
-        "start_at": rec.start,
-        "end_at": rec.end,
-        "duration_seconds": rec.duration_seconds,
-        "timezone": rec.timezone,
-        "notes": rec.notes,
-        "approval": rec.approval.value,
-        "billable": rec.billable,
-        "category": rec.category.value,
-        "source_rate": rec.source_rate,
-        "deleted": rec.deleted,
-    }
+    return dict(zip(_FIELDS, _field_values(rec), strict=True))
 
 
 def _content_of_row(row: Any) -> tuple[object, ...]:
@@ -144,26 +163,17 @@ def ingest(
 
     _store_raw(tx, source, hashed, batch_id, received_at)
     existing = _existing(tx, source, list(newest))
-    inserts: list[dict[str, Any]] = []
+    inserts: list[tuple[Any, ...]] = []  # in _NEW order
     updates: list[dict[str, Any]] = []
     restamped: list[dict[str, Any]] = []
     for external_id, (item, raw_sha) in newest.items():
         row = existing.get(external_id)
-        fields = _fields(item.record)
         if row is None:
             counts.new += 1
             inserts.append(
-                {
-                    "workspace_id": tx.workspace_id,
-                    "source": source,
-                    "external_id": external_id,
-                    "revision": 1,
-                    "source_revision": item.source_revision,
-                    "raw_sha256": raw_sha,
-                    "updated_at": received_at,
-                    **fields,
-                }
-            )
+                (tx.workspace_id, source, external_id, 1, item.source_revision, raw_sha,
+                 received_at, *_field_values(item.record))
+            )  # fmt: skip
         elif not supersedes(item.source_revision, row.source_revision):
             counts.stale += 1
         elif item.record.content() == _content_of_row(row):
@@ -173,6 +183,7 @@ def ingest(
                 restamped.append({"id": row.id, "source_revision": item.source_revision})
         else:
             counts.changed += 1
+            fields = _fields(item.record)
             updates.append(
                 {
                     "id": row.id,
@@ -198,7 +209,7 @@ def ingest(
                     _diff(before, fields)[1],
                 )
             )
-    insert_rows(tx.conn, time_entries, inserts)
+    insert_values(tx.conn, time_entries, _NEW, inserts)
     update_rows(tx.conn, time_entries, "id", updates)
     update_rows(tx.conn, time_entries, "id", restamped)
     return counts, revised
@@ -218,20 +229,21 @@ def _store_raw(
 ) -> None:
     """Every payload verbatim; one already stored (same id and hash) is kept once."""
     rows = {(item.record.external_id, sha): item for item, sha in hashed}
-    insert_rows(
+    insert_values(
         tx.conn,
         raw_records,
+        _RAW,
         [
-            {
-                "workspace_id": tx.workspace_id,
-                "source": source,
-                "external_id": external_id,
-                "sha256": sha,
-                "payload": item.payload,
-                "batch_id": batch_id,
-                "line_no": item.line_no,
-                "received_at": received_at,
-            }
+            (
+                tx.workspace_id,
+                source,
+                external_id,
+                sha,
+                item.payload,
+                batch_id,
+                item.line_no,
+                received_at,
+            )
             for (external_id, sha), item in rows.items()
         ],
         skip_existing=True,
