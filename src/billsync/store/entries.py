@@ -72,23 +72,10 @@ class IngestCounts:
         }
 
 
-_FIELDS = (
-    "src_person",
-    "src_project",
-    "src_task",
-    "src_client",
-    "work_date",
-    "start_at",
-    "end_at",
-    "duration_seconds",
-    "timezone",
-    "notes",
-    "approval",
-    "billable",
-    "category",
-    "source_rate",
-    "deleted",
-)
+# A record's own columns (what its source says), in _field_values order.
+_FIELDS = ("src_person", "src_project", "src_task", "src_client", "work_date", "start_at",
+           "end_at", "duration_seconds", "timezone", "notes", "approval", "billable",
+           "category", "source_rate", "deleted")  # fmt: skip
 # A new entry's columns: what the import knows, then the record's _FIELDS.
 _NEW = ("workspace_id", "source", "external_id", "revision", "source_revision", "raw_sha256",
         "updated_at", *_FIELDS)  # fmt: skip
