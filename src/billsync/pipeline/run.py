@@ -247,8 +247,9 @@ class _Rater:
             ):
                 if r.entry.id not in billed:
                     rated[r.entry.id] = r
-                    rating += [(r.entry.id, f) for f in r.findings]
-                    found += r.findings
+                    if r.findings:
+                        rating += [(r.entry.id, f) for f in r.findings]
+                        found += r.findings
         revisions = {e.id: e.revision for e in entries}
         self.revisions.update((i, revisions[i]) for f in found for i in f.entry_ids)
         blocked = _blocked(found, self.waived, revisions)
