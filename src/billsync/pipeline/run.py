@@ -71,7 +71,7 @@ class Prepared:
     # Entry id -> how its billable time differs from worked time, for entries in portions.
     written: dict[int, tuple[Adjustment, ...]]
     # Every entry and what rating made of it: kept only when asked (reports want them;
-    # a run does without, so its memory does not grow with the number of entries).
+    # a run does without, and holds a batch's entries only while it rates them).
     entries: dict[int, TimeEntry] = field(default_factory=dict)
     rated: dict[int, RatedEntry] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
