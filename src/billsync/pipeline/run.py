@@ -215,8 +215,9 @@ class _Rater:
     by_project: dict[str, Contract]
     billed: dict[int, int]
     waived: set[str]
-    findings: list[Finding] = field(default_factory=list)  # each batch's, rating's last
+    findings: list[Finding] = field(default_factory=list)  # validation's, batch by batch
     first: dict[str, int] = field(default_factory=dict)  # contract -> its first entry id
+    # Rating's findings by contract, with the entry each is about.
     rating: dict[str, list[tuple[int, Finding]]] = field(default_factory=dict)
     eligible: dict[str, list[Portion]] = field(default_factory=dict)
     revisions: dict[int, int] = field(default_factory=dict)
