@@ -365,7 +365,16 @@ def prepare(
     )
 
 
-def _threshold_findings(prep: Prepared, remaining: dict[str, list[Portion]]) -> list[Finding]:
+def _threshold_findings(prep: Prepared, plan: list[Planned]) -> list[Finding]:
+    """The threshold is judged on what the other invoices leave unbilled (what it takes
+    to know that is gone again before the drafts are written)."""
+    planned = {
+        p.entry_id for item in plan if item.due.kind != "threshold" for p in item.due.portions
+    }
+    remaining = {
+        code: [p for p in portions if p.entry_id not in planned]
+        for code, portions in prep.portions.items()
+    }
     found = (threshold_finding(prep.ws.contracts[code], p) for code, p in remaining.items())
     return [f for f in found if f is not None]
 
@@ -464,15 +473,7 @@ def run(
         prep = prepare(tx, today, progress, keep_entries=False)
         clock = time.perf_counter()
         plan = planner(tx, prep)
-        # The threshold is judged on what the other invoices leave unbilled.
-        planned = {
-            p.entry_id for item in plan if item.due.kind != "threshold" for p in item.due.portions
-        }
-        remaining = {
-            code: [p for p in portions if p.entry_id not in planned]
-            for code, portions in prep.portions.items()
-        }
-        findings = prep.findings + _threshold_findings(prep, remaining)
+        findings = prep.findings + _threshold_findings(prep, plan)
         synced = exception_store.sync(tx, findings, prep.revisions, audit)
         written = [
             draft_due(
