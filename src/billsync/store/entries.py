@@ -98,8 +98,10 @@ def _fields(rec: Canonical) -> dict[str, Any]:
     return dict(zip(_FIELDS, _field_values(rec), strict=True))
 
 
-def _content_of_row(row: Any) -> tuple[object, ...]:
-    return (
+def _canonical_of_row(row: Any, stamp: str | None = None, deleted: bool | None = None) -> Canonical:
+    """The stored revision as the parser would have made it."""
+    return Canonical(
+        row.external_id,
         SourceRef(row.src_person, row.src_project, row.src_task, row.src_client),
         row.work_date,
         row.duration_seconds,
@@ -111,8 +113,13 @@ def _content_of_row(row: Any) -> tuple[object, ...]:
         row.billable,
         Category(row.category),
         row.source_rate,
-        row.deleted,
+        stamp,
+        row.deleted if deleted is None else deleted,
     )
+
+
+def _content_of_row(row: Any) -> tuple[object, ...]:
+    return _canonical_of_row(row).content()
 
 
 @dataclass(frozen=True)
@@ -457,22 +464,7 @@ def tombstones(tx: Tx, source: str, external_ids: Sequence[str], stamp: str) -> 
     for external_id, row in _existing(tx, source, external_ids).items():
         if row.deleted:
             continue
-        record = Canonical(
-            external_id,
-            SourceRef(row.src_person, row.src_project, row.src_task, row.src_client),
-            row.work_date,
-            row.duration_seconds,
-            row.timezone,
-            row.start_at,
-            row.end_at,
-            row.notes,
-            Approval(row.approval),
-            row.billable,
-            Category(row.category),
-            row.source_rate,
-            stamp,
-            True,
-        )
+        record = _canonical_of_row(row, stamp, deleted=True)
         payload = json.dumps({"external_id": external_id, "deleted": True, "seen_missing": stamp})
         out.append(Incoming(record, payload, None, stamp))
     return out
