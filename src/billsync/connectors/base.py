@@ -162,6 +162,21 @@ class Source(ABC):
         """The record as canonical import fields (docs/import.md); `revision` and
         `deleted` included. Field errors are found by the canonical parser."""
 
+    def finish(
+        self, fields: dict[str, str], record: VendorRecord, timezone: str | None = None
+    ) -> dict[str, str]:
+        """`fields` with what every record ends with: `timezone` (the record's own zone,
+        else the connection's, if either is known), `revision` (the record's change
+        stamp) and `deleted`."""
+        timezone = timezone or self.context.connection.timezone
+        if timezone:
+            fields["timezone"] = timezone
+        if record.updated_at is not None:
+            fields["revision"] = record.updated_at.isoformat()
+        if record.deleted:
+            fields["deleted"] = "true"
+        return fields
+
     # Webhooks: a platform without them keeps these defaults.
     def handshake(self, request: WebhookRequest, secret: str | None) -> WebhookReply | None:
         return None

@@ -153,12 +153,17 @@ class VendorClient:
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """The response body, every number with a fraction an exact Decimal."""
         response = self.request(method, path, **kwargs)
+        return self.decode(response, f"{method} {path.split('?', 1)[0]}")
+
+    def decode(self, response: httpx.Response, call: str | None = None) -> Any:
+        """A response's body as `json` reads it (None when empty); `call` names it in
+        the error (default: the request's method and path)."""
         if not response.content:
             return None
         try:
             return json.loads(response.content, parse_float=Decimal)
         except ValueError as exc:
-            call = f"{method} {path.split('?', 1)[0]}"
+            call = call or f"{response.request.method} {response.request.url.path}"
             raise VendorError(self.platform, call, response.status_code, "not JSON") from exc
 
     def _backoff(self, attempt: int, hinted: float | None) -> float:

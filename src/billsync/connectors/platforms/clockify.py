@@ -32,6 +32,7 @@ import hmac
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,6 +51,7 @@ from ..base import (
     WebhookMalformed,
     WebhookRequest,
 )
+from ..fields import moment
 from ..http import VendorClient, VendorError, retry_after_header
 from ..registry import Platform, register
 
@@ -104,20 +106,24 @@ def wait_of(response: httpx.Response) -> float | None:
     return None
 
 
-def client(context: Context, *, base_url: str | None = None, timeout: float = 30.0) -> VendorClient:
-    return VendorClient(
+def client(context: Context, *, timeout: float = 30.0) -> VendorClient:
+    return context.client(
         NAME,
-        base_url or context.connection.base_url or PLATFORM.base_url,
+        BASE_URL,
         headers={
             "X-Api-Key": context.credentials["api_key"],
             "Accept": "application/json",
         },
-        transport=context.transport,
         timeout=timeout,
-        sleep=context.sleep,
         wait_of=wait_of,
         detail_of=detail_of,
     )
+
+
+def reports_client(context: Context, *, timeout: float = 30.0) -> VendorClient:
+    """The same client on the Reports API's host."""
+    connection = context.connection.model_copy(update={"base_url": reports_url(context)})
+    return client(replace(context, connection=connection), timeout=timeout)
 
 
 def reports_url(context: Context) -> str:
@@ -136,16 +142,6 @@ def reports_url(context: Context) -> str:
 def _obj(payload: dict[str, Any], name: str) -> dict[str, Any]:
     value = payload.get(name)
     return value if isinstance(value, dict) else {}
-
-
-def _moment(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        stamp = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
 
 
 def _rate(payload: dict[str, Any]) -> str | None:
@@ -172,7 +168,7 @@ class ClockifySource(Source):
         super().__init__(context, http)
         self.workspace = context.setting("workspace_id")
         timeout = http.client.timeout.read or 30.0
-        self.reports = client(context, base_url=reports_url(context), timeout=timeout)
+        self.reports = reports_client(context, timeout=timeout)
         self._directory: dict[str, dict[str, Any]] | None = None
         self._projects: dict[str, dict[str, Any]] | None = None
         self._tasks: dict[str, dict[str, dict[str, Any]]] = {}
@@ -204,7 +200,7 @@ class ClockifySource(Source):
         day = dt.timedelta(days=1)
         for rows in self._report(start - day, end + day):
             for row in rows:
-                began = _moment(_obj(row, "timeInterval").get("start"))
+                began = moment(_obj(row, "timeInterval").get("start"))
                 if began is None:
                     continue
                 tz = zone(self._zone_of(row) or "UTC")
@@ -227,7 +223,7 @@ class ClockifySource(Source):
             if GONE.search(said):
                 return None
             raise VendorError(NAME, f"GET {path}", 400, said)
-        entry = self._json(response, f"GET {path}")
+        entry = self.http.decode(response, f"GET {path}")
         if not isinstance(entry, dict) or not entry.get("id"):
             raise VendorError(NAME, f"GET {path}", response.status_code, "not a time entry")
         return VendorRecord(str(entry["id"]), entry, None)  # an entry carries no stamp
@@ -256,24 +252,20 @@ class ClockifySource(Source):
             "task": p.get("taskName") or task.get("name"),
             "client": p.get("clientName") or project.get("clientName"),
             "notes": p.get("description"),
-            "timezone": self._zone_of(p),
             "rate": _rate(p),
         }
         for name in ("start", "end"):
-            moment = _moment(interval.get(name))
-            values[name] = moment.isoformat() if moment else None
+            at = moment(interval.get(name))
+            values[name] = at.isoformat() if at else None
         if isinstance(p.get("billable"), bool):
             works = str(p.get("type") or "REGULAR").upper() not in NOT_WORK
             values["billable"] = "true" if p["billable"] and works else "false"
-        values["approval"] = self._approval(p, _moment(interval.get("start")))
-        if record.updated_at is not None:  # only the entity-change API gives one
-            values["revision"] = record.updated_at.isoformat()
+        values["approval"] = self._approval(p, moment(interval.get("start")))
         for name, value in values.items():
             if value:
                 out[name] = str(value)
-        if record.deleted:
-            out["deleted"] = "true"
-        return out
+        # A revision only where the entity-change API gave the record its stamp.
+        return self.finish(out, record, self._zone_of(p))
 
     # -- webhooks -------------------------------------------------------------------
 
@@ -336,12 +328,6 @@ class ClockifySource(Source):
     def _id(row: dict[str, Any]) -> str:
         return str(row.get("_id") or row.get("id") or "")
 
-    def _json(self, response: httpx.Response, call: str) -> Any:
-        try:
-            return json.loads(response.content, parse_float=Decimal)
-        except ValueError as exc:
-            raise VendorError(NAME, call, response.status_code, "not JSON") from exc
-
     def _changes(
         self, kind: str, first: dt.datetime, last: dt.datetime
     ) -> Iterator[list[dict[str, Any]]]:
@@ -361,7 +347,7 @@ class ClockifySource(Source):
                     "limit": CHANGES_PAGE_SIZE,
                 }
                 response = self.http.request("GET", path, params=params)
-                docs = self._json(response, f"GET {path}")
+                docs = self.http.decode(response, f"GET {path}")
                 if not isinstance(docs, list):
                     raise VendorError(NAME, f"GET {path}", 200, "not a list of changes")
                 if not docs:
@@ -376,7 +362,7 @@ class ClockifySource(Source):
         if not deleted and not _obj(doc, "timeInterval").get("end"):
             return None  # a running timer: it is read when it stops
         audit = _obj(doc, "auditMetadata")
-        stamp = _moment(audit.get("updatedAt")) or _moment(audit.get("createdAt"))
+        stamp = moment(audit.get("updatedAt")) or moment(audit.get("createdAt"))
         return VendorRecord(str(doc["id"]), doc, stamp, deleted)
 
     def _report(self, first: dt.date, last: dt.date) -> Iterator[list[dict[str, Any]]]:
@@ -403,7 +389,7 @@ class ClockifySource(Source):
                     },
                 }
                 response = self.reports.request("POST", path, json=body)
-                data = self._json(response, f"POST {path}")
+                data = self.reports.decode(response, f"POST {path}")
                 if not isinstance(data, dict):
                     raise VendorError(NAME, f"POST {path}", 200, "not a detailed report")
                 # Live responses spell it `timeentries`; the spec says `timeEntries`.
@@ -432,7 +418,7 @@ class ClockifySource(Source):
         while True:
             query = {**(params or {}), "page": page, "page-size": USERS_PAGE_SIZE}
             response = self.http.request("GET", path, params=query)
-            items = self._json(response, f"GET {path}")
+            items = self.http.decode(response, f"GET {path}")
             if not isinstance(items, list):
                 raise VendorError(NAME, f"GET {path}", 200, "not a list")
             found += [item for item in items if isinstance(item, dict) and item.get("id")]
@@ -493,7 +479,7 @@ class ClockifySource(Source):
             "page-size": APPROVALS_PAGE_SIZE,
         }
         response = self.http.request("GET", path, params=params)
-        items = self._json(response, f"GET {path}")
+        items = self.http.decode(response, f"GET {path}")
         if not isinstance(items, list):
             raise VendorError(NAME, f"GET {path}", 200, "not a list of approval requests")
         oldest = self._approved_reach
@@ -501,7 +487,7 @@ class ClockifySource(Source):
             request = _obj(item, "approvalRequest") if isinstance(item, dict) else {}
             if request.get("id") and _obj(request, "status").get("state") == "APPROVED":
                 self._approved.add(str(request["id"]))
-            began = _moment(_obj(request, "dateRange").get("start"))
+            began = moment(_obj(request, "dateRange").get("start"))
             if began is not None and (oldest is None or began < oldest):
                 oldest = began
         self._approved_page += 1

@@ -50,6 +50,7 @@ from billsync.connectors.base import (
     WebhookReply,
     WebhookRequest,
 )
+from billsync.connectors.fields import stamp
 from billsync.connectors.http import VendorClient, VendorError, retry_after_header
 from billsync.connectors.registry import Platform, register
 from billsync.errors import UserError
@@ -108,28 +109,18 @@ def client(context: Context) -> VendorClient:
     password; one host for the v9, Reports and Webhooks APIs."""
     token = context.credentials["api_token"]
     basic = base64.b64encode(f"{token}:api_token".encode()).decode()
-    return VendorClient(
+    return context.client(
         "toggl",
-        context.connection.base_url or PLATFORM.base_url,
+        BASE_URL,
         headers={
             "Authorization": f"Basic {basic}",
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": "billsync (toggl connector)",
         },
-        transport=context.transport,
-        sleep=context.sleep,
         wait_of=wait_of,
         detail_of=detail_of,
     )
-
-
-def _stamp(value: object) -> dt.datetime | None:
-    """An ISO 8601 time from Toggl, aware (Toggl writes `Z` or an offset)."""
-    if not isinstance(value, str) or not value:
-        return None
-    stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
 def _entry(row: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -233,10 +224,9 @@ class TogglSource(Source):
 
     def _parse(self, response: httpx.Response) -> list[Mapping[str, Any]]:
         call = f"POST {response.request.url.path}"
-        try:
-            rows = json.loads(response.content or b"[]", parse_float=Decimal)
-        except ValueError as exc:
-            raise VendorError("toggl", call, response.status_code, "not JSON") from exc
+        rows = self.http.decode(response, call)
+        if rows is None:
+            rows = []
         if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
             raise VendorError("toggl", call, response.status_code, "not a list of report rows")
         split = [one for row in rows for one in _rows(row)]
@@ -244,8 +234,8 @@ class TogglSource(Source):
             for row in split:
                 entry = _entry(row)
                 int(entry["id"])
-                _stamp(entry.get("at"))
-                _stamp(entry.get("start"))
+                stamp(entry.get("at"))
+                stamp(entry.get("start"))
         except (KeyError, TypeError, ValueError) as exc:
             raise VendorError(
                 "toggl", call, response.status_code, "a report row without a readable entry"
@@ -257,7 +247,7 @@ class TogglSource(Source):
         entry = _entry(row)
         if _running(entry):
             return None
-        return VendorRecord(str(entry["id"]), row, _stamp(entry.get("at")))
+        return VendorRecord(str(entry["id"]), row, stamp(entry.get("at")))
 
     def _body(self, first: dt.date, last: dt.date, **more: Any) -> dict[str, Any]:
         return {
@@ -295,8 +285,8 @@ class TogglSource(Source):
             records = []
             older = False
             for row in rows:
-                stamp = _stamp(_entry(row).get("at"))
-                if since is not None and stamp is not None and stamp < since:
+                changed = stamp(_entry(row).get("at"))
+                if since is not None and changed is not None and changed < since:
                     older = True  # the rest of the window changed before the watermark
                     break
                 record = self._record(row)
@@ -318,7 +308,7 @@ class TogglSource(Source):
             for rows in self._search(self._body(lo, hi, order_by="date", order_dir="ASC")):
                 for row in rows:
                     entry = _entry(row)
-                    begun = _stamp(entry.get("start"))
+                    begun = stamp(entry.get("start"))
                     if begun is not None and start <= begun.astimezone(zone).date() <= end:
                         found.add(str(entry["id"]))
         return found
@@ -339,7 +329,7 @@ class TogglSource(Source):
         entry = response.json() if response.status_code == 200 else None
         if not isinstance(entry, Mapping) or entry.get("server_deleted_at"):
             return None
-        begun = _stamp(entry.get("start"))
+        begun = stamp(entry.get("start"))
         if begun is None:
             return None
         day = begun.astimezone(self._zone()).date()
@@ -368,14 +358,12 @@ class TogglSource(Source):
                 out[key] = str(row[name])
         if row.get("client_name"):
             out["client"] = str(row["client_name"])
-        start, stop = _stamp(entry.get("start")), _stamp(entry.get("stop"))
+        start, stop = stamp(entry.get("start")), stamp(entry.get("stop"))
         seconds = entry.get("seconds")
         if start is not None and stop is None and isinstance(seconds, int) and seconds >= 0:
             stop = start + dt.timedelta(seconds=seconds)
         if start is not None and stop is not None:
             out["start"], out["end"] = start.isoformat(), stop.isoformat()
-        if self.context.connection.timezone:
-            out["timezone"] = self.context.connection.timezone
         if row.get("description"):
             out["notes"] = str(row["description"])
         approval = self._approval(row)
@@ -386,11 +374,7 @@ class TogglSource(Source):
         cents = row.get("hourly_rate_in_cents")
         if row.get("billable") is True and isinstance(cents, int | Decimal) and cents > 0:
             out["rate"] = str(Decimal(cents) / 100)
-        if record.updated_at is not None:
-            out["revision"] = record.updated_at.isoformat()
-        if record.deleted:
-            out["deleted"] = "true"
-        return out
+        return self.finish(out, record)
 
     def _approval(self, row: Mapping[str, Any]) -> str | None:
         """Toggl entries carry no approval (approvals live on premium timesheets).

@@ -61,10 +61,12 @@ from ..base import (
     WebhookReply,
     WebhookRequest,
 )
+from ..fields import stamp
 from ..http import VendorClient, VendorError, retry_after_header
 from ..registry import Platform, register
 
 NAME = "xero"
+BASE_URL = "https://api.xero.com"
 PROJECTS = "/projects.xro/2.0"
 ACCOUNTING = "/api.xro/2.0"
 PAGE_SIZE = 500  # the Projects API's largest page: fewer calls against 60 a minute
@@ -86,13 +88,11 @@ OAUTH = OAuth2Endpoints(
 
 
 def client(context: Context) -> VendorClient:
-    return VendorClient(
+    return context.client(
         NAME,
-        context.connection.base_url or PLATFORM.base_url,
+        BASE_URL,
         headers={"xero-tenant-id": context.setting("tenant_id"), "Accept": "application/json"},
         auth=OAuth2(NAME, context, OAUTH),
-        transport=context.transport,
-        sleep=context.sleep,
         wait_of=wait_of,
         detail_of=detail_of,
     )
@@ -152,10 +152,10 @@ def wait_of(response: httpx.Response) -> float | None:
 
 def utc_stamp(value: str) -> dt.datetime:
     """A Projects API time (`2020-02-28T03:24:29.2215641Z`) as an aware datetime."""
-    stamp = dt.datetime.fromisoformat(value)
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.UTC)
-    return stamp.astimezone(dt.UTC)
+    moment = stamp(value)
+    if moment is None:
+        raise ValueError("no time")
+    return moment.astimezone(dt.UTC)
 
 
 def iso_utc(stamp: dt.datetime) -> str:
@@ -374,8 +374,6 @@ class XeroTime(Source):
             start = utc_stamp(str(entry["dateUtc"]))
             end = start + dt.timedelta(minutes=int(entry["duration"]))
             out["start"], out["end"] = start.isoformat(), end.isoformat()
-        if self.context.connection.timezone:
-            out["timezone"] = self.context.connection.timezone  # Xero's entries carry none
         approval = self.context.connection.settings.get("approval", "approved").lower()
         out["approval"] = approval if approval in APPROVALS else "approved"
         status = str(entry.get("status") or "ACTIVE").upper()
@@ -385,9 +383,7 @@ class XeroTime(Source):
         rate = decimal_of((task.get("rate") or {}).get("value"))
         if charge == "TIME" and rate is not None:
             out["rate"] = str(rate)
-        if record.deleted:
-            out["deleted"] = "true"
-        return out
+        return self.finish(out, record)  # Xero's entries carry no zone
 
     # -- webhooks: Xero signs every delivery; it sends none for project time --------------
 
@@ -591,7 +587,7 @@ PLATFORM = register(
     Platform(
         name=NAME,
         title="Xero",
-        base_url="https://api.xero.com",
+        base_url=BASE_URL,
         client=client,
         source=XeroTime,
         sink=XeroInvoices,
