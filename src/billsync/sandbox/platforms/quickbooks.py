@@ -48,6 +48,7 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
 from ..base import CONTROL, AccountingSandbox, RateLimit, Setup, TimeSandbox, token
+from ..oauth import Grants, client_credentials
 from ..registry import register
 from ..seed import WorkItem, generate
 
@@ -365,9 +366,7 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         self._index_key: dict[str, tuple[int, int, str]] = {}
         self._names: dict[tuple[str, str], str] = {}  # (entity, name) -> id
         self._replies: dict[str, tuple[int, bytes]] = {}  # requestid -> first answer
-        self._access: dict[str, float] = {}  # access token -> expires (epoch)
-        self._refresh: dict[str, float] = {}
-        self._codes: dict[str, str] = {}  # authorization code -> redirect_uri
+        self.grants = Grants()  # refresh tokens noted with when they expire
         self._seed_clock: Iterator[dt.datetime] | None = None
         self.income_account_id = self._account("Services", "Income", "ServiceFeeIncome")
         self._account("Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable")
@@ -616,14 +615,10 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             ]
 
     def revoke(self) -> None:
-        with self._lock:
-            self._access.clear()
-            self._refresh.clear()
+        self.grants.revoke()
 
     def expire_tokens(self) -> None:
-        with self._lock:
-            for access in self._access:
-                self._access[access] = 0.0
+        self.grants.expire()
 
     def record_payment(self, invoice_id: str, amount: Decimal) -> None:
         """A customer paid (part of) an invoice: its Balance goes down."""
@@ -641,10 +636,8 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
     # -- OAuth2 ------------------------------------------------------------------------
 
     def _grant(self) -> dict[str, object]:
-        access, refresh = token("eyJ"), token("RT1-")
-        with self._lock:
-            self._access[access] = time.time() + ACCESS_SECONDS
-            self._refresh[refresh] = time.time() + REFRESH_SECONDS
+        expires = time.time() + REFRESH_SECONDS
+        access, refresh = self.grants.grant("eyJ", "RT1-", ACCESS_SECONDS, expires)
         return {
             "token_type": "bearer",
             "access_token": access,
@@ -663,20 +656,12 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             return reply({"error": "unsupported_response_type"}, 400)
         if "com.intuit.quickbooks.accounting" not in query.get("scope", "").split():
             return reply({"error": "invalid_scope"}, 400)
-        code = token("AB")
-        with self._lock:
-            self._codes[code] = redirect
+        code = self.grants.code("AB", redirect)
         target = {"code": code, "state": query.get("state", ""), "realmId": self.realm_id}
         return RedirectResponse(f"{redirect}?{urlencode(target)}", status_code=302)
 
     async def _token(self, request: Request) -> Response:
-        basic = request.headers.get("authorization", "")
-        try:
-            user, _, password = (
-                base64.b64decode(basic.removeprefix("Basic ")).decode().partition(":")
-            )
-        except ValueError:
-            user = password = ""
+        user, password = client_credentials(request)
         if not (
             hmac.compare_digest(user, self.client_id)
             and hmac.compare_digest(password, self.client_secret)
@@ -684,12 +669,12 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             return reply({"error": "invalid_client"}, 401)
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         grant = form.get("grant_type")
-        with self._lock:
+        with self.grants.lock:
             if grant == "authorization_code":
-                if self._codes.pop(form.get("code", ""), None) != form.get("redirect_uri"):
+                if self.grants.redeem(form.get("code", "")) != form.get("redirect_uri"):
                     return reply({"error": "invalid_grant"}, 400)
             elif grant == "refresh_token":
-                expires = self._refresh.pop(form.get("refresh_token", ""), None)
+                expires = self.grants.refresh.pop(form.get("refresh_token", ""), None)
                 if expires is None or expires < time.time():
                     return reply({"error": "invalid_grant"}, 400)
             else:
@@ -746,8 +731,7 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         self.minor_versions[request.query_params.get("minorversion")] += 1
         auth = request.headers.get("authorization", "")
         access = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
-        with self._lock:
-            expires = self._access.get(access)
+        expires = self.grants.expiry(access)
         if expires is None:
             return gateway_fault(
                 401, 3200, "AuthenticationFailed", "Token invalid", "AUTHENTICATION"

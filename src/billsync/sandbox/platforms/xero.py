@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import bisect
 import datetime as dt
 import hashlib
@@ -51,6 +50,7 @@ from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
 
 from ..base import AccountingSandbox, RateLimit, Setup, TimeSandbox, token
+from ..oauth import Grants, client_credentials
 from ..registry import register
 from ..seed import WorkItem
 
@@ -226,9 +226,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         self._invoices: dict[str, dict[str, Any]] = {}
         self._replies: dict[tuple[str, str], tuple[int, str]] = {}  # idempotency key -> answer
         # identity
-        self._access: dict[str, float] = {}  # token -> expires (epoch seconds)
-        self._refresh: dict[str, float | None] = {}  # token -> used at (None: unused)
-        self._codes: dict[str, str] = {}  # authorization code -> redirect_uri
+        self.grants = Grants()  # refresh tokens noted with when first used (None: unused)
         self._webhooks: list[str] = []
         self._sequence = 0
         if rate_limit is _DOCUMENTED:
@@ -445,14 +443,10 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             return [json.loads(dumps(inv), parse_float=Decimal) for inv in self._invoices.values()]
 
     def revoke(self) -> None:
-        with self._lock:
-            self._access.clear()
-            self._refresh.clear()
+        self.grants.revoke()
 
     def expire_tokens(self) -> None:
-        with self._lock:
-            past = time.time() - 1
-            self._access = {t: past for t in self._access}
+        self.grants.expire()
 
     # -- the data ------------------------------------------------------------------------
 
@@ -607,17 +601,12 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
     # -- identity ------------------------------------------------------------------------
 
     def _grant(self) -> tuple[str, str]:
-        with self._lock:
-            access, refresh = token("xa_"), token("xr_")
-            self._access[access] = time.time() + ACCESS_SECONDS
-            self._refresh[refresh] = None
-        return access, refresh
+        return self.grants.grant("xa_", "xr_", ACCESS_SECONDS, None)
 
     def _denied(self, request: Request, tenant: bool = True) -> Response | None:
         header = request.headers.get("authorization", "")
         scheme, _, bearer = header.partition(" ")
-        with self._lock:
-            expires = self._access.get(bearer) if scheme.lower() == "bearer" else None
+        expires = self.grants.expiry(bearer) if scheme.lower() == "bearer" else None
         if expires is None:
             return problem(401, "Unauthorized", "AuthenticationUnsuccessful")
         if expires <= time.time():
@@ -627,17 +616,6 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             return problem(403, "Forbidden", "AuthenticationUnsuccessful")
         return None
 
-    def _client_of(self, request: Request, form: Mapping[str, str]) -> tuple[str, str]:
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("basic "):
-            try:
-                decoded = base64.b64decode(header[6:]).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                return "", ""
-            client_id, _, secret = decoded.partition(":")
-            return client_id, secret
-        return form.get("client_id", ""), form.get("client_secret", "")
-
     async def _authorize(self, request: Request) -> Response:
         query = request.query_params
         if query.get("client_id") != self.client_id or query.get("response_type") != "code":
@@ -645,9 +623,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         redirect = query.get("redirect_uri", "")
         if not redirect:
             return PlainTextResponse("invalid_request: redirect_uri", status_code=400)
-        code = secrets.token_urlsafe(24)
-        with self._lock:
-            self._codes[code] = redirect
+        code = self.grants.code("", redirect)
         answer = {"code": code, "scope": query.get("scope", SCOPES)}
         if "state" in query:
             answer["state"] = query["state"]
@@ -657,23 +633,23 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
 
     async def _token(self, request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode(errors="replace")))
-        client_id, secret = self._client_of(request, form)
+        client_id, secret = client_credentials(request, form)
         if client_id != self.client_id or not hmac.compare_digest(secret, self.client_secret):
             return reply({"error": "invalid_client"}, 400)
         grant = form.get("grant_type")
-        with self._lock:
+        with self.grants.lock:
             if grant == "authorization_code":
-                redirect = self._codes.pop(form.get("code", ""), None)
+                redirect = self.grants.redeem(form.get("code", ""))
                 if redirect is None or redirect != form.get("redirect_uri", redirect):
                     return reply({"error": "invalid_grant"}, 400)
             elif grant == "refresh_token":
                 presented = form.get("refresh_token", "")
-                if presented not in self._refresh:
+                if presented not in self.grants.refresh:
                     return reply({"error": "invalid_grant"}, 400)
-                used = self._refresh[presented]
+                used = self.grants.refresh[presented]
                 if used is not None and time.time() - used > REFRESH_GRACE:
                     return reply({"error": "invalid_grant"}, 400)
-                self._refresh[presented] = used or time.time()
+                self.grants.refresh[presented] = used or time.time()
             else:
                 return reply({"error": "unsupported_grant_type"}, 400)
         access, refresh = self._grant()
