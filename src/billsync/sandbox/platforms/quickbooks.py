@@ -398,9 +398,23 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
     def _meta(self, at: dt.datetime) -> dict[str, str]:
         return {"CreateTime": stamp(at), "LastUpdatedTime": stamp(at)}
 
-    def _account(self, name: str, kind: str, detail: str) -> str:
+    def _named(self, entity: str, key: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """A new reference object (account, employee, customer, item) findable by `key`."""
         ident = self._new_id()
-        self.store["Account"][ident] = {
+        record = {
+            **fields,
+            "domain": "QBO",
+            "sparse": False,
+            "Id": ident,
+            "SyncToken": "0",
+            "MetaData": self._meta(dt.datetime.now(dt.UTC)),
+        }
+        self.store[entity][ident] = record
+        self._names[(entity, key.lower())] = ident
+        return record
+
+    def _account(self, name: str, kind: str, detail: str) -> str:
+        fields = {
             "Name": name,
             "SubAccount": False,
             "FullyQualifiedName": name,
@@ -410,22 +424,15 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             "AccountSubType": detail,
             "CurrentBalance": Decimal(0),
             "CurrencyRef": ref(self.home_currency),
-            "domain": "QBO",
-            "sparse": False,
-            "Id": ident,
-            "SyncToken": "0",
-            "MetaData": self._meta(dt.datetime.now(dt.UTC)),
         }
-        self._names[("Account", name.lower())] = ident
-        return ident
+        return str(self._named("Account", name, fields)["Id"])
 
     def _employee(self, name: str, email: str) -> str:
         found = self._names.get(("Employee", name.lower()))
         if found:
             return found
-        ident = self._new_id()
         given, _, family = name.partition(" ")
-        self.store["Employee"][ident] = {
+        fields = {
             "GivenName": given,
             "FamilyName": family,
             "DisplayName": name,
@@ -433,53 +440,42 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             "PrimaryEmailAddr": {"Address": email},
             "Active": True,
             "BillableTime": True,
-            "domain": "QBO",
-            "sparse": False,
-            "Id": ident,
-            "SyncToken": "0",
-            "MetaData": self._meta(dt.datetime.now(dt.UTC)),
         }
-        self._names[("Employee", name.lower())] = ident
-        return ident
+        return str(self._named("Employee", name, fields)["Id"])
 
     def _customer(self, name: str, parent: str | None = None) -> str:
         full = f"{self.store['Customer'][parent]['FullyQualifiedName']}:{name}" if parent else name
         found = self._names.get(("Customer", full.lower()))
         if found:
             return found
-        ident = self._new_id()
-        record: dict[str, Any] = {
-            "Taxable": False,
-            "Job": parent is not None,
-            "BillWithParent": False,
-            "Balance": Decimal(0),
-            "BalanceWithJobs": Decimal(0),
-            "CurrencyRef": ref(self.home_currency),
-            "PreferredDeliveryMethod": "Print",
-            "DisplayName": name,
-            "FullyQualifiedName": full,
-            "PrintOnCheckName": name,
-            "Active": True,
-            "domain": "QBO",
-            "sparse": False,
-            "Id": ident,
-            "SyncToken": "0",
-            "MetaData": self._meta(dt.datetime.now(dt.UTC)),
-        }
+        record = self._named(
+            "Customer",
+            full,
+            {
+                "Taxable": False,
+                "Job": parent is not None,
+                "BillWithParent": False,
+                "Balance": Decimal(0),
+                "BalanceWithJobs": Decimal(0),
+                "CurrencyRef": ref(self.home_currency),
+                "PreferredDeliveryMethod": "Print",
+                "DisplayName": name,
+                "FullyQualifiedName": full,
+                "PrintOnCheckName": name,
+                "Active": True,
+            },
+        )
         if parent:
             record["ParentRef"] = ref(parent)
             record["Level"] = 1
-        self.store["Customer"][ident] = record
-        self._names[("Customer", full.lower())] = ident
-        return ident
+        return str(record["Id"])
 
     def _item(self, name: str, rate: Decimal = Decimal(0)) -> str:
         found = self._names.get(("Item", name.lower()))
         if found:
             return found
-        ident = self._new_id()
         account = self.store["Account"][self.income_account_id]
-        self.store["Item"][ident] = {
+        fields = {
             "Name": name,
             "FullyQualifiedName": name,
             "Active": True,
@@ -487,14 +483,8 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             "UnitPrice": rate,
             "Taxable": False,
             "IncomeAccountRef": ref(self.income_account_id, account["Name"]),
-            "domain": "QBO",
-            "sparse": False,
-            "Id": ident,
-            "SyncToken": "0",
-            "MetaData": self._meta(dt.datetime.now(dt.UTC)),
         }
-        self._names[("Item", name.lower())] = ident
-        return ident
+        return str(self._named("Item", name, fields)["Id"])
 
     # -- time activities: the index by LastUpdatedTime --------------------------------
 

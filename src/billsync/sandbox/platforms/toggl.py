@@ -790,11 +790,9 @@ class TogglSandbox(TimeSandbox):
 
         @app.put("/webhooks/api/v1/subscriptions/{wid}/{sid}")
         async def update_subscription(request: Request, wid: str, sid: str) -> Response:
-            if (denied := self._hooks(request, wid)) is not None:
-                return denied
-            subscription = self.subscriptions.get(int(sid)) if sid.isdigit() else None
-            if subscription is None:
-                return _text(404, f"subscription {sid} was not found")
+            subscription = self._subscription_of(request, wid, sid)
+            if isinstance(subscription, Response):
+                return subscription
             body = await self._body(request)
             if isinstance(body, Response):
                 return body
@@ -815,11 +813,9 @@ class TogglSandbox(TimeSandbox):
 
         @app.patch("/webhooks/api/v1/subscriptions/{wid}/{sid}")
         async def toggle_subscription(request: Request, wid: str, sid: str) -> Response:
-            if (denied := self._hooks(request, wid)) is not None:
-                return denied
-            subscription = self.subscriptions.get(int(sid)) if sid.isdigit() else None
-            if subscription is None:
-                return _text(404, f"subscription {sid} was not found")
+            subscription = self._subscription_of(request, wid, sid)
+            if isinstance(subscription, Response):
+                return subscription
             body = await self._body(request)
             if isinstance(body, Response):
                 return body
@@ -831,21 +827,17 @@ class TogglSandbox(TimeSandbox):
 
         @app.delete("/webhooks/api/v1/subscriptions/{wid}/{sid}")
         async def delete_subscription(request: Request, wid: str, sid: str) -> Response:
-            if (denied := self._hooks(request, wid)) is not None:
-                return denied
-            subscription = self.subscriptions.pop(int(sid), None) if sid.isdigit() else None
-            if subscription is None:
-                return _text(404, f"subscription {sid} was not found")
+            subscription = self._subscription_of(request, wid, sid, remove=True)
+            if isinstance(subscription, Response):
+                return subscription
             subscription["deleted_at"] = _iso(dt.datetime.now(dt.UTC))
             return _json(self._public(subscription))
 
         @app.post("/webhooks/api/v1/ping/{wid}/{sid}")
         async def ping(request: Request, wid: str, sid: str) -> Response:
-            if (denied := self._hooks(request, wid)) is not None:
-                return denied
-            subscription = self.subscriptions.get(int(sid)) if sid.isdigit() else None
-            if subscription is None:
-                return _text(404, f"subscription {sid} was not found")
+            subscription = self._subscription_of(request, wid, sid)
+            if isinstance(subscription, Response):
+                return subscription
             threading.Thread(target=self._ping, args=(subscription,), daemon=True).start()
             return _json("OK")
 
@@ -871,6 +863,20 @@ class TogglSandbox(TimeSandbox):
 
     def _unauthorized(self) -> Response:
         return _text(401, "Incorrect username and/or password")
+
+    def _subscription_of(
+        self, request: Request, wid: str, sid: str, *, remove: bool = False
+    ) -> dict[str, Any] | Response:
+        """A subscription by its id (with `remove`, taken out); Toggl's refusal or 404."""
+        if (denied := self._hooks(request, wid)) is not None:
+            return denied
+        found = None
+        if sid.isdigit():
+            key = int(sid)
+            found = self.subscriptions.pop(key, None) if remove else self.subscriptions.get(key)
+        if found is None:
+            return _text(404, f"subscription {sid} was not found")
+        return found
 
     def _hooks(self, request: Request, wid: str) -> Response | None:
         """The Webhooks API's checks: its 403 words it differently from v9's."""

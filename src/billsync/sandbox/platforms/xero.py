@@ -185,6 +185,27 @@ def int_param(request: Request, name: str, default: int) -> int | None:
         return None
 
 
+def pagination(total: int, page: int, size: int) -> dict[str, int]:
+    return {
+        "page": page,
+        "pageSize": size,
+        "pageCount": (total + size - 1) // size,
+        "itemCount": total,
+    }
+
+
+def accounting_page(
+    request: Request, chosen: list[dict[str, Any]], per_page: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """An Accounting API list: all of it, or with `page` its page and its `pagination`."""
+    page = int_param(request, "page", 0)
+    if not page:
+        return chosen, {}
+    size = int_param(request, "pageSize", per_page) or per_page
+    extra = {"pagination": pagination(len(chosen), page, size)}
+    return chosen[(page - 1) * size : page * size], extra
+
+
 WHERE = re.compile(
     r'^\s*(?P<field>Name|AccountNumber|ContactStatus|EmailAddress)\s*==?\s*"(?P<value>(?:[^"\\]|\\.)*)"\s*$'
 )
@@ -700,15 +721,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
 
     @staticmethod
     def _paged(items: list[Any], total: int, page: int, size: int) -> dict[str, Any]:
-        return {
-            "pagination": {
-                "page": page,
-                "pageSize": size,
-                "pageCount": (total + size - 1) // size,
-                "itemCount": total,
-            },
-            "items": items,
-        }
+        return {"pagination": pagination(total, page, size), "items": items}
 
     async def _projects(self, request: Request) -> Response:
         denied = self._denied(request)
@@ -994,17 +1007,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
                     if str(contact.get(match["field"], "")).lower() != wanted.lower():
                         continue
                 chosen.append(dict(contact))
-        extra: dict[str, Any] = {}
-        page = int_param(request, "page", 0)
-        if page:
-            size = int_param(request, "pageSize", CONTACTS_PER_PAGE) or CONTACTS_PER_PAGE
-            extra["pagination"] = {
-                "page": page,
-                "pageSize": size,
-                "pageCount": (len(chosen) + size - 1) // size,
-                "itemCount": len(chosen),
-            }
-            chosen = chosen[(page - 1) * size : page * size]
+        chosen, extra = accounting_page(request, chosen, CONTACTS_PER_PAGE)
         return reply(self._envelope("Contacts", chosen, **extra))
 
     async def _create_contacts(self, request: Request) -> Response:
@@ -1072,17 +1075,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
                 and (not contacts or inv["Contact"]["ContactID"] in contacts)
                 and (not statuses or inv["Status"] in statuses)
             ]
-            extra: dict[str, Any] = {}
-            page = int_param(request, "page", 0)
-            if page:
-                size = int_param(request, "pageSize", INVOICES_PER_PAGE) or INVOICES_PER_PAGE
-                extra["pagination"] = {
-                    "page": page,
-                    "pageSize": size,
-                    "pageCount": (len(chosen) + size - 1) // size,
-                    "itemCount": len(chosen),
-                }
-                chosen = chosen[(page - 1) * size : page * size]
+            chosen, extra = accounting_page(request, chosen, INVOICES_PER_PAGE)
             items = [self._invoice_out(inv, summary) for inv in chosen]
             body = dumps(self._envelope("Invoices", items, **extra))
         return Response(body, 200, media_type="application/json")
