@@ -790,12 +790,10 @@ class TogglSandbox(TimeSandbox):
 
         @app.put("/webhooks/api/v1/subscriptions/{wid}/{sid}")
         async def update_subscription(request: Request, wid: str, sid: str) -> Response:
-            subscription = self._subscription_of(request, wid, sid)
-            if isinstance(subscription, Response):
-                return subscription
-            body = await self._body(request)
-            if isinstance(body, Response):
-                return body
+            change = await self._subscription_change(request, wid, sid)
+            if isinstance(change, Response):
+                return change
+            subscription, body = change
             with self._lock:
                 others = {k: v for k, v in self.subscriptions.items() if k != int(sid)}
                 problem = self._subscription_problem(body, others.values())
@@ -813,12 +811,10 @@ class TogglSandbox(TimeSandbox):
 
         @app.patch("/webhooks/api/v1/subscriptions/{wid}/{sid}")
         async def toggle_subscription(request: Request, wid: str, sid: str) -> Response:
-            subscription = self._subscription_of(request, wid, sid)
-            if isinstance(subscription, Response):
-                return subscription
-            body = await self._body(request)
-            if isinstance(body, Response):
-                return body
+            change = await self._subscription_change(request, wid, sid)
+            if isinstance(change, Response):
+                return change
+            subscription, body = change
             if not isinstance(body.get("enabled"), bool):
                 return _text(400, "enabled is required")
             subscription["enabled"] = body["enabled"]
@@ -877,6 +873,18 @@ class TogglSandbox(TimeSandbox):
         if found is None:
             return _text(404, f"subscription {sid} was not found")
         return found
+
+    async def _subscription_change(
+        self, request: Request, wid: str, sid: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | Response:
+        """A subscription and the change asked for it; Toggl's refusal, 404 or 400."""
+        subscription = self._subscription_of(request, wid, sid)
+        if isinstance(subscription, Response):
+            return subscription
+        body = await self._body(request)
+        if isinstance(body, Response):
+            return body
+        return subscription, body
 
     def _hooks(self, request: Request, wid: str) -> Response | None:
         """The Webhooks API's checks: its 403 words it differently from v9's."""

@@ -973,6 +973,24 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             name: items,
         }
 
+    async def _write(
+        self, request: Request, name: str
+    ) -> tuple[str | None, list[dict[str, Any]]] | Response:
+        """An Accounting API write: its idempotency key and its documents ({name: [...]}
+        or one object); else Xero's refusal, the answer to the key's first use, or 400."""
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        key = request.headers.get("idempotency-key")
+        cached = self._replayed(key)
+        if cached is not None:
+            return cached
+        body = await self._json_body(request)
+        given = body.get(name) if isinstance(body, dict) and name in body else [body]
+        if not isinstance(given, list) or not all(isinstance(d, dict) for d in given):
+            return accounting_error(400, "ValidationException", "The request body is not valid")
+        return key, given
+
     async def _json_body(self, request: Request) -> Any:
         try:
             return json.loads(await request.body(), parse_float=Decimal)
@@ -1011,17 +1029,10 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         return reply(self._envelope("Contacts", chosen, **extra))
 
     async def _create_contacts(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
-        key = request.headers.get("idempotency-key")
-        cached = self._replayed(key)
-        if cached is not None:
-            return cached
-        body = await self._json_body(request)
-        given = body.get("Contacts") if isinstance(body, dict) and "Contacts" in body else [body]
-        if not isinstance(given, list) or not all(isinstance(c, dict) for c in given):
-            return accounting_error(400, "ValidationException", "The request body is not valid")
+        write = await self._write(request, "Contacts")
+        if isinstance(write, Response):
+            return write
+        key, given = write
         elements, created = [], []
         with self._lock:
             names = {
@@ -1111,17 +1122,10 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         return await self._save_invoices(request, update=True)
 
     async def _save_invoices(self, request: Request, update: bool) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
-        key = request.headers.get("idempotency-key")
-        cached = self._replayed(key)
-        if cached is not None:
-            return cached
-        body = await self._json_body(request)
-        given = body.get("Invoices") if isinstance(body, dict) and "Invoices" in body else [body]
-        if not isinstance(given, list) or not all(isinstance(i, dict) for i in given):
-            return accounting_error(400, "ValidationException", "The request body is not valid")
+        write = await self._write(request, "Invoices")
+        if isinstance(write, Response):
+            return write
+        key, given = write
         summarize = request.query_params.get("summarizeErrors", "true").lower() != "false"
         unitdp = 4 if request.query_params.get("unitdp") == "4" else 2
         results: list[tuple[dict[str, Any], list[str], str | None]] = []
