@@ -713,9 +713,7 @@ class TogglSandbox(TimeSandbox):
 
         @app.post("/api/v9/workspaces/{wid}/time_entries")
         async def create(request: Request, wid: str) -> Response:
-            if (denied := wid_ok(request, wid)) is not None:
-                return denied
-            body = await self._body(request)
+            body = await self._workspace_body(request, wid)
             if isinstance(body, Response):
                 return body
             made = self._create(body)
@@ -726,9 +724,7 @@ class TogglSandbox(TimeSandbox):
 
         @app.put("/api/v9/workspaces/{wid}/time_entries/{entry_id}")
         async def update(request: Request, wid: str, entry_id: str) -> Response:
-            if (denied := wid_ok(request, wid)) is not None:
-                return denied
-            body = await self._body(request)
+            body = await self._workspace_body(request, wid)
             if isinstance(body, Response):
                 return body
             with self._lock:
@@ -754,9 +750,7 @@ class TogglSandbox(TimeSandbox):
 
         @app.post("/reports/api/v3/workspace/{wid}/search/time_entries")
         async def detailed(request: Request, wid: str) -> Response:
-            if (denied := wid_ok(request, wid)) is not None:
-                return denied
-            body = await self._body(request)
+            body = await self._workspace_body(request, wid)
             if isinstance(body, Response):
                 return body
             return self._detailed(body)
@@ -900,6 +894,11 @@ class TogglSandbox(TimeSandbox):
         if wid != str(self.workspace_id):
             return _text(403, "Workspace not found/accessible")
         return None
+
+    async def _workspace_body(self, request: Request, wid: str) -> dict[str, Any] | Response:
+        """A call's JSON object, for the caller's own workspace; else Toggl's refusal."""
+        denied = self._workspace(request, wid)
+        return denied if denied is not None else await self._body(request)
 
     @staticmethod
     async def _body(request: Request) -> dict[str, Any] | Response:

@@ -706,6 +706,10 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
     # -- Projects API --------------------------------------------------------------------
 
     def _page_of(self, request: Request) -> tuple[int, int] | Response:
+        """The page a Projects API list asks for; Xero's refusal of the caller or page."""
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
         page = int_param(request, "page", 1)
         size = int_param(request, "pageSize", 50)
         if page is None or page < 1:
@@ -724,9 +728,6 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         return {"pagination": pagination(total, page, size), "items": items}
 
     async def _projects(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
         paging = self._page_of(request)
         if isinstance(paging, Response):
             return paging
@@ -759,9 +760,6 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             return reply(self._project_out(project))
 
     async def _users(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
         paging = self._page_of(request)
         if isinstance(paging, Response):
             return paging
@@ -771,9 +769,6 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         return reply(self._paged(users[(page - 1) * size : page * size], len(users), page, size))
 
     async def _tasks(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
         paging = self._page_of(request)
         if isinstance(paging, Response):
             return paging
@@ -795,9 +790,6 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         return reply(self._paged(items, len(chosen), page, size))
 
     async def _time(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
         paging = self._page_of(request)
         if isinstance(paging, Response):
             return paging
