@@ -88,6 +88,20 @@ class Context:
             )
         return value
 
+    def date_setting(self, name: str) -> dt.date | None:
+        """A setting that is a date (YYYY-MM-DD); None when it is not set."""
+        value = self.connection.settings.get(name)
+        if not value:
+            return None
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise self.bad_setting(name, f"must be a date (YYYY-MM-DD), not {value!r}") from None
+
+    def bad_setting(self, name: str, problem: str) -> UserError:
+        """The error for a setting the connector cannot use: `problem` says why."""
+        return UserError(f"connection {self.connection.code!r}: setting {name!r} {problem}")
+
 
 @dataclass(frozen=True)
 class VendorRecord:

@@ -56,6 +56,20 @@ def retry_after_header(response: httpx.Response) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
+def window_wait(window: float) -> Callable[[httpx.Response], float | None]:
+    """A `wait_of` for a vendor whose 429 may come without Retry-After: Retry-After
+    when given, else on a 429 the vendor's rate-limit `window` (seconds), since a
+    shorter back-off would be throttled again; else None (the core's back-off)."""
+
+    def wait_of(response: httpx.Response) -> float | None:
+        hinted = retry_after_header(response)
+        if hinted is None and response.status_code == 429:
+            return window
+        return hinted
+
+    return wait_of
+
+
 def default_detail(response: httpx.Response) -> str:
     return response.text
 

@@ -40,7 +40,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from billsync.domain.canonical import zone
-from billsync.errors import UserError
 
 from ..base import (
     Context,
@@ -52,7 +51,7 @@ from ..base import (
     WebhookRequest,
 )
 from ..fields import moment
-from ..http import VendorClient, VendorError, retry_after_header
+from ..http import VendorClient, VendorError, window_wait
 from ..registry import Platform, register
 
 NAME = "clockify"
@@ -94,16 +93,9 @@ def _said(response: httpx.Response) -> str:
         return response.text
 
 
-def wait_of(response: httpx.Response) -> float | None:
-    """Retry-After when given; Clockify documents none for its 429 ("Too many
-    requests"), and its limit is per second, so a throttled call waits for the next
-    second instead of a shorter back-off that would be throttled again."""
-    hinted = retry_after_header(response)
-    if hinted is not None:
-        return hinted
-    if response.status_code == 429:
-        return RATE_WINDOW
-    return None
+# Retry-After when given; Clockify documents none for its 429 ("Too many requests"),
+# and its limit is per second, so a throttled call waits for the next second.
+wait_of = window_wait(RATE_WINDOW)
 
 
 def client(context: Context, *, timeout: float = 30.0) -> VendorClient:
@@ -312,17 +304,8 @@ class ClockifySource(Source):
     # -- helpers --------------------------------------------------------------------
 
     def _history_start(self, now: dt.datetime) -> dt.date:
-        given = self.context.connection.settings.get("history_start")
-        if not given:
-            return (now.astimezone(dt.UTC) - dt.timedelta(days=HISTORY_DAYS)).date()
-        try:
-            return dt.date.fromisoformat(given.strip())
-        except ValueError:
-            raise self._bad_setting("history_start", "a date (YYYY-MM-DD)") from None
-
-    def _bad_setting(self, name: str, what: str) -> UserError:
-        code = self.context.connection.code
-        return UserError(f"connection {code!r}: setting {name!r} must be {what}")
+        given = self.context.date_setting("history_start")
+        return given or (now.astimezone(dt.UTC) - dt.timedelta(days=HISTORY_DAYS)).date()
 
     @staticmethod
     def _id(row: dict[str, Any]) -> str:

@@ -29,7 +29,7 @@ import httpx
 
 from billsync.connectors.base import Context, Page, Source, VendorRecord
 from billsync.connectors.fields import stamp
-from billsync.connectors.http import VendorClient, VendorError, retry_after_header
+from billsync.connectors.http import VendorClient, VendorError, window_wait
 from billsync.connectors.registry import Platform, register
 
 NAME = "harvest"
@@ -53,13 +53,9 @@ def detail_of(response: httpx.Response) -> str:
     return ": ".join(said) or response.reason_phrase
 
 
-def wait_of(response: httpx.Response) -> float | None:
-    """Retry-After (seconds) when Harvest sends it; a throttled answer without it waits
-    one whole throttle window. Harvest documents no other rate-limit headers."""
-    hinted = retry_after_header(response)
-    if hinted is None and response.status_code == 429:
-        return THROTTLE_WINDOW
-    return hinted
+# Retry-After (seconds) when Harvest sends it; a throttled answer without it waits one
+# whole throttle window. Harvest documents no other rate-limit headers.
+wait_of = window_wait(THROTTLE_WINDOW)
 
 
 def client(context: Context, *, timeout: float = 30.0) -> VendorClient:

@@ -46,7 +46,7 @@ from ..base import (
     WebhookMalformed,
     WebhookRequest,
 )
-from ..http import AuthFailed, VendorClient, VendorError, retry_after_header
+from ..http import AuthFailed, VendorClient, VendorError, window_wait
 from ..registry import Platform, register
 
 NAME = "quickbooks"
@@ -130,15 +130,9 @@ def intuit_message(response: httpx.Response) -> str:
     return "; ".join(said)
 
 
-def wait_of(response: httpx.Response) -> float | None:
-    """Retry-After where it is given; a throttled answer without one waits out Intuit's
-    one-minute window; a 5xx gets the core's back-off."""
-    hinted = retry_after_header(response)
-    if hinted is not None:
-        return hinted
-    if response.status_code == 429:
-        return THROTTLE_WINDOW
-    return None
+# Retry-After where it is given; a throttled answer without one waits out Intuit's
+# one-minute window; a 5xx gets the core's back-off.
+wait_of = window_wait(THROTTLE_WINDOW)
 
 
 def client(context: Context) -> VendorClient:

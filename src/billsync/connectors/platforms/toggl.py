@@ -53,7 +53,6 @@ from billsync.connectors.base import (
 from billsync.connectors.fields import stamp
 from billsync.connectors.http import VendorClient, VendorError, retry_after_header
 from billsync.connectors.registry import Platform, register
-from billsync.errors import UserError
 
 BASE_URL = "https://api.track.toggl.com"
 REPORTS = "/reports/api/v3/workspace/{workspace_id}/search/time_entries"
@@ -158,9 +157,8 @@ class TogglSource(Source):
     def workspace_id(self) -> str:
         value = self.context.setting("workspace_id")
         if not value.isdigit():
-            raise UserError(
-                f"connection {self.context.connection.code!r}: setting 'workspace_id' "
-                f"must be the workspace's number, not {value!r}"
+            raise self.context.bad_setting(
+                "workspace_id", f"must be the workspace's number, not {value!r}"
             )
         return value
 
@@ -171,18 +169,9 @@ class TogglSource(Source):
         (the last one may reach further: a short tail window would hide the time
         beyond it from `pull`'s look ahead)."""
         today = self.context.now().astimezone(self._zone()).date()
-        setting = self.context.connection.settings.get("history_start")
-        try:
-            first = (
-                dt.date.fromisoformat(setting)
-                if setting
-                else today - dt.timedelta(days=HISTORY_DAYS)
-            )
-        except ValueError:
-            raise UserError(
-                f"connection {self.context.connection.code!r}: setting 'history_start' "
-                f"must be a date (YYYY-MM-DD), not {setting!r}"
-            ) from None
+        first = self.context.date_setting("history_start")
+        if first is None:
+            first = today - dt.timedelta(days=HISTORY_DAYS)
         ahead = today + dt.timedelta(days=AHEAD_DAYS)
         windows = []
         while first <= ahead:

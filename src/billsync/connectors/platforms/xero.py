@@ -44,8 +44,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from billsync.errors import UserError
-
 from ..auth import OAuth2, OAuth2Endpoints
 from ..base import (
     Context,
@@ -473,9 +471,9 @@ class XeroInvoices(Sink):
         contact_id = self._contact(invoice, idempotency_key)
         status = self.context.connection.settings.get("invoice_status", "AUTHORISED").upper()
         if status not in INVOICE_STATUSES:
-            raise UserError(
-                f"connection {self.context.connection.code!r}: setting 'invoice_status' must be "
-                f"one of {', '.join(sorted(INVOICE_STATUSES))}, not {status!r}"
+            raise self.context.bad_setting(
+                "invoice_status",
+                f"must be one of {', '.join(sorted(INVOICE_STATUSES))}, not {status!r}",
             )
         document: dict[str, Any] = {
             "Type": "ACCREC",
@@ -577,9 +575,10 @@ def tax_type_of(context: Context, percent: Decimal) -> str:
                 return code.strip()
         except InvalidOperation:
             break
-    raise UserError(
-        f"connection {context.connection.code!r}: setting 'tax_types' has no Xero tax type "
-        f"for {percent}% (write it as PERCENT=TAXTYPE pairs, e.g. 25=OUTPUT2,0=NONE)"
+    raise context.bad_setting(
+        "tax_types",
+        f"has no Xero tax type for {percent}% "
+        "(write it as PERCENT=TAXTYPE pairs, e.g. 25=OUTPUT2,0=NONE)",
     )
 
 
