@@ -10,6 +10,7 @@ Sink.create_invoice     -> the invoice at the vendor, with its number and status
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -122,6 +123,13 @@ class WebhookRequest:
     headers: Mapping[str, str]  # names in lower case
     body: bytes
     query: Mapping[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        """The body as JSON; WebhookMalformed when it is not."""
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise WebhookMalformed("the body is not JSON") from exc
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -279,10 +278,7 @@ class ClockifySource(Source):
         kind = request.headers.get(EVENT_TYPE, "").strip().upper()
         if not kind:
             raise WebhookMalformed("no Clockify-Webhook-Event-Type header")
-        try:
-            body = json.loads(request.body)
-        except ValueError as exc:
-            raise WebhookMalformed("the body is not JSON") from exc
+        body = request.json()
         if kind not in UPSERT_EVENTS | DELETE_EVENTS:
             return []  # a project, user, timer start ...: not finished time
         if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:

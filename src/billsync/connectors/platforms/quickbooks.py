@@ -382,10 +382,7 @@ class QuickBooksSource(Source):
     def events(self, request: WebhookRequest) -> list[WebhookEvent]:
         """TimeActivity changes of this connection's company, from the eventNotifications
         body or the CloudEvents array; Intuit sends ids only, so record is None."""
-        try:
-            body = json.loads(request.body)
-        except ValueError as exc:
-            raise WebhookMalformed("the body is not JSON") from exc
+        body = request.json()
         realm = self.context.setting("realm_id")
         changes: list[tuple[str, str, str, str]] = []  # realm, entity, id, kind
         try:

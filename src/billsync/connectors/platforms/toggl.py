@@ -377,16 +377,6 @@ class TogglSource(Source):
 
     # -- webhooks ------------------------------------------------------------------
 
-    @staticmethod
-    def _json(body: bytes) -> dict[str, Any]:
-        try:
-            event = json.loads(body, parse_float=Decimal)
-        except ValueError as exc:
-            raise WebhookMalformed("the body is not JSON") from exc
-        if not isinstance(event, dict) or "payload" not in event:
-            raise WebhookMalformed("not a Toggl webhook event (no payload)")
-        return event
-
     def handshake(self, request: WebhookRequest, secret: str | None) -> WebhookReply | None:
         """Toggl validates a new subscription with a PING carrying `validation_code`:
         a 2xx answer echoing {"validation_code": code} validates it at once."""
@@ -417,7 +407,9 @@ class TogglSource(Source):
         return hmac.compare_digest(expected, digest.strip().lower())
 
     def events(self, request: WebhookRequest) -> list[WebhookEvent]:
-        event = self._json(request.body)
+        event = request.json()
+        if not isinstance(event, dict) or "payload" not in event:
+            raise WebhookMalformed("not a Toggl webhook event (no payload)")
         payload = event["payload"]
         if payload == "ping":
             return []

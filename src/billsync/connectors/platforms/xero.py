@@ -410,10 +410,7 @@ class XeroTime(Source):
         "lastEventSequence", "entropy"}. Its categories are INVOICE, CONTACT, CREDITNOTE
         and SUBSCRIPTION: none is project time, so only an event whose resourceUrl names
         a Projects time entry becomes an event here (by id; the pipeline fetches it)."""
-        try:
-            body = json.loads(request.body)
-        except ValueError as exc:
-            raise WebhookMalformed("not JSON") from exc
+        body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
             raise WebhookMalformed("no events list")
         for name in ("firstEventSequence", "lastEventSequence", "entropy"):
