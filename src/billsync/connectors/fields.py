@@ -1,4 +1,4 @@
-"""What connectors share in reading a vendor's record: the vendors' time stamps.
+"""What connectors share in reading a vendor's record: its time stamps and numbers.
 
 stamp("2026-10-05T07:52:10Z")  -> 2026-10-05 07:52:10+00:00
 stamp("2026-10-05T09:52:10+02:00") keeps its offset; a stamp without one is UTC
@@ -9,6 +9,8 @@ moment("yesterday")            -> None   (for vendors whose stamps are optional)
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 
 def stamp(value: object) -> dt.datetime | None:
@@ -26,3 +28,15 @@ def moment(value: object) -> dt.datetime | None:
         return stamp(value)
     except ValueError:
         return None
+
+
+def decimal_of(value: Any) -> Decimal | None:
+    """A vendor JSON number exactly as it was written (read back through its text);
+    None for no number, a boolean, or one that is not finite."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None

@@ -32,7 +32,6 @@ import hmac
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,7 +48,7 @@ from ..base import (
     WebhookMalformed,
     WebhookRequest,
 )
-from ..fields import moment
+from ..fields import decimal_of, moment
 from ..http import VendorClient, VendorError, window_wait
 from ..registry import Platform, register
 
@@ -139,13 +138,8 @@ def _rate(payload: dict[str, Any]) -> str | None:
     """The billable rate: `hourlyRate.amount`, or a report row's `rate`, in cents."""
     hourly = payload.get("hourlyRate")
     cents: Any = hourly.get("amount") if isinstance(hourly, dict) else payload.get("rate")
-    if cents is None or isinstance(cents, bool):
-        return None
-    try:
-        amount = Decimal(str(cents))
-    except ArithmeticError:
-        return None
-    return str(amount.scaleb(-2))
+    amount = decimal_of(cents)
+    return str(amount.scaleb(-2)) if amount is not None else None
 
 
 def _stamp(day: dt.date, end: bool = False) -> str:

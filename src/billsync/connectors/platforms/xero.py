@@ -59,7 +59,7 @@ from ..base import (
     WebhookReply,
     WebhookRequest,
 )
-from ..fields import stamp
+from ..fields import decimal_of, stamp
 from ..http import VendorClient, VendorError, retry_after_header
 from ..registry import Platform, register
 
@@ -158,17 +158,6 @@ def utc_stamp(value: str) -> dt.datetime:
 
 def iso_utc(stamp: dt.datetime) -> str:
     return stamp.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def decimal_of(value: Any) -> Decimal | None:
-    """A vendor JSON number exactly as it was written (read back through its text)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
 
 
 def json_bytes(value: Any) -> bytes:
