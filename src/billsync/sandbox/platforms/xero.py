@@ -723,6 +723,17 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             )
         return page, size
 
+    def _page(
+        self,
+        chosen: list[dict[str, Any]],
+        page: int,
+        size: int,
+        out: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Page `page` of `chosen`, each item as `out` writes it, with its pagination."""
+        items = chosen[(page - 1) * size : page * size]
+        return self._paged([out(i) for i in items] if out else items, len(chosen), page, size)
+
     @staticmethod
     def _paged(items: list[Any], total: int, page: int, size: int) -> dict[str, Any]:
         return {"pagination": pagination(total, page, size), "items": items}
@@ -746,8 +757,8 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
                 and (not states or p["status"] in states)
                 and (not contact or p["contactId"] == contact)
             ]
-            items = [self._project_out(p) for p in chosen[(page - 1) * size : page * size]]
-        return reply(self._paged(items, len(chosen), page, size))
+            body = self._page(chosen, page, size, self._project_out)
+        return reply(body)
 
     async def _project(self, request: Request) -> Response:
         denied = self._denied(request)
@@ -766,7 +777,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         page, size = paging
         with self._lock:
             users = list(self.users.values())
-        return reply(self._paged(users[(page - 1) * size : page * size], len(users), page, size))
+        return reply(self._page(users, page, size))
 
     async def _tasks(self, request: Request) -> Response:
         paging = self._page_of(request)
@@ -786,8 +797,8 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
                 if (not wanted or t["taskId"] in wanted)
                 and (not charge or t["chargeType"] == charge)
             ]
-            items = [self._task_out(t) for t in chosen[(page - 1) * size : page * size]]
-        return reply(self._paged(items, len(chosen), page, size))
+            body = self._page(chosen, page, size, self._task_out)
+        return reply(body)
 
     async def _time(self, request: Request) -> Response:
         paging = self._page_of(request)
