@@ -995,6 +995,17 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
                 f"Invalid Reference Id : {kind} assigned is {value}",
             )
 
+        def name_taken(kind: str, given: Any) -> Response | None:
+            taken = self._names.get((kind, str(given).lower()))
+            if taken and (current is None or taken != current["Id"]):
+                return fault(
+                    400,
+                    6240,
+                    "Duplicate Name Exists Error",
+                    f"The name supplied already exists. : Id={taken}",
+                )
+            return None
+
         def exists(kind: str, reference: Any) -> bool:
             return isinstance(reference, dict) and str(reference.get("value")) in self.store[kind]
 
@@ -1002,25 +1013,12 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             display = merged.get("DisplayName")
             if not display:
                 return missing("DisplayName")
-            taken = self._names.get(("Customer", str(display).lower()))
-            if taken and (current is None or taken != current["Id"]):
-                return fault(
-                    400,
-                    6240,
-                    "Duplicate Name Exists Error",
-                    f"The name supplied already exists. : Id={taken}",
-                )
+            return name_taken("Customer", display)
         elif name == "Item":
             if not merged.get("Name"):
                 return missing("Name")
-            taken = self._names.get(("Item", str(merged["Name"]).lower()))
-            if taken and (current is None or taken != current["Id"]):
-                return fault(
-                    400,
-                    6240,
-                    "Duplicate Name Exists Error",
-                    f"The name supplied already exists. : Id={taken}",
-                )
+            if (taken := name_taken("Item", merged["Name"])) is not None:
+                return taken
             if merged.get("Type", "Service") in ("Service", "NonInventory"):
                 if not merged.get("IncomeAccountRef"):
                     return missing("IncomeAccountRef")
