@@ -398,19 +398,23 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
     def _meta(self, at: dt.datetime) -> dict[str, str]:
         return {"CreateTime": stamp(at), "LastUpdatedTime": stamp(at)}
 
-    def _named(self, entity: str, key: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """A new reference object (account, employee, customer, item) findable by `key`."""
-        ident = self._new_id()
-        record = {
+    def _new(self, fields: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
+        """A new object with what QuickBooks adds to every one: its id, SyncToken 0 and
+        MetaData created `at`."""
+        return {
             **fields,
             "domain": "QBO",
             "sparse": False,
-            "Id": ident,
+            "Id": self._new_id(),
             "SyncToken": "0",
-            "MetaData": self._meta(dt.datetime.now(dt.UTC)),
+            "MetaData": self._meta(at),
         }
-        self.store[entity][ident] = record
-        self._names[(entity, key.lower())] = ident
+
+    def _named(self, entity: str, key: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """A new reference object (account, employee, customer, item) findable by `key`."""
+        record = self._new(fields, dt.datetime.now(dt.UTC))
+        self.store[entity][record["Id"]] = record
+        self._names[(entity, key.lower())] = record["Id"]
         return record
 
     def _account(self, name: str, kind: str, detail: str) -> str:
@@ -524,8 +528,7 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             client = self._customer(item.client)
             job = self._customer(item.project, parent=client)
             task = self._item(item.task, RATES.get(item.task, DEFAULT_RATE))
-            ident = self._new_id()
-            record: dict[str, Any] = {
+            fields = {
                 "TxnDate": item.start.date().isoformat(),
                 "NameOf": "Employee",
                 "EmployeeRef": ref(employee, item.person),
@@ -537,12 +540,9 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
                 "StartTime": item.start.replace(microsecond=0).isoformat(),
                 "EndTime": item.end.replace(microsecond=0).isoformat(),
                 "Description": item.notes,
-                "domain": "QBO",
-                "sparse": False,
-                "Id": ident,
-                "SyncToken": "0",
-                "MetaData": self._meta(moment),
             }
+            record = self._new(fields, moment)
+            ident = str(record["Id"])
             self.store["TimeActivity"][ident] = record
             self._index(record)
         if notify:
@@ -943,15 +943,8 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         problem = self._validate(name, body, None, params)
         if problem is not None:
             return problem
-        ident = self._new_id()
-        created = {
-            **body,
-            "domain": "QBO",
-            "sparse": False,
-            "Id": ident,
-            "SyncToken": "0",
-            "MetaData": self._meta(now),
-        }
+        created = self._new(body, now)
+        ident = str(created["Id"])
         self._derive(name, created)
         records[ident] = created
         if name == "TimeActivity":
