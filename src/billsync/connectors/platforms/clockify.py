@@ -301,6 +301,17 @@ class ClockifySource(Source):
     def _id(row: dict[str, Any]) -> str:
         return str(row.get("_id") or row.get("id") or "")
 
+    def _list(
+        self, path: str, params: dict[str, Any], of: str = ""
+    ) -> tuple[list[Any], httpx.Response]:
+        """One page of a list of the regular API, and the response (its headers page)."""
+        response = self.http.request("GET", path, params=params)
+        items = self.http.decode(response, f"GET {path}")
+        if not isinstance(items, list):
+            said = f"not a list of {of}" if of else "not a list"
+            raise VendorError(NAME, f"GET {path}", 200, said)
+        return items, response
+
     def _changes(
         self, kind: str, first: dt.datetime, last: dt.datetime
     ) -> Iterator[list[dict[str, Any]]]:
@@ -319,10 +330,7 @@ class ClockifySource(Source):
                     "page": page,
                     "limit": CHANGES_PAGE_SIZE,
                 }
-                response = self.http.request("GET", path, params=params)
-                docs = self.http.decode(response, f"GET {path}")
-                if not isinstance(docs, list):
-                    raise VendorError(NAME, f"GET {path}", 200, "not a list of changes")
+                docs, _ = self._list(path, params, "changes")
                 if not docs:
                     break
                 yield [doc for doc in docs if isinstance(doc, dict)]
@@ -390,10 +398,7 @@ class ClockifySource(Source):
         page = 1
         while True:
             query = {**(params or {}), "page": page, "page-size": USERS_PAGE_SIZE}
-            response = self.http.request("GET", path, params=query)
-            items = self.http.decode(response, f"GET {path}")
-            if not isinstance(items, list):
-                raise VendorError(NAME, f"GET {path}", 200, "not a list")
+            items, response = self._list(path, query)
             found += [item for item in items if isinstance(item, dict) and item.get("id")]
             last = response.headers.get("last-page", "").lower()
             if last == "true" or len(items) < USERS_PAGE_SIZE:
@@ -451,10 +456,7 @@ class ClockifySource(Source):
             "page": self._approved_page,
             "page-size": APPROVALS_PAGE_SIZE,
         }
-        response = self.http.request("GET", path, params=params)
-        items = self.http.decode(response, f"GET {path}")
-        if not isinstance(items, list):
-            raise VendorError(NAME, f"GET {path}", 200, "not a list of approval requests")
+        items, response = self._list(path, params, "approval requests")
         oldest = self._approved_reach
         for item in items:
             request = _obj(item, "approvalRequest") if isinstance(item, dict) else {}
