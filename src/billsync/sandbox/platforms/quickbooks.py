@@ -808,12 +808,9 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
                 yield record
 
     async def _read(self, realm: str, entity: str, ident: str, request: Request) -> Response:
-        denied = self._denied(request, realm)
-        if denied:
-            return denied
-        name = BY_LOWER.get(entity)
-        if name is None:
-            return self._unsupported(request)
+        name = self._entity(realm, entity, request)
+        if isinstance(name, Response):
+            return name
         with self._lock:
             record = self.store[name].get(ident)
             body = dumps({name: record, "time": response_time()}) if record else b""
@@ -831,6 +828,15 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             headers={"intuit_tid": uuid.uuid4().hex},
         )
 
+    def _entity(self, realm: str, entity: str, request: Request) -> str | Response:
+        """The entity a call names (`timeactivity` -> TimeActivity); else Intuit's refusal
+        of the caller, or its answer for an entity it has no such operation for."""
+        denied = self._denied(request, realm)
+        if denied:
+            return denied
+        name = BY_LOWER.get(entity)
+        return name if name is not None else self._unsupported(request)
+
     def _unsupported(self, request: Request) -> Response:
         return fault(
             400,
@@ -841,12 +847,9 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         )
 
     async def _write(self, realm: str, entity: str, request: Request) -> Response:
-        denied = self._denied(request, realm)
-        if denied:
-            return denied
-        name = BY_LOWER.get(entity)
-        if name is None:
-            return self._unsupported(request)
+        name = self._entity(realm, entity, request)
+        if isinstance(name, Response):
+            return name
         request_id = request.query_params.get("requestid")
         if request_id is not None:
             if len(request_id) > 50:
