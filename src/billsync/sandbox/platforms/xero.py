@@ -175,6 +175,11 @@ def decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+def listed(query: Mapping[str, str], name: str, case: Callable[[str], str] = str.strip) -> set[str]:
+    """A comma-separated filter parameter (`IDs=a,b`) as a set, each value in `case`."""
+    return {case(v.strip()) for v in query.get(name, "").split(",") if v.strip()}
+
+
 def int_param(request: Request, name: str, default: int) -> int | None:
     text = request.query_params.get(name)
     if text is None or text == "":
@@ -744,10 +749,8 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             return paging
         page, size = paging
         query = request.query_params
-        wanted_ids = {
-            i.strip().lower() for i in query.get("projectIds", "").split(",") if i.strip()
-        }
-        states = {s.strip().upper() for s in query.get("states", "").split(",") if s.strip()}
+        wanted_ids = listed(query, "projectIds", str.lower)
+        states = listed(query, "states", str.upper)
         contact = query.get("contactID", "").lower()
         with self._lock:
             chosen = [
@@ -785,7 +788,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             return paging
         page, size = paging
         query = request.query_params
-        wanted = {i.strip().lower() for i in query.get("taskIds", "").split(",") if i.strip()}
+        wanted = listed(query, "taskIds", str.lower)
         charge = query.get("chargeType", "").upper()
         with self._lock:
             tasks = self.tasks.get(request.path_params["project_id"].lower())
@@ -816,7 +819,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         after, before = bounds
         user = query.get("userId", "").lower()
         task = query.get("taskId", "").lower()
-        states = {s.strip().upper() for s in query.get("states", "").split(",") if s.strip()}
+        states = listed(query, "states", str.upper)
         chargeable = query.get("isChargeable", "").lower()
         project_id = request.path_params["project_id"].lower()
         with self._lock:
@@ -1011,7 +1014,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             return accounting_error(
                 400, "QueryParseException", f"The where clause is not supported: {where}"
             )
-        ids = {i.strip().lower() for i in query.get("IDs", "").split(",") if i.strip()}
+        ids = listed(query, "IDs", str.lower)
         term = query.get("searchTerm", "").lower()
         archived = query.get("includeArchived", "").lower() == "true"
         with self._lock:
@@ -1075,10 +1078,10 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             return accounting_error(
                 400, "QueryParseException", f"The where clause is not supported: {query['where']}"
             )
-        ids = {i.strip().lower() for i in query.get("IDs", "").split(",") if i.strip()}
-        numbers = {n.strip() for n in query.get("InvoiceNumbers", "").split(",") if n.strip()}
-        contacts = {i.strip().lower() for i in query.get("ContactIDs", "").split(",") if i.strip()}
-        statuses = {s.strip().upper() for s in query.get("Statuses", "").split(",") if s.strip()}
+        ids = listed(query, "IDs", str.lower)
+        numbers = listed(query, "InvoiceNumbers")
+        contacts = listed(query, "ContactIDs", str.lower)
+        statuses = listed(query, "Statuses", str.upper)
         summary = query.get("summaryOnly", "").lower() == "true"
         with self._lock:
             chosen = [
