@@ -15,12 +15,15 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
+import certifi
 import httpx
 
 from billsync.errors import UserError
@@ -38,6 +41,13 @@ class VendorError(UserError):
 
 class AuthFailed(VendorError):
     """Wrong, expired or revoked credentials: the sync fails loudly."""
+
+
+@cache
+def tls() -> ssl.SSLContext:
+    """One verifying TLS context for every client: building one (loading the CA bundle)
+    costs more than a webhook's whole processing."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def retry_after_header(response: httpx.Response) -> float | None:
@@ -103,7 +113,7 @@ class VendorClient:
         self.sleep = sleep
         self.wait_of = wait_of
         self.detail_of = detail_of
-        self.client = client or httpx.Client(transport=transport)
+        self.client = client or httpx.Client(transport=transport, verify=tls())
         self.client.base_url = httpx.URL(base_url.rstrip("/") + "/")
         self.client.headers.update(headers or {})
         self.client.timeout = httpx.Timeout(timeout)
