@@ -26,7 +26,7 @@ from .access import authorize
 from .audit import AuditLog
 from .bulk import insert_all
 from .db import Tx, utcnow
-from .tables import billed_entries, invoice_lines, invoices, line_entries
+from .tables import billed_entries, invoice_lines, invoices, line_entries, time_entries
 
 LIVE = ("draft", "approved")
 ZERO = Decimal(0)
@@ -309,6 +309,18 @@ def portions_of(tx: Tx, invoice_id: int) -> list[dict[str, Any]]:
         .order_by(invoice_lines.c.position, line_entries.c.work_date, line_entries.c.entry_id)
     )
     return [dict(r._mapping) for r in rows]
+
+
+def source_ids(tx: Tx, invoice_id: int, source: str) -> list[str]:
+    """External ids of the invoice's entries that came from `source`."""
+    rows = tx.conn.execute(
+        select(time_entries.c.external_id)
+        .distinct()
+        .join(line_entries, line_entries.c.entry_id == time_entries.c.id)
+        .join(invoice_lines, invoice_lines.c.id == line_entries.c.line_id)
+        .where(invoice_lines.c.invoice_id == invoice_id, time_entries.c.source == source)
+    )
+    return sorted(r.external_id for r in rows)
 
 
 def listing(
