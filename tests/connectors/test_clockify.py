@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,38 +34,12 @@ from billsync.sandbox.base import RateLimit, serve
 from billsync.sandbox.platforms.clockify import ClockifySandbox, iso_duration
 from billsync.sandbox.registry import all_sandboxes
 from billsync.sandbox.seed import WorkItem
+from support.doubles import Recorder, Waits
 
 # The sandbox stamps changes with the real clock; the connector reads up to `NOW`.
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=5)
 SPEC = "clockify/clockify.corrected.openapi.yaml"
 HISTORY = {"history_start": "2026-09-30"}  # UTC: Oct 1 in Tokyo starts on Sep 30
-
-
-class Waits(list[float]):
-    """A sleep that records each wait (and, if asked, really waits)."""
-
-    def __init__(self, real: bool = False):
-        super().__init__()
-        self.real = real
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-        if self.real:
-            time.sleep(seconds)
-
-
-class Recorder(httpx.HTTPTransport):
-    """The real transport, keeping every response for the spec checks."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.responses: list[httpx.Response] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = super().handle_request(request)
-        response.read()
-        self.responses.append(response)
-        return response
 
 
 def make_context(

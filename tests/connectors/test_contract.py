@@ -31,7 +31,7 @@ from billsync.store.audit import AuditLog
 from billsync.store.audit import events as audit_events
 from billsync.store.db import Store
 from billsync.store.tables import connection_secrets
-from support.connections import ACTOR, platforms_with_sandboxes, wired
+from support.connections import ACTOR, Wired, platforms_with_sandboxes, wired
 from support.firm import CONTRACT, Firm, entry
 
 PLATFORMS = platforms_with_sandboxes()
@@ -178,12 +178,18 @@ def test_wrong_credentials_fail_loudly_and_never_leak(store: Store, name: str) -
 # -- webhooks -----------------------------------------------------------------------
 
 
+def delivered(sandbox: TimeSandbox, w: Wired) -> str:
+    """A new entry at the vendor, stored once its webhook arrived: its id."""
+    new_id = sandbox.add(generate(1, seed=5, start=RECENT)[0])
+    w.wait_for(lambda: new_id in w.entries())
+    return new_id
+
+
 @pytest.mark.parametrize("name", WEBHOOKS)
 def test_a_signed_delivery_is_stored_then_ingested(store: Store, name: str) -> None:
     sandbox = time_sandbox(name, 0)
     with wired(store, name, sandbox, webhooks=True) as w:
-        new_id = sandbox.add(generate(1, seed=5, start=RECENT)[0])
-        w.wait_for(lambda: new_id in w.entries())
+        delivered(sandbox, w)
         assert [e["status"] for e in w.events()] == ["processed"]
 
 
@@ -192,8 +198,7 @@ def test_duplicated_and_reordered_deliveries_change_nothing(store: Store, name: 
     sandbox = time_sandbox(name, 0)
     with wired(store, name, sandbox, webhooks=True) as w:
         sandbox.faults.duplicate_webhooks = 1.0
-        new_id = sandbox.add(generate(1, seed=5, start=RECENT)[0])
-        w.wait_for(lambda: new_id in w.entries())
+        new_id = delivered(sandbox, w)
         sandbox.edit(new_id, seconds=3600)
         w.wait_for(lambda: w.entries()[new_id]["duration_seconds"] == 3600)
         sandbox.edit(new_id, seconds=7200)
@@ -218,8 +223,7 @@ def test_duplicated_and_reordered_deliveries_change_nothing(store: Store, name: 
 def test_a_forged_delivery_is_refused_and_nothing_is_stored(store: Store, name: str) -> None:
     sandbox = time_sandbox(name, 0)
     with wired(store, name, sandbox, webhooks=True) as w:
-        new_id = sandbox.add(generate(1, seed=5, start=RECENT)[0])
-        w.wait_for(lambda: new_id in w.entries())
+        delivered(sandbox, w)
         real = [d for d in sandbox.deliveries if d.url == w.receiver][-1]
         before = w.events()
         # The vendor's signature header with another value: a forger without the secret.

@@ -34,6 +34,7 @@ from billsync.sandbox.base import RateLimit, serve
 from billsync.sandbox.platforms.harvest import HarvestSandbox
 from billsync.sandbox.registry import all_sandboxes
 from billsync.sandbox.seed import WorkItem, generate
+from support.doubles import assert_zone_reported
 from support.specs import check
 
 SPEC = "harvest/harvest-openapi.yaml"
@@ -255,10 +256,7 @@ def test_without_a_connection_timezone_the_parser_asks_for_one(harvest_at) -> No
     harvest = harvest_at(sandbox, timezone=None)
     record = harvest.source.fetch(entry_id)
     assert record is not None
-    fields = harvest.source.fields(record)
-    assert "timezone" not in fields
-    errors = parse_record(fields, Defaults())
-    assert isinstance(errors, list) and [e.field for e in errors] == ["timezone"]
+    assert_zone_reported(harvest.source.fields(record))
 
 
 def test_an_edit_in_harvest_is_a_newer_revision_with_hours_to_the_hundredth(harvest_at) -> None:

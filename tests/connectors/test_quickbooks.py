@@ -41,26 +41,12 @@ from billsync.domain.entries import Approval
 from billsync.sandbox.base import RateLimit, serve
 from billsync.sandbox.platforms.quickbooks import QuickBooksSandbox
 from billsync.sandbox.seed import WorkItem, generate
+from support.doubles import MemoryTokens, Waits, assert_zone_reported
 from support.specs import check
 
 SPEC = "quickbooks/quickbooks-online.openapi.yaml"
 OSLO = ZoneInfo("Europe/Oslo")
 UNREACHABLE = "http://127.0.0.1:9/webhooks/qbo"  # deliveries are kept even when refused
-
-
-class Tokens:
-    """An in-memory TokenStore."""
-
-    def __init__(self, token: dict[str, Any] | None):
-        self.token = dict(token) if token else None
-        self.saved: list[dict[str, Any]] = []
-
-    def load(self) -> dict[str, Any] | None:
-        return self.token
-
-    def save(self, token: dict[str, Any]) -> None:
-        self.token = token
-        self.saved.append(token)
 
 
 @dataclass
@@ -69,7 +55,7 @@ class Rig:
     url: str
     context: Context
     http: VendorClient
-    tokens: Tokens
+    tokens: MemoryTokens
     waits: list[float]
     responses: list[httpx.Response] = field(default_factory=list)
 
@@ -106,15 +92,9 @@ def connected(
             settings=setup.settings,
             timezone=timezone,
         )
-        tokens = Tokens(token if token is not None else setup.token)
-        waits: list[float] = []
-
-        def sleep(seconds: float) -> None:
-            waits.append(seconds)
-            if real_sleep:
-                time.sleep(seconds)
-
-        context = Context(connection, Credentials("qbo", credentials), tokens=tokens, sleep=sleep)
+        tokens = MemoryTokens(token if token is not None else setup.token)
+        waits = Waits(real=real_sleep)
+        context = Context(connection, Credentials("qbo", credentials), tokens=tokens, sleep=waits)
         http = PLATFORM.client(context)
         rig = Rig(sandbox, url, context, http, tokens, waits)
         http.client.event_hooks["response"].append(rig.responses.append)
@@ -332,11 +312,7 @@ def test_without_a_zone_the_parser_reports_it() -> None:
     sandbox = QuickBooksSandbox(items=[item()])
     with connected(sandbox, timezone=None) as rig:
         (record,) = pulled(rig.source)
-        fields = rig.source.fields(record)
-        assert "timezone" not in fields
-        errors = parse_record(fields, Defaults())
-        assert isinstance(errors, list)
-        assert [e.field for e in errors] == ["timezone"]
+        assert_zone_reported(rig.source.fields(record))
 
 
 # -- failures --------------------------------------------------------------------------

@@ -39,6 +39,8 @@ from billsync.sandbox.base import RateLimit, serve
 from billsync.sandbox.platforms.toggl import TogglSandbox
 from billsync.sandbox.registry import all_sandboxes
 from billsync.sandbox.seed import WorkItem, generate
+from support import doubles
+from support.doubles import assert_zone_reported
 from support.specs import check
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -48,22 +50,9 @@ SWAGGER = Path(__file__).resolve().parents[1] / "vendor_specs" / "toggl" / "togg
 SEARCH = "/reports/api/v3/workspace/{}/search/time_entries"
 
 
-class Recorder(httpx.HTTPTransport):
-    """The real transport, keeping every exchange (bodies read) for the assertions."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.exchanges: list[httpx.Response] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = super().handle_request(request)
-        response.read()
-        response.request = request
-        self.exchanges.append(response)
-        return response
-
+class Recorder(doubles.Recorder):
     def searches(self) -> list[httpx.Response]:
-        return [r for r in self.exchanges if r.request.url.path.endswith("/search/time_entries")]
+        return [r for r in self.responses if r.request.url.path.endswith("/search/time_entries")]
 
 
 class Harness:
@@ -135,7 +124,7 @@ def test_a_full_pull_reads_every_entry_once(seeded: Harness) -> None:
     worked = sum(p.duration_seconds for p in parsed if isinstance(p, Canonical))
     assert worked == sum(item.seconds for item in _items(120))
     # Basic auth is the API token with the literal password "api_token".
-    sent = seeded.transport.exchanges[0].request.headers["authorization"]
+    sent = seeded.transport.responses[0].request.headers["authorization"]
     token = seeded.setup.credentials["api_token"]
     assert base64.b64decode(sent.split()[1]).decode() == f"{token}:api_token"
 
@@ -246,7 +235,7 @@ def test_fetch_reaches_entries_older_than_the_read_windows() -> None:
         old = sorted(sandbox.ids())[4]
         record = harness.source.fetch(old)
         assert record is not None and record.external_id == old
-        v9 = [r for r in harness.transport.exchanges if "/api/v9/" in r.request.url.path]
+        v9 = [r for r in harness.transport.responses if "/api/v9/" in r.request.url.path]
         assert [r.request.url.path for r in v9] == [f"/api/v9/me/time_entries/{old}"]
         sandbox.remove(old, notify=False)
         assert harness.source.fetch(old) is None
@@ -333,11 +322,7 @@ def test_without_a_zone_the_parser_reports_it() -> None:
     with serve(sandbox) as url:
         harness = Harness(sandbox, url, timezone=None)
         record = harness.pulled()[0]
-        fields = harness.source.fields(record)
-        assert "timezone" not in fields
-        errors = parse_record(fields, Defaults())
-        assert isinstance(errors, list)
-        assert [e.field for e in errors] == ["timezone"]
+        assert_zone_reported(harness.source.fields(record))
 
 
 # -- failures -------------------------------------------------------------------------
@@ -355,9 +340,9 @@ def test_429_waits_for_the_quota_reset_then_succeeds() -> None:
         harness.http.sleep = quota_resets
         ids = {r.external_id for r in harness.pulled()}
         assert ids == sandbox.ids()
-        throttled = [r for r in harness.transport.exchanges if r.status_code == 429]
+        throttled = [r for r in harness.transport.responses if r.status_code == 429]
         assert len(throttled) == 1
-        first = harness.transport.exchanges[0]
+        first = harness.transport.responses[0]
         assert first.status_code == 200
         assert first.headers["x-toggl-quota-remaining"] == "0"  # 1 an hour: used
         assert 25 <= int(first.headers["x-toggl-quota-resets-in"]) <= 30
@@ -424,7 +409,7 @@ def test_bad_settings_are_named(seeded: Harness, settings: dict[str, str], said:
     harness = Harness(seeded.sandbox, seeded.url, settings=settings)
     with pytest.raises(UserError, match=re.escape(said)):
         harness.pulled()
-    assert harness.transport.exchanges == []
+    assert harness.transport.responses == []
 
 
 def test_another_workspace_is_refused(seeded: Harness) -> None:

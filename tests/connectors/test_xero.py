@@ -37,24 +37,12 @@ from billsync.sandbox.base import RateLimit, serve
 from billsync.sandbox.platforms.xero import XeroSandbox
 from billsync.sandbox.registry import all_sandboxes
 from billsync.sandbox.seed import WorkItem
+from support.doubles import MemoryTokens
 from support.specs import check
 
 PROJECTS_SPEC = "xero/xero-projects.yaml"
 ACCOUNTING_SPEC = "xero/xero_accounting.yaml"
 OSLO = ZoneInfo("Europe/Oslo")
-
-
-class MemoryTokens:
-    def __init__(self, token: dict[str, Any] | None):
-        self.token = token
-        self.saved: list[dict[str, Any]] = []
-
-    def load(self) -> dict[str, Any] | None:
-        return self.token
-
-    def save(self, token: dict[str, Any]) -> None:
-        self.token = token
-        self.saved.append(token)
 
 
 @dataclass
@@ -103,7 +91,7 @@ def link(
         if real_sleep:  # a rate limit clears only when time passes
             threading.Event().wait(min(seconds, 2.0))
 
-    tokens = MemoryTokens(dict(token if token is not None else setup.token or {}))
+    tokens = MemoryTokens(token if token is not None else setup.token)
     context = Context(
         connection, Credentials("xero-co", setup.credentials), tokens=tokens, sleep=sleep
     )

@@ -15,7 +15,7 @@ from billsync.connectors.http import VendorError
 from billsync.connectors.registry import all_platforms
 from billsync.pipeline.connections import context_for, open_sink, open_source
 from billsync.pipeline.oauth import connect as oauth_connect
-from billsync.pipeline.push import PushSummary, push
+from billsync.pipeline.push import PushSummary, push, refresh
 from billsync.pipeline.sync import SyncSummary, sync
 from billsync.pipeline.webhooks import process
 from billsync.pipeline.workspace import load_workspace
@@ -63,6 +63,8 @@ def print_push(summary: PushSummary) -> None:
         console.print(
             f"{number} -> {summary.connection} {remote.number} ({remote.status})", highlight=False
         )
+    for number, was, now in summary.restatused:
+        console.print(f"{number} at {summary.connection}: {was} -> {now}", highlight=False)
     for number, error in summary.failed:
         console.print(f"{number} -> {summary.connection} FAILED: {error}", highlight=False)
 
@@ -100,6 +102,8 @@ def push_all(store: Store, actor: str, only: str | None = None) -> list[PushSumm
     done = []
     for code in _codes(store, only, pulls=False):
         summary = push(store, code, actor)
+        status = refresh(store, code, actor)
+        summary.restatused, summary.failed = status.restatused, summary.failed + status.failed
         print_push(summary)
         done.append(summary)
     return done

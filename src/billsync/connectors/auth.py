@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from .base import Context
-from .http import AuthFailed
+from .http import AuthFailed, tls
 
 REFRESH_MARGIN = 300  # seconds before expiry when a token is refreshed
 
@@ -66,7 +66,7 @@ def token_request(
 ) -> dict[str, Any]:
     """POST to the token endpoint with the client's Basic credentials; the new token."""
     credentials = context.credentials
-    with httpx.Client(transport=context.transport, timeout=30) as client:
+    with httpx.Client(transport=context.transport, timeout=30, verify=tls()) as client:
         response = client.post(
             endpoints.token_url,
             data=form,

@@ -10,6 +10,7 @@ Sink.create_invoice     -> the invoice at the vendor, with its number and status
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -88,6 +89,20 @@ class Context:
             )
         return value
 
+    def date_setting(self, name: str) -> dt.date | None:
+        """A setting that is a date (YYYY-MM-DD); None when it is not set."""
+        value = self.connection.settings.get(name)
+        if not value:
+            return None
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise self.bad_setting(name, f"must be a date (YYYY-MM-DD), not {value!r}") from None
+
+    def bad_setting(self, name: str, problem: str) -> UserError:
+        """The error for a setting the connector cannot use: `problem` says why."""
+        return UserError(f"connection {self.connection.code!r}: setting {name!r} {problem}")
+
 
 @dataclass(frozen=True)
 class VendorRecord:
@@ -108,6 +123,13 @@ class WebhookRequest:
     headers: Mapping[str, str]  # names in lower case
     body: bytes
     query: Mapping[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        """The body as JSON; WebhookMalformed when it is not."""
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise WebhookMalformed("the body is not JSON") from exc
 
 
 @dataclass(frozen=True)
@@ -161,6 +183,21 @@ class Source(ABC):
     def fields(self, record: VendorRecord) -> dict[str, str]:
         """The record as canonical import fields (docs/import.md); `revision` and
         `deleted` included. Field errors are found by the canonical parser."""
+
+    def finish(
+        self, fields: dict[str, str], record: VendorRecord, timezone: str | None = None
+    ) -> dict[str, str]:
+        """`fields` with what every record ends with: `timezone` (the record's own zone,
+        else the connection's, if either is known), `revision` (the record's change
+        stamp) and `deleted`."""
+        timezone = timezone or self.context.connection.timezone
+        if timezone:
+            fields["timezone"] = timezone
+        if record.updated_at is not None:
+            fields["revision"] = record.updated_at.isoformat()
+        if record.deleted:
+            fields["deleted"] = "true"
+        return fields
 
     # Webhooks: a platform without them keeps these defaults.
     def handshake(self, request: WebhookRequest, secret: str | None) -> WebhookReply | None:

@@ -15,12 +15,15 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
+import certifi
 import httpx
 
 from billsync.errors import UserError
@@ -40,6 +43,13 @@ class AuthFailed(VendorError):
     """Wrong, expired or revoked credentials: the sync fails loudly."""
 
 
+@cache
+def tls() -> ssl.SSLContext:
+    """One verifying TLS context for every client: building one (loading the CA bundle)
+    costs more than a webhook's whole processing."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def retry_after_header(response: httpx.Response) -> float | None:
     """Retry-After in seconds, or as an HTTP date."""
     value = response.headers.get("retry-after")
@@ -54,6 +64,20 @@ def retry_after_header(response: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(when.timestamp() - time.time(), 0.0)
+
+
+def window_wait(window: float) -> Callable[[httpx.Response], float | None]:
+    """A `wait_of` for a vendor whose 429 may come without Retry-After: Retry-After
+    when given, else on a 429 the vendor's rate-limit `window` (seconds), since a
+    shorter back-off would be throttled again; else None (the core's back-off)."""
+
+    def wait_of(response: httpx.Response) -> float | None:
+        hinted = retry_after_header(response)
+        if hinted is None and response.status_code == 429:
+            return window
+        return hinted
+
+    return wait_of
 
 
 def default_detail(response: httpx.Response) -> str:
@@ -89,7 +113,7 @@ class VendorClient:
         self.sleep = sleep
         self.wait_of = wait_of
         self.detail_of = detail_of
-        self.client = client or httpx.Client(transport=transport)
+        self.client = client or httpx.Client(transport=transport, verify=tls())
         self.client.base_url = httpx.URL(base_url.rstrip("/") + "/")
         self.client.headers.update(headers or {})
         self.client.timeout = httpx.Timeout(timeout)
@@ -153,12 +177,17 @@ class VendorClient:
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """The response body, every number with a fraction an exact Decimal."""
         response = self.request(method, path, **kwargs)
+        return self.decode(response, f"{method} {path.split('?', 1)[0]}")
+
+    def decode(self, response: httpx.Response, call: str | None = None) -> Any:
+        """A response's body as `json` reads it (None when empty); `call` names it in
+        the error (default: the request's method and path)."""
         if not response.content:
             return None
         try:
             return json.loads(response.content, parse_float=Decimal)
         except ValueError as exc:
-            call = f"{method} {path.split('?', 1)[0]}"
+            call = call or f"{response.request.method} {response.request.url.path}"
             raise VendorError(self.platform, call, response.status_code, "not JSON") from exc
 
     def _backoff(self, attempt: int, hinted: float | None) -> float:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,6 +26,11 @@ E = TypeVar("E", Approval, Category)
 MAX_SECONDS = 24 * 3600
 TRUE = {"true", "yes", "y", "1"}
 FALSE = {"false", "no", "n", "0"}
+_FLAGS = dict.fromkeys(TRUE, True) | dict.fromkeys(FALSE, False)
+# Members by value: a dict lookup, where calling the enum costs a million calls.
+_MEMBERS: dict[type, dict[str, Approval | Category]] = {
+    kind: {member.value: member for member in kind} for kind in (Approval, Category)
+}
 DURATION = re.compile(r"^(\d{1,2}):([0-5]\d)$")
 KNOWN_FIELDS = frozenset(
     {
@@ -153,20 +158,21 @@ class _Reader:
         value = self.text(name).lower()
         if not value:
             return default
-        try:
-            return kind(value)
-        except ValueError:
+        member = _MEMBERS[kind].get(value)
+        if member is None:
             self.fail(name, f"{value!r} is not one of {', '.join(k.value for k in kind)}")
             return default
+        return member  # type: ignore[return-value]  # a member of `kind`, looked up by it
 
     def flag(self, name: str, default: bool) -> bool:
         value = self.text(name).lower()
         if not value:
             return default
-        if value in TRUE | FALSE:
-            return value in TRUE
-        self.fail(name, f"{value!r} is not true or false")
-        return default
+        flag = _FLAGS.get(value)
+        if flag is None:
+            self.fail(name, f"{value!r} is not true or false")
+            return default
+        return flag
 
     def decimal(self, name: str) -> Decimal | None:
         value = self.text(name)
@@ -197,17 +203,25 @@ class _Reader:
         if not value:
             return None
         try:
-            stamp = dt.datetime.fromisoformat(value)
+            stamp = _moment(value, tz)
         except ValueError:
             self.fail(name, f"{value!r} is not an ISO 8601 date and time")
             return None
-        if stamp.tzinfo is None:
-            if tz is None:
-                if not quiet:
-                    self.fail(name, "has no UTC offset and no timezone is given")
-                return None
-            stamp = stamp.replace(tzinfo=tz)
+        if stamp is None:
+            if not quiet:
+                self.fail(name, "has no UTC offset and no timezone is given")
+            return None
         return stamp
+
+
+@lru_cache(maxsize=65_536)
+def _moment(value: str, tz: ZoneInfo | None) -> dt.datetime | None:
+    """The instant a time means, None when it needs a zone and has none. The same
+    clock times recur on every day's lines: each is read once, and lines share it."""
+    stamp = dt.datetime.fromisoformat(value)
+    if stamp.tzinfo is not None:
+        return stamp
+    return None if tz is None else stamp.replace(tzinfo=tz)
 
 
 def _duration(r: _Reader) -> int | None:
@@ -237,9 +251,9 @@ def _duration(r: _Reader) -> int | None:
 
 def parse_record(fields: Mapping[str, str], defaults: Defaults) -> Canonical | list[FieldError]:
     r = _Reader(fields)
-    unknown = sorted(set(fields) - KNOWN_FIELDS)
-    for name in unknown:
-        r.fail(name, "unknown column")
+    if not KNOWN_FIELDS.issuperset(fields):
+        for name in sorted(set(fields) - KNOWN_FIELDS):
+            r.fail(name, "unknown column")
     external_id = r.text("external_id", required=True)
     person = r.text("person", required=True)
     project = r.text("project", required=True)
@@ -277,11 +291,11 @@ def parse_record(fields: Mapping[str, str], defaults: Defaults) -> Canonical | l
     if seconds is not None and seconds > MAX_SECONDS:
         r.fail("hours", f"{seconds / 3600:g} h is more than a day in one entry")
     revision: str | None = None
-    if r.text("revision"):
+    if given_revision := r.text("revision"):
         try:
-            revision = revision_stamp(r.text("revision"))
+            revision = revision_stamp(given_revision)
         except ValueError as exc:
-            r.fail("revision", f"{r.text('revision')!r}: {exc}")
+            r.fail("revision", f"{given_revision!r}: {exc}")
     approval = r.choice("approval", Approval, defaults.approval)
     category = r.choice("category", Category, Category.OPERATING)
     billable = r.flag("billable", True)

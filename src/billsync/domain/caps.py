@@ -344,14 +344,26 @@ class _Ledger:
         self.caps = [(cap, cap_limits(contract, cap, as_of)) for cap in contract.caps]
         self.usage = usage
         self.buckets: dict[tuple[int, str], _Bucket] = {}
+        # (phase, task, work date) -> the caps that work falls under, with usage keys:
+        # worked out once for all the portions that share them.
+        self._keys: dict[tuple[str, str, date], list[tuple[int, str]]] = {}
+
+    def _usage_keys(self, portion: Portion) -> list[tuple[int, str]]:
+        shape = (portion.phase, portion.task, portion.work_date)
+        keys = self._keys.get(shape)
+        if keys is None:
+            keys = self._keys[shape] = [
+                (index, usage_key(cap, portion.work_date))
+                for index, (cap, _) in enumerate(self.caps)
+                if covers(cap, portion.phase, portion.task)
+            ]
+        return keys
 
     def buckets_for(self, portion: Portion) -> list[_Bucket]:
         """The buckets of every cap the portion falls under, in the contract's order."""
         found = []
-        for index, (cap, (limit_hours, limit_amount)) in enumerate(self.caps):
-            if not covers(cap, portion.phase, portion.task):
-                continue
-            key = usage_key(cap, portion.work_date)
+        for index, key in self._usage_keys(portion):
+            cap, (limit_hours, limit_amount) = self.caps[index]
             bucket = self.buckets.get((index, key))
             if bucket is None:
                 hours_used = self.usage.hours.get(key, ZERO)

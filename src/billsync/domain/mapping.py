@@ -37,6 +37,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
+from itertools import chain
 from operator import attrgetter
 from typing import Any
 
@@ -53,8 +54,10 @@ __all__ = [
     "Resolution",
     "MatchField",
     "MatchKind",
+    "Codes",
     "map_entries",
     "map_entry",
+    "mapped_codes",
     "order_rules",
 ]
 
@@ -149,10 +152,26 @@ class MappingContext:
     _phase_on: dict[tuple[str, date], str] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    # Positions of exact rules by (field, value), and of every other rule: a reference
+    # is tried against the few exact rules naming its values, not against every rule.
+    _exact: dict[tuple[str, str], list[int]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _inexact: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Sorting an already ordered list is a no-op (stable), so this is safe to repeat.
         object.__setattr__(self, "rules", tuple(order_rules(self.rules)))
+        for position, rule in enumerate(self.rules):
+            if rule.match is MatchKind.EXACT:
+                self._exact.setdefault((rule.field.value, rule.value), []).append(position)
+            else:
+                self._inexact.append(position)
+
+    def _candidates(self, ref: SourceRef) -> list[MappingRule]:
+        """The rules that may match `ref`, in precedence order."""
+        named = (self._exact.get((f.value, getattr(ref, f.value)), ()) for f in MatchField)
+        return [self.rules[i] for i in sorted(chain(self._inexact, *named))]
 
     @classmethod
     def of(
@@ -191,7 +210,7 @@ class MappingContext:
         return phase
 
     def _resolve(self, source: str, ref: SourceRef) -> Resolution:
-        found = _apply_rules(self.rules, source, ref)
+        found = _apply_rules(self._candidates(ref), source, ref)
         project_code = found.get("project") or (ref.project if ref.project in self.projects else "")
         person_code = found.get("person") or (ref.person if ref.person in self.people else "")
         task_code = found.get("task") or ref.task
@@ -260,16 +279,22 @@ def map_entry(entry: TimeEntry, context: MappingContext) -> TimeEntry:
     the same result as mapping a fresh entry. An entry that already carries exactly
     these codes is returned as it is.
     """
-    resolved = context.resolve(entry.source, entry.ref)
-    phase = (
-        context.phase_on(resolved.project, entry.work_date)
-        if resolved.phase_by_date
-        else resolved.phase
-    )
-    codes = (resolved.person, resolved.project, resolved.task, phase, resolved.cost_center)
+    codes = mapped_codes(context, entry.source, entry.ref, entry.work_date)
     if _codes_of(entry) == codes:
         return entry
     return _with_codes(entry, codes)
+
+
+Codes = tuple[str, str, str, str, str]  # person, project, task, phase, cost center
+
+
+def mapped_codes(context: MappingContext, source: str, ref: SourceRef, work_date: date) -> Codes:
+    """The codes an entry of this source, reference and day maps to."""
+    resolved = context.resolve(source, ref)
+    phase = (
+        context.phase_on(resolved.project, work_date) if resolved.phase_by_date else resolved.phase
+    )
+    return (resolved.person, resolved.project, resolved.task, phase, resolved.cost_center)
 
 
 def map_entries(entries: Iterable[TimeEntry], context: MappingContext) -> list[TimeEntry]:

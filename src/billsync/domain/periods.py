@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
+from functools import lru_cache
 
 from .contracts import Period
 
@@ -25,6 +26,7 @@ def _month_end(year: int, month: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
+@lru_cache(maxsize=16_384)  # asked once per portion; the days are few
 def period_bounds(period: Period, day: date) -> tuple[date, date]:
     """The first and last day (both inclusive) of the period containing `day`."""
     if period is Period.DAY:

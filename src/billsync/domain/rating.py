@@ -362,47 +362,76 @@ class _Work:
 
 
 class _Pricer:
-    """Builds portions; unit prices are quantized once per rate row and premium."""
+    """Builds portions; unit prices are quantized once per rate row and premium, and
+    portions of equal hours at one price share their quantity and amount (a run keeps
+    a million portions until they are capped and drafted)."""
 
     def __init__(self, currency: str) -> None:
         self._currency = currency
         # (row, premium name, short-day hours?) -> unit price
         self._prices: dict[tuple[int, str, bool], Decimal] = {}
+        # (seconds, the price's key) -> (hours, amount)
+        self._hours: dict[tuple[int, tuple[int, str, bool]], tuple[Decimal, Decimal]] = {}
 
-    def portion(
-        self,
-        work: _Work,
-        seconds: int,
-        unit: Unit,
-        quantity: Decimal,
-        base_rate: Decimal,
-        premium: _Premium = NO_PREMIUM,
+    def hours(
+        self, work: _Work, seconds: int, base_rate: Decimal, premium: _Premium = NO_PREMIUM
     ) -> Portion:
+        """A portion of `seconds` in hours."""
+        key, unit_price = self._price(work, _HOUR, base_rate, premium)
+        shared = self._hours.get((seconds, key))
+        if shared is None:
+            quantity = hours(seconds)
+            shared = self._hours[seconds, key] = (quantity, quantity * unit_price)
+        return _portion(work, seconds, _HOUR, *shared, base_rate, premium, unit_price)
+
+    def days(self, work: _Work, days: Decimal, base_rate: Decimal) -> Portion:
+        """A portion of the work's seconds as a share of days."""
+        _, unit_price = self._price(work, _DAY, base_rate, NO_PREMIUM)
+        amount = days * unit_price
+        return _portion(work, work.seconds, _DAY, days, amount, base_rate, NO_PREMIUM, unit_price)
+
+    def _price(
+        self, work: _Work, unit: Unit, base_rate: Decimal, premium: _Premium
+    ) -> tuple[tuple[int, str, bool], Decimal]:
         multiplier, name = premium
         key = (work.row.index, name, work.row.per_day and unit is _HOUR)
         unit_price = self._prices.get(key)
         if unit_price is None:
             unit_price = self._prices[key] = quantize(base_rate * multiplier, self._currency)
-        e = work.entry
-        return Portion(
-            e.id,
-            e.revision,
-            e.person,
-            work.person.role,
-            e.project,
-            e.phase,
-            e.task,
-            e.category,
-            e.work_date,
-            seconds,
-            unit,
-            quantity,
-            base_rate,
-            multiplier,
-            name,
-            unit_price,
-            quantity * unit_price,
-        )
+        return key, unit_price
+
+
+def _portion(
+    work: _Work,
+    seconds: int,
+    unit: Unit,
+    quantity: Decimal,
+    amount: Decimal,
+    base_rate: Decimal,
+    premium: _Premium,
+    unit_price: Decimal,
+) -> Portion:
+    e = work.entry
+    multiplier, name = premium
+    return Portion(
+        e.id,
+        e.revision,
+        e.person,
+        work.person.role,
+        e.project,
+        e.phase,
+        e.task,
+        e.category,
+        e.work_date,
+        seconds,
+        unit,
+        quantity,
+        base_rate,
+        multiplier,
+        name,
+        unit_price,
+        amount,
+    )
 
 
 def _rates_entry(entry: TimeEntry) -> bool:
@@ -488,9 +517,7 @@ def _rate_hourly(
         day_done += seconds
         week_done += within_day
         if straight == seconds:  # no threshold crossed: the common case, kept cheap
-            quantity = hours(seconds)
-            portion = pricer.portion(work, seconds, _HOUR, quantity, work.row.rate.rate, plain)
-            out[work.position] = (portion,)
+            out[work.position] = (pricer.hours(work, seconds, work.row.rate.rate, plain),)
         else:
             parts = (
                 ("", straight),
@@ -515,9 +542,7 @@ def _split_portions(
             premium = rules.premium(threshold, *flags)
             merged[premium] = merged.get(premium, 0) + seconds
     rate = work.row.rate.rate
-    return tuple(
-        pricer.portion(work, s, _HOUR, hours(s), rate, premium) for premium, s in merged.items()
-    )
+    return tuple(pricer.hours(work, s, rate, premium) for premium, s in merged.items())
 
 
 def _rate_day(works: list[_Work], pricer: _Pricer, out: list[tuple[Portion, ...]]) -> None:
@@ -533,15 +558,13 @@ def _rate_day(works: list[_Work], pricer: _Pricer, out: list[tuple[Portion, ...]
         if total >= minimum * HOUR_SECONDS:
             shares[Decimal(total)].append(work)
         elif rate.short_day_rate is not None:
-            quantity = hours(work.seconds)
-            portion = pricer.portion(work, work.seconds, _HOUR, quantity, rate.short_day_rate)
-            out[work.position] = (portion,)
+            out[work.position] = (pricer.hours(work, work.seconds, rate.short_day_rate),)
         else:
             shares[minimum * HOUR_SECONDS].append(work)
     for denominator, group in shares.items():
         for work, days in zip(group, _share(group, denominator), strict=True):
             day_rate = work.row.rate.rate
-            out[work.position] = (pricer.portion(work, work.seconds, _DAY, days, day_rate),)
+            out[work.position] = (pricer.days(work, days, day_rate),)
 
 
 def _share(group: Sequence[_Work], denominator: Decimal) -> list[Decimal]:

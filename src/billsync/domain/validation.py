@@ -67,6 +67,7 @@ __all__ = [
     "check_phase_dates",
     "check_rate",
     "check_unmapped",
+    "finding_order",
     "validate",
 ]
 
@@ -600,7 +601,7 @@ def _newest_revisions(entries: Iterable[TimeEntry]) -> Iterator[TimeEntry]:
     return iter(newest.values())
 
 
-def _finding_order(finding: Finding) -> tuple[str, str, tuple[int, ...], str]:
+def finding_order(finding: Finding) -> tuple[str, str, tuple[int, ...], str]:
     return (finding.code, finding.subject, finding.entry_ids, finding.message)
 
 
@@ -624,5 +625,5 @@ def validate(entries: Sequence[TimeEntry], ctx: ValidationContext) -> list[Findi
             together.append(entry)
     for group_check in GROUP_CHECKS:
         findings.extend(group_check(together, ctx))
-    findings.sort(key=_finding_order)
+    findings.sort(key=finding_order)
     return findings

@@ -7,7 +7,9 @@ For each queued invoice: a preflight asks the vendor for a document with the sam
 number; only when there is none is it created, with the outbox row's fixed idempotency
 key. So a retry after an outage, or after a crash between the vendor accepting and
 billsync recording, finds or replays the first invoice and never makes a second. The
-vendor's number and status go into the outbox and the audit trail.
+vendor's number and status go into the outbox and the audit trail; `refresh` reads the
+status back later (paid, void, ...), and time that came from the same platform is
+marked billed there where the platform allows it.
 
 The vendor invoice carries billsync's lines as they are, with the invoice's tax rate
 on taxable lines, and the retainage withheld as a last line without tax, so the
@@ -39,6 +41,8 @@ class PushSummary:
     connection: str
     sent: list[tuple[str, RemoteInvoice]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    marked: int = 0  # the connection's own time entries marked billed at the vendor
+    restatused: list[tuple[str, str, str]] = field(default_factory=list)  # number, was, is
 
 
 def outgoing(tx: Tx, invoice_id: int) -> OutgoingInvoice:
@@ -115,6 +119,65 @@ def push(store: Store, code: str, actor: str, hooks: Hooks | None = None) -> Pus
             continue
         record(store, item, remote, actor)
         summary.sent.append((item.number, remote))
+        summary.marked += mark_billed(store, sink, item, remote, actor)
+    return summary
+
+
+def mark_billed(
+    store: Store, sink: Sink, item: outbox.Queued, remote: RemoteInvoice, actor: str
+) -> int:
+    """Where the invoice bills time that came from this same platform, mark it billed
+    there too (so nobody bills it again from the vendor's side), where it can."""
+    with store.reading() as tx:
+        ids = invoice_store.source_ids(tx, item.invoice_id, item.connection)
+    if not ids:
+        return 0
+    error: str | None = None
+    try:
+        marked = sink.mark_billed(ids, remote)
+    except UserError as exc:  # the invoice is out; the marks can be made again later
+        marked, error = 0, str(exc)
+    with store.transaction() as tx:
+        AuditLog(tx, actor).record(
+            "invoice.time_marked_billed",
+            f"invoice:{item.invoice_id}",
+            None,
+            {
+                "connection": item.connection,
+                "entries": len(ids),
+                "marked": marked,
+                **({"error": error} if error else {}),
+            },
+        )
+    return marked
+
+
+def refresh(store: Store, code: str, actor: str, hooks: Hooks | None = None) -> PushSummary:
+    """Read back the vendor's status of every invoice sent there; audit each change."""
+    summary = PushSummary(code)
+    with store.reading() as tx:
+        sent = outbox.sent_rows(tx, code)
+    if not sent:
+        return summary
+    chosen, context = context_for(store, code, hooks)
+    sink = open_sink(chosen, context)
+    for item, remote_id, was in sent:
+        try:
+            now = sink.invoice_status(remote_id).status
+        except UserError as exc:
+            summary.failed.append((item.number, str(exc)))
+            continue
+        if now == was:
+            continue
+        with store.transaction() as tx:
+            outbox.restatus(tx, item, now)
+            AuditLog(tx, actor).record(
+                "invoice.remote_status",
+                f"invoice:{item.invoice_id}",
+                {"remote_status": was},
+                {"connection": code, "remote_id": remote_id, "remote_status": now},
+            )
+        summary.restatused.append((item.number, was, now))
     return summary
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -32,10 +33,10 @@ from billsync.domain.contracts import Contract
 from billsync.domain.entries import EntryState, SourceRef, TimeEntry
 from billsync.domain.findings import Finding, Severity
 from billsync.domain.invoicing import draft_invoice
-from billsync.domain.mapping import MappingContext, map_entries
-from billsync.domain.rated import Portion, RatedEntry
+from billsync.domain.mapping import Codes, MappingContext, mapped_codes
+from billsync.domain.rated import Adjustment, Portion, RatedEntry
 from billsync.domain.rating import PersonInfo, rate_entries, select_rate
-from billsync.domain.validation import ValidationContext, validate
+from billsync.domain.validation import ValidationContext, finding_order, validate
 from billsync.domain.workspace import ProjectStatus
 from billsync.store import entries as entry_store
 from billsync.store import exceptions as exception_store
@@ -49,6 +50,8 @@ from .collector import bulk_work
 from .workspace import Workspace, load_workspace
 
 Progress = Callable[[str], None]
+BATCH = 50_000  # entries checked and rated at a time
+STAGES = ("load", "map", "validate", "rate", "cap")  # of prepare
 
 
 @dataclass
@@ -57,13 +60,20 @@ class Prepared:
 
     ws: Workspace
     today: dt.date
-    entries: dict[int, TimeEntry]
+    count: int  # current entries
     billed: dict[int, int]
     findings: list[Finding]
     portions: dict[str, list[Portion]]  # contract -> billable, not blocked, not billed
     adjustments: dict[str, list[LimitAdjustment]]
     held: dict[str, list[Portion]]
-    rated: dict[int, RatedEntry]
+    # Entry id -> revision, for every entry a finding names (their fingerprints).
+    revisions: dict[int, int]
+    # Entry id -> how its billable time differs from worked time, for entries in portions.
+    written: dict[int, tuple[Adjustment, ...]]
+    # Every entry and what rating made of it: kept only when asked (reports want them;
+    # a run does without, and holds a batch's entries only while it rates them).
+    entries: dict[int, TimeEntry] = field(default_factory=dict)
+    rated: dict[int, RatedEntry] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -92,16 +102,61 @@ def contracts_by_project(ws: Workspace) -> dict[str, Contract]:
     }
 
 
-def _map(tx: Tx, ws: Workspace, entries: list[TimeEntry]) -> tuple[list[TimeEntry], int]:
-    context = MappingContext.of(ws.projects.values(), ws.people.values(), ws.rules)
-    moved = entry_store.transfers(tx)
-    # A transfer by finance stands in for what the source said.
-    sources = [
-        replace(e, ref=SourceRef(e.ref.person, *moved[e.id], e.ref.client)) if e.id in moved else e
-        for e in entries
+Moved = dict[int, tuple[str, str]]  # entry id -> (project, task) finance moved it to
+
+
+def _said(entry_id: int, ref: SourceRef, moved: Moved) -> SourceRef:
+    """What mapping starts from: a transfer by finance stands in for what the source said."""
+    if entry_id not in moved:
+        return ref
+    return SourceRef(ref.person, *moved[entry_id], ref.client)
+
+
+def _map_all(tx: Tx, context: MappingContext, moved: Moved) -> dict[str, array[int]]:
+    """Map every entry, store the codes that changed, and group the ids by person.
+    Entries are read and written in id order, so each page of the table is visited once
+    (batch by batch, their ids are all over it)."""
+    people: dict[str, array[int]] = defaultdict(lambda: array("q"))
+    changed, which = array("q"), array("I")  # what changed, and to which codes: compact
+    kinds: dict[Codes, int] = {}
+    for entry_id, source, ref, day, stored in entry_store.mapping_inputs(tx):
+        codes = mapped_codes(context, source, _said(entry_id, ref, moved), day)
+        if codes != stored:
+            changed.append(entry_id)
+            which.append(kinds.setdefault(codes, len(kinds)))
+        people[codes[0]].append(entry_id)
+    distinct = list(kinds)
+    entry_store.save_mapping(tx, ((i, distinct[k]) for i, k in zip(changed, which, strict=True)))
+    return people
+
+
+def _batches(people: dict[str, array[int]]) -> Iterator[list[int]]:
+    """Entry ids in batches of whole people, about BATCH entries each. Every rule across
+    entries (overlaps, a person's day and week, the same work from two sources) is one
+    person's, so a batch is checked and rated on its own."""
+    batch: list[int] = []
+    for person in sorted(people):
+        ids = people.pop(person)
+        # Entries of no known person meet no rule across entries: they split freely.
+        pieces = [ids] if person else [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+        for piece in pieces:
+            if batch and len(batch) + len(piece) > BATCH:
+                yield batch
+                batch = []
+            batch.extend(piece)
+    if batch:
+        yield batch
+
+
+def _as_mapped(ws: Workspace, moved: Moved, loaded: list[TimeEntry]) -> list[TimeEntry]:
+    """Loaded entries (mapped already) as mapping saw them, non-billable tasks applied."""
+    return [
+        billable_on_task(
+            e if e.id not in moved else replace(e, ref=_said(e.id, e.ref, moved)),
+            ws.projects.get(e.project),
+        )
+        for e in loaded
     ]
-    mapped = map_entries(sources, context)
-    return mapped, entry_store.save_mapping(tx, entries, mapped)
 
 
 def _rate_lookup(
@@ -137,98 +192,189 @@ def _blocked(findings: Iterable[Finding], waived: set[str], revisions: dict[int,
     return blocked
 
 
-def prepare(tx: Tx, today: dt.date, progress: Progress | None = None) -> Prepared:
-    seconds: dict[str, float] = {}
-    clock = time.perf_counter()
+class _Stages:
+    """Seconds per stage, summed over the batches."""
 
-    def stage(name: str) -> None:
-        nonlocal clock
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(STAGES, 0.0)  # in this order, whichever runs first
+        self.clock = time.perf_counter()
+
+    def done(self, name: str) -> None:
         now = time.perf_counter()
-        seconds[name] = round(now - clock, 3)
-        clock = now
-        if progress:
-            progress(name)
+        self.seconds[name] += now - self.clock
+        self.clock = now
 
+
+@dataclass
+class _Rater:
+    """Rates one batch of entries after another, contract by contract, keeping what the
+    caps and the drafts need: the unblocked portions, the revisions findings name and
+    the adjustments of the entries in portions."""
+
+    ws: Workspace
+    by_project: dict[str, Contract]
+    billed: dict[int, int]
+    waived: set[str]
+    findings: list[Finding] = field(default_factory=list)  # validation's, batch by batch
+    first: dict[str, int] = field(default_factory=dict)  # contract -> its first entry id
+    # Rating's findings by contract, with the entry each is about.
+    rating: dict[str, list[tuple[int, Finding]]] = field(default_factory=dict)
+    eligible: dict[str, list[Portion]] = field(default_factory=dict)
+    revisions: dict[int, int] = field(default_factory=dict)
+    written: dict[int, tuple[Adjustment, ...]] = field(default_factory=dict)
+    info: dict[str, PersonInfo] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.info = people_info(self.ws)
+
+    def rate(self, entries: list[TimeEntry], checked: list[Finding]) -> dict[int, RatedEntry]:
+        """Rate a batch whose validation found `checked`; returns what rating made of it."""
+        billed = self.billed
+        per_contract: dict[str, list[TimeEntry]] = defaultdict(list)
+        invoiced: dict[str, list[TimeEntry]] = defaultdict(list)
+        for e in entries:
+            contract = self.by_project.get(e.project)
+            if contract is None or e.deleted or e.state is not EntryState.ACTIVE:
+                continue
+            (invoiced if e.id in billed else per_contract)[contract.code].append(e)
+        rated: dict[int, RatedEntry] = {}
+        found = list(checked)
+        for code, group in per_contract.items():
+            self.first[code] = min(self.first.get(code, group[0].id), group[0].id)
+            context = overtime_context(invoiced.get(code, []), group)
+            rating = self.rating.setdefault(code, [])
+            for r in rate_entries(
+                group + context, self.ws.contracts[code], self.info, {e.id for e in context}
+            ):
+                if r.entry.id not in billed:
+                    rated[r.entry.id] = r
+                    if r.findings:
+                        rating += [(r.entry.id, f) for f in r.findings]
+                        found += r.findings
+        revisions = {e.id: e.revision for e in entries}
+        self.revisions.update((i, revisions[i]) for f in found for i in f.entry_ids)
+        blocked = _blocked(found, self.waived, revisions)
+        for code, group in per_contract.items():
+            eligible = self.eligible.setdefault(code, [])
+            for e in group:
+                if e.id not in blocked and (r := rated[e.id]).portions:
+                    eligible += r.portions
+                    if r.adjustments:
+                        self.written[e.id] = r.adjustments
+        self.findings += checked
+        return rated
+
+    def contracts(self) -> list[str]:
+        """Contracts with unbilled work, in the order of their first entry."""
+        return sorted(self.first, key=self.first.__getitem__)
+
+    def rating_findings(self) -> list[Finding]:
+        """Rating's findings, contract by contract and entry by entry."""
+        return [
+            f
+            for code in self.contracts()
+            for _, f in sorted(self.rating[code], key=lambda found: found[0])
+        ]
+
+
+def prepare(
+    tx: Tx, today: dt.date, progress: Progress | None = None, *, keep_entries: bool = True
+) -> Prepared:
+    """Map, validate and rate the entries batch by batch, then cap each contract's work.
+    With `keep_entries`, every entry and its rating are kept in the result."""
+    stages = _Stages()
     ws = load_workspace(tx)
-    loaded = list(entry_store.load_entries(tx))
-    stage("load")
-    mapped, _ = _map(tx, ws, loaded)
-    del loaded  # the entries as loaded are no longer needed: keep one copy in memory
-    entries = [billable_on_task(e, ws.projects.get(e.project)) for e in mapped]
-    del mapped
-    stage("map")
     by_project = contracts_by_project(ws)
     billed = invoice_store.billed_revisions(tx, growing=False)
+    waived = {r["fingerprint"] for r in exception_store.listing(tx, status="waived")}
     locked = (
         tx.conn.execute(workspaces.select().where(workspaces.c.id == tx.workspace_id))
         .one()
         .locked_until
     )
-    findings = validate(
-        entries,
-        ValidationContext(
-            today=today,
-            contracts_by_project=by_project,
-            projects=ws.projects,
-            locked_until=locked,
-            billed=billed,
-            rate_lookup=_rate_lookup(ws, by_project),
-        ),
+    checks = ValidationContext(
+        today=today,
+        contracts_by_project=by_project,
+        projects=ws.projects,
+        locked_until=locked,
+        billed=billed,
+        rate_lookup=_rate_lookup(ws, by_project),
     )
-    stage("validate")
-    per_contract: dict[str, list[TimeEntry]] = defaultdict(list)
-    invoiced: dict[str, list[TimeEntry]] = defaultdict(list)
-    for e in entries:
-        contract = by_project.get(e.project)
-        if contract is None or e.deleted or e.state is not EntryState.ACTIVE:
-            continue
-        (invoiced if e.id in billed else per_contract)[contract.code].append(e)
-    info = people_info(ws)
-    rated: dict[int, RatedEntry] = {}
-    for code, group in per_contract.items():
-        context = overtime_context(invoiced.get(code, []), group)
-        for r in rate_entries(
-            group + context, ws.contracts[code], info, billed={e.id for e in context}
-        ):
-            if r.entry.id not in billed:
-                rated[r.entry.id] = r
-                findings.extend(r.findings)
-    stage("rate")
-    revisions = {e.id: e.revision for e in entries}
-    waived = {r["fingerprint"] for r in exception_store.listing(tx, status="waived")}
-    blocked = _blocked(findings, waived, revisions)
+    context = MappingContext.of(ws.projects.values(), ws.people.values(), ws.rules)
+    moved = entry_store.transfers(tx)
+    rater = _Rater(ws, by_project, billed, waived)
+    kept: dict[int, TimeEntry] = {}
+    kept_rated: dict[int, RatedEntry] = {}
+    count = 0
+    people = _map_all(tx, context, moved)
+    stages.done("map")
+    for ids in _batches(people):
+        loaded = list(entry_store.load_entries(tx, ids))
+        count += len(loaded)
+        entries = _as_mapped(ws, moved, loaded)
+        del loaded  # one copy of a batch in memory
+        stages.done("load")
+        checked = validate(entries, checks)
+        stages.done("validate")
+        rated = rater.rate(entries, checked)
+        if keep_entries:
+            kept.update((e.id, e) for e in entries)
+            kept_rated.update(rated)
+        stages.done("rate")
+    for name in STAGES[:-1]:
+        if progress:
+            progress(name)
+    findings = sorted(rater.findings, key=finding_order) + rater.rating_findings()
     portions: dict[str, list[Portion]] = {}
     held: dict[str, list[Portion]] = {}
     adjustments: dict[str, list[LimitAdjustment]] = {}
-    for code, group in per_contract.items():
+    for code in rater.contracts():
         contract = ws.contracts[code]
-        eligible = [p for e in group if e.id not in blocked for p in rated[e.id].portions]
+        eligible = rater.eligible.pop(code, [])
         result: CapResult = apply_caps(
             contract, eligible, invoice_store.cap_usage(tx, contract, today), today
         )
         findings.extend(result.findings)
+        portion_revisions = {p.entry_id: p.revision for p in eligible}
+        del eligible
+        named = {i: portion_revisions[i] for f in result.findings for i in f.entry_ids}
+        rater.revisions.update(named)
         billable, waiting = hold_whole_entries(result)
-        released = _blocked(result.findings, waived, revisions)
+        released = _blocked(result.findings, waived, named)
         # A waived cap finding lets its entries through; the rest wait behind it.
         portions[code] = billable + [p for p in waiting if p.entry_id not in released]
         held[code] = [p for p in waiting if p.entry_id in released]
         adjustments[code] = list(result.limit_adjustments)
-    stage("cap")
+    stages.done("cap")
+    if progress:
+        progress("cap")
     return Prepared(
         ws,
         today,
-        {e.id: e for e in entries},
+        count,
         billed,
         findings,
         portions,
         adjustments,
         held,
-        rated,
-        seconds,
+        rater.revisions,
+        rater.written,
+        kept,
+        kept_rated,
+        {name: round(spent, 3) for name, spent in stages.seconds.items()},
     )
 
 
-def _threshold_findings(prep: Prepared, remaining: dict[str, list[Portion]]) -> list[Finding]:
+def _threshold_findings(prep: Prepared, plan: list[Planned]) -> list[Finding]:
+    """The threshold is judged on what the other invoices leave unbilled (what it takes
+    to know that is gone again before the drafts are written)."""
+    planned = {
+        p.entry_id for item in plan if item.due.kind != "threshold" for p in item.due.portions
+    }
+    remaining = {
+        code: [p for p in portions if p.entry_id not in planned]
+        for code, portions in prep.portions.items()
+    }
     found = (threshold_finding(prep.ws.contracts[code], p) for code, p in remaining.items())
     return [f for f in found if f is not None]
 
@@ -247,7 +393,7 @@ def draft_due(
     """Write one draft: the invoice, its lines and the marks on its entries, together.
     None when the draft is a growing one that already holds exactly this."""
     entry_ids = {p.entry_id for p in due.portions}
-    adjusted = {e: prep.rated[e].adjustments for e in entry_ids if prep.rated[e].adjustments}
+    adjusted = {e: prep.written[e] for e in entry_ids if e in prep.written}
     limit = [a for a in prep.adjustments.get(contract.code, []) if set(a.entry_ids) & entry_ids]
     growing = (
         invoice_store.continuous_draft(tx, contract.code) if due.kind == "continuous" else None
@@ -324,20 +470,11 @@ def run(
     with bulk_work(), store.transaction() as tx:
         authorize(tx, actor, action)
         audit = AuditLog(tx, actor)
-        prep = prepare(tx, today, progress)
+        prep = prepare(tx, today, progress, keep_entries=False)
         clock = time.perf_counter()
         plan = planner(tx, prep)
-        # The threshold is judged on what the other invoices leave unbilled.
-        planned = {
-            p.entry_id for item in plan if item.due.kind != "threshold" for p in item.due.portions
-        }
-        remaining = {
-            code: [p for p in portions if p.entry_id not in planned]
-            for code, portions in prep.portions.items()
-        }
-        findings = prep.findings + _threshold_findings(prep, remaining)
-        revisions = {e.id: e.revision for e in prep.entries.values()}
-        synced = exception_store.sync(tx, findings, revisions, audit)
+        findings = prep.findings + _threshold_findings(prep, plan)
+        synced = exception_store.sync(tx, findings, prep.revisions, audit)
         written = [
             draft_due(
                 tx,
@@ -364,13 +501,13 @@ def run(
             None,
             {
                 "today": today,
-                "entries": len(prep.entries),
+                "entries": prep.count,
                 "drafted": drafted,
                 "opened": synced.opened,
                 "resolved": synced.resolved,
             },
         )
-        return RunReport(len(prep.entries), dict(counts), synced, drafted, prep.seconds)
+        return RunReport(prep.count, dict(counts), synced, drafted, prep.seconds)
 
 
 def _due_for(

@@ -92,6 +92,7 @@ class Sandbox:
         self.rate_limit = rate_limit
         self.requests = 0  # vendor requests served (control calls excluded)
         self.deliveries: list[Delivery] = []
+        self._webhook_client = httpx.Client(timeout=30)  # one for every delivery
         self.app = FastAPI(title=f"{self.platform} sandbox", openapi_url=None, docs_url=None)
         self.app.middleware("http")(self._faults_and_limits)
         self.app.post(f"{CONTROL}/faults")(self._set_faults)
@@ -130,7 +131,7 @@ class Sandbox:
         times = 2 if self.random.random() < self.faults.duplicate_webhooks else 1
         for _ in range(times):
             try:
-                sent = httpx.post(url, content=body, headers=dict(headers))
+                sent = self._webhook_client.post(url, content=body, headers=dict(headers))
                 status: int | None = sent.status_code
             except httpx.HTTPError:
                 status = None

@@ -9,12 +9,15 @@ SQLAlchemy's insertmanyvalues already batches rows into few statements.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import islice
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.types import TypeEngine
 
 CHUNK = 5000
 
@@ -31,17 +34,60 @@ def insert_rows(
     if not rows:
         return
     if conn.dialect.name != "sqlite":
-        statement = pg_insert(table)
-        if skip_existing:
-            statement = statement.on_conflict_do_nothing()
-        for i in range(0, len(rows), CHUNK):
-            conn.execute(statement, list(rows[i : i + CHUNK]))
+        _insert_server(conn, table, rows, skip_existing)
         return
     columns = list(rows[0])
+    pick = itemgetter(*columns)
+    _insert_sqlite(conn, table, columns, [pick(row) for row in rows], skip_existing)
+
+
+def insert_values(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    values: Sequence[Sequence[Any]],
+    *,
+    skip_existing: bool = False,
+) -> None:
+    """`insert_rows` for rows given as values in the order of `columns`: a bulk import
+    then builds no dict per row."""
+    if not values:
+        return
+    if conn.dialect.name != "sqlite":
+        rows = [dict(zip(columns, row, strict=True)) for row in values]
+        _insert_server(conn, table, rows, skip_existing)
+        return
+    _insert_sqlite(conn, table, columns, values, skip_existing)
+
+
+def _insert_server(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], skip_existing: bool
+) -> None:
+    statement = pg_insert(table)
+    if skip_existing:
+        statement = statement.on_conflict_do_nothing()
+    for i in range(0, len(rows), CHUNK):
+        conn.execute(statement, list(rows[i : i + CHUNK]))
+
+
+def _insert_sqlite(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    values: Sequence[Sequence[Any]],
+    skip_existing: bool,
+) -> None:
     marks = ", ".join("?" * len(columns))
     verb = "INSERT OR IGNORE" if skip_existing else "INSERT"
     sql = f"{verb} INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
-    _execute_many(conn, table, sql, columns, rows)
+    _execute_many(conn, table, sql, columns, values)
+
+
+def insert_all(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Insert rows as they come, CHUNK at a time: never all of them in memory at once."""
+    it = iter(rows)
+    while chunk := list(islice(it, CHUNK)):
+        insert_rows(conn, table, chunk)
 
 
 def update_rows(
@@ -62,7 +108,34 @@ def update_rows(
             conn.execute(statement, renamed[i : i + CHUNK])
         return
     sql = f"UPDATE {table.name} SET {', '.join(f'{c} = ?' for c in columns)} WHERE {key} = ?"
-    _execute_many(conn, table, sql, [*columns, key], rows)
+    pick = itemgetter(*columns, key)
+    _execute_many(conn, table, sql, [*columns, key], [pick(row) for row in rows])
+
+
+def _memoized(process: Callable[[Any], Any], column_type: TypeEngine[Any]) -> Callable[[Any], Any]:
+    """`process`, run once for each distinct value. Days and instants repeat across rows
+    and equal ones store the same text, so they are told apart by value. Other values
+    are by object: rows share them (a price, a list of adjustments), while equal
+    decimals may differ in their digits (1.5, 1.50), and lists cannot be keys."""
+    memo: dict[Any, Any] = {}
+    by_value = _python_type(column_type) in (dt.date, dt.datetime)
+
+    def convert(value: Any) -> Any:
+        # The caller holds every value until the call ends, so an object's id is its own.
+        key = value if by_value else id(value)
+        done = memo.get(key)
+        if done is None:
+            done = memo[key] = process(value)
+        return done
+
+    return convert
+
+
+def _python_type(column_type: TypeEngine[Any]) -> type | None:
+    try:
+        return column_type.python_type
+    except NotImplementedError:
+        return None
 
 
 def _execute_many(
@@ -70,20 +143,19 @@ def _execute_many(
     table: Table,
     sql: str,
     columns: Sequence[str],
-    rows: Sequence[Mapping[str, Any]],
+    values: Sequence[Sequence[Any]],
 ) -> None:
     dialect = conn.dialect
     processors = [
-        (index, process)
+        (index, _memoized(process, table.c[name].type))
         for index, name in enumerate(columns)
         if (process := table.c[name].type._cached_bind_processor(dialect)) is not None
     ]
-    pick = itemgetter(*columns)
-    params = [list(pick(row)) for row in rows]
-    for index, process in processors:  # column by column: one lookup per column
+    params = [list(row) for row in values]
+    for index, convert in processors:  # column by column: one lookup per column
         for values in params:
             value = values[index]
             if value is not None:
-                values[index] = process(value)
+                values[index] = convert(value)
     for i in range(0, len(params), CHUNK):
         conn.exec_driver_sql(sql, [tuple(values) for values in params[i : i + CHUNK]])

@@ -12,9 +12,11 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from billsync.domain.canonical import Canonical, supersedes
 from billsync.domain.entries import (
@@ -25,8 +27,9 @@ from billsync.domain.entries import (
     TimeEntry,
     WriteAdjustment,
 )
+from billsync.domain.mapping import Codes
 
-from .bulk import insert_rows, update_rows
+from .bulk import insert_values, update_rows
 from .db import Tx
 from .tables import entry_adjustments, raw_records, time_entries
 
@@ -69,33 +72,36 @@ class IngestCounts:
         }
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+# A record's own columns (what its source says), in _field_values order.
+_FIELDS = ("src_person", "src_project", "src_task", "src_client", "work_date", "start_at",
+           "end_at", "duration_seconds", "timezone", "notes", "approval", "billable",
+           "category", "source_rate", "deleted")  # fmt: skip
+# A new entry's columns: what the import knows, then the record's _FIELDS.
+_NEW = ("workspace_id", "source", "external_id", "revision", "source_revision", "raw_sha256",
+        "updated_at", *_FIELDS)  # fmt: skip
+# A raw record's columns.
+_RAW = ("workspace_id", "source", "external_id", "sha256", "payload", "batch_id", "line_no",
+        "received_at")  # fmt: skip
+
+
+def _field_values(rec: Canonical) -> tuple[Any, ...]:
+    """The record's _FIELDS, in that order."""
+    ref = rec.ref
+    return (
+        ref.person, ref.project, ref.task, ref.client, rec.work_date, rec.start, rec.end,
+        rec.duration_seconds, rec.timezone, rec.notes, rec.approval.value, rec.billable,
+        rec.category.value, rec.source_rate, rec.deleted,
+    )  # fmt: skip
 
 
 def _fields(rec: Canonical) -> dict[str, Any]:
-    return {
-        "src_person": rec.ref.person,
-        "src_project": rec.ref.project,
-        "src_task": rec.ref.task,
-        "src_client": rec.ref.client,
-        "work_date": rec.work_date,
-        "start_at": rec.start,
-        "end_at": rec.end,
-        "duration_seconds": rec.duration_seconds,
-        "timezone": rec.timezone,
-        "notes": rec.notes,
-        "approval": rec.approval.value,
-        "billable": rec.billable,
-        "category": rec.category.value,
-        "source_rate": rec.source_rate,
-        "deleted": rec.deleted,
-    }
+    return dict(zip(_FIELDS, _field_values(rec), strict=True))
 
 
-def _content_of_row(row: Any) -> tuple[object, ...]:
-    return (
+def _canonical_of_row(row: Any, stamp: str | None = None, deleted: bool | None = None) -> Canonical:
+    """The stored revision as the parser would have made it."""
+    return Canonical(
+        row.external_id,
         SourceRef(row.src_person, row.src_project, row.src_task, row.src_client),
         row.work_date,
         row.duration_seconds,
@@ -107,8 +113,13 @@ def _content_of_row(row: Any) -> tuple[object, ...]:
         row.billable,
         Category(row.category),
         row.source_rate,
-        row.deleted,
+        stamp,
+        row.deleted if deleted is None else deleted,
     )
+
+
+def _content_of_row(row: Any) -> tuple[object, ...]:
+    return _canonical_of_row(row).content()
 
 
 @dataclass(frozen=True)
@@ -135,37 +146,28 @@ def ingest(
         tx.conn.exec_driver_sql("ANALYZE time_entries, raw_records")
     counts = IngestCounts()
     revised: list[Revised] = []
+    hashed = [(item, payload_hash(item.payload)) for item in items]  # each payload once
     # Within one delivery the newest revision of each id wins, whatever the order.
-    newest: dict[str, Incoming] = {}
-    for item in items:
+    newest: dict[str, tuple[Incoming, str]] = {}
+    for item, sha in hashed:
         seen = newest.get(item.record.external_id)
-        if seen is None or supersedes(item.source_revision, seen.source_revision):
-            newest[item.record.external_id] = item
+        if seen is None or supersedes(item.source_revision, seen[0].source_revision):
+            newest[item.record.external_id] = (item, sha)
     counts.stale += len(items) - len(newest)
 
-    _store_raw(tx, source, items, batch_id, received_at)
+    _store_raw(tx, source, hashed, batch_id, received_at)
     existing = _existing(tx, source, list(newest))
-    inserts: list[dict[str, Any]] = []
+    inserts: list[tuple[Any, ...]] = []  # in _NEW order
     updates: list[dict[str, Any]] = []
     restamped: list[dict[str, Any]] = []
-    for external_id, item in newest.items():
-        raw_sha = payload_hash(item.payload)
+    for external_id, (item, raw_sha) in newest.items():
         row = existing.get(external_id)
-        fields = _fields(item.record)
         if row is None:
             counts.new += 1
             inserts.append(
-                {
-                    "workspace_id": tx.workspace_id,
-                    "source": source,
-                    "external_id": external_id,
-                    "revision": 1,
-                    "source_revision": item.source_revision,
-                    "raw_sha256": raw_sha,
-                    "updated_at": received_at,
-                    **fields,
-                }
-            )
+                (tx.workspace_id, source, external_id, 1, item.source_revision, raw_sha,
+                 received_at, *_field_values(item.record))
+            )  # fmt: skip
         elif not supersedes(item.source_revision, row.source_revision):
             counts.stale += 1
         elif item.record.content() == _content_of_row(row):
@@ -178,6 +180,7 @@ def ingest(
                 restamped.append({"id": row.id, "source_revision": item.source_revision})
         else:
             counts.changed += 1
+            fields = _fields(item.record)
             updates.append(
                 {
                     "id": row.id,
@@ -203,7 +206,7 @@ def ingest(
                     _diff(before, fields)[1],
                 )
             )
-    insert_rows(tx.conn, time_entries, inserts)
+    insert_values(tx.conn, time_entries, _NEW, inserts)
     update_rows(tx.conn, time_entries, "id", updates)
     update_rows(tx.conn, time_entries, "id", restamped)
     return counts, revised
@@ -225,49 +228,42 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any]
 def _store_raw(
     tx: Tx,
     source: str,
-    items: Sequence[Incoming],
+    hashed: Sequence[tuple[Incoming, str]],
     batch_id: int | None,
     received_at: dt.datetime,
 ) -> None:
     """Every payload verbatim; one already stored (same id and hash) is kept once."""
-    rows = {(item.record.external_id, payload_hash(item.payload)): item for item in items}
-    insert_rows(
+    rows = {(item.record.external_id, sha): item for item, sha in hashed}
+    insert_values(
         tx.conn,
         raw_records,
+        _RAW,
         [
-            {
-                "workspace_id": tx.workspace_id,
-                "source": source,
-                "external_id": external_id,
-                "sha256": sha,
-                "payload": item.payload,
-                "batch_id": batch_id,
-                "line_no": item.line_no,
-                "received_at": received_at,
-            }
+            (
+                tx.workspace_id,
+                source,
+                external_id,
+                sha,
+                item.payload,
+                batch_id,
+                item.line_no,
+                received_at,
+            )
             for (external_id, sha), item in rows.items()
         ],
         skip_existing=True,
     )
 
 
-def _in_chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
-    # Stay under SQLite's bound-parameter limit.
-    yield from _chunks(values, 900)
-
-
 def _existing(tx: Tx, source: str, external_ids: Sequence[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for chunk in _in_chunks(external_ids):
-        rows = tx.conn.execute(
-            select(time_entries).where(
-                time_entries.c.workspace_id == tx.workspace_id,
-                time_entries.c.source == source,
-                time_entries.c.external_id.in_(chunk),
-            )
+    rows = tx.conn.execute(
+        select(time_entries).where(
+            time_entries.c.workspace_id == tx.workspace_id,
+            time_entries.c.source == source,
+            _among(tx, time_entries.c.external_id, external_ids),
         )
-        found.update({r.external_id: r for r in rows})
-    return found
+    )
+    return {r.external_id: r for r in rows}
 
 
 _ENTRY_COLUMNS = [
@@ -338,9 +334,10 @@ def _entry(row: Any, adjustments: tuple[WriteAdjustment, ...], shared: dict[Any,
         cost_center,
     ) = row
     one = shared.setdefault
-    ref = SourceRef(src_person, src_project, src_task, src_client)
+    said = (src_person, src_project, src_task, src_client)
+    ref = shared.get(said) or one(said, SourceRef(*said))
     return TimeEntry(
-        id_, revision, one(source, source), external_id, one(ref, ref),
+        id_, revision, one(source, source), external_id, ref,
         one(work_date, work_date), seconds, one(timezone, timezone), start, end, notes,
         _APPROVAL[approval], billable, _CATEGORY[category], rate, deleted, _STATE[state],
         one(person, person), one(project, project), one(task, task), one(phase, phase),
@@ -348,50 +345,90 @@ def _entry(row: Any, adjustments: tuple[WriteAdjustment, ...], shared: dict[Any,
     )  # fmt: skip
 
 
-def adjustments_by_entry(tx: Tx) -> dict[int, tuple[WriteAdjustment, ...]]:
-    rows = tx.conn.execute(
-        select(
-            entry_adjustments.c.entry_id, entry_adjustments.c.seconds, entry_adjustments.c.reason
+def _among(
+    tx: Tx, column: ColumnElement[Any], values: Sequence[int] | Sequence[str]
+) -> ColumnElement[bool]:
+    """`column IN values`, the values bound as one: a plain IN binds a parameter per
+    value, and SQLAlchemy's work on those costs more than the lookups themselves."""
+    if tx.conn.dialect.name == "postgresql":
+        kind = ARRAY(column.type)
+        return column == any_(bindparam(f"{column.key}_list", list(values), type_=kind))
+    listed = func.json_each(json.dumps(list(values))).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
+def adjustments_by_entry(
+    tx: Tx, ids: Sequence[int] | None = None
+) -> dict[int, tuple[WriteAdjustment, ...]]:
+    """Finance's writes of every entry of the workspace (or of the given ids)."""
+    query = select(
+        entry_adjustments.c.entry_id, entry_adjustments.c.seconds, entry_adjustments.c.reason
+    ).order_by(entry_adjustments.c.id)
+    if ids is None:
+        query = query.join(time_entries, time_entries.c.id == entry_adjustments.c.entry_id).where(
+            time_entries.c.workspace_id == tx.workspace_id
         )
-        .join(time_entries, time_entries.c.id == entry_adjustments.c.entry_id)
-        .where(time_entries.c.workspace_id == tx.workspace_id)
-        .order_by(entry_adjustments.c.id)
-    )
+    else:
+        query = query.where(_among(tx, entry_adjustments.c.entry_id, ids))
     out: dict[int, list[WriteAdjustment]] = {}
-    for r in rows:
+    for r in tx.conn.execute(query):
         out.setdefault(r.entry_id, []).append(WriteAdjustment(r.reason, r.seconds))
     return {k: tuple(v) for k, v in out.items()}
 
 
-def load_entries(tx: Tx, ids: Iterable[int] | None = None) -> Iterator[TimeEntry]:
-    """Every current entry of the workspace (or the given ids), streamed."""
-    adjustments = adjustments_by_entry(tx)
+def load_entries(tx: Tx, ids: Sequence[int] | None = None) -> Iterator[TimeEntry]:
+    """Every current entry of the workspace (or the given ids) in id order, streamed."""
     none: tuple[WriteAdjustment, ...] = ()
     shared: dict[Any, Any] = {}
-    query = select(*_ENTRY_COLUMNS).where(time_entries.c.workspace_id == tx.workspace_id)
-    if ids is not None:
-        wanted = sorted(set(ids))
-        for chunk in _chunks(wanted, 900):
-            for row in tx.conn.execute(query.where(time_entries.c.id.in_(chunk))):
-                yield _entry(row, adjustments.get(row[0], none), shared)
-        return
-    rows = tx.conn.execute(query.order_by(time_entries.c.id).execution_options(yield_per=CHUNK))
-    for row in rows:
+    adjustments = adjustments_by_entry(tx, ids)
+    query = select(*_ENTRY_COLUMNS).order_by(time_entries.c.id)
+    if ids is None:
+        query = query.where(time_entries.c.workspace_id == tx.workspace_id)
+    else:
+        query = query.where(
+            _among(tx, time_entries.c.id, ids),
+            # The workspace as an expression: a plain column lets SQLite scan the
+            # workspace's index instead of looking the ids up by key.
+            time_entries.c.workspace_id + 0 == tx.workspace_id,
+        )
+    for row in tx.conn.execute(query.execution_options(yield_per=CHUNK)):
         yield _entry(row, adjustments.get(row[0], none), shared)
 
 
-MAPPED = ("person", "project", "task", "phase", "cost_center")
+MAPPED = ("person", "project", "task", "phase", "cost_center")  # Codes, as columns
 
 
-def save_mapping(tx: Tx, before: Sequence[TimeEntry], after: Sequence[TimeEntry]) -> int:
-    """Store the codes mapping resolved, for the entries where they changed."""
-    changed = [
-        {"id": new.id, **{k: getattr(new, k) for k in MAPPED}}
-        for old, new in zip(before, after, strict=True)
-        if any(getattr(old, k) != getattr(new, k) for k in MAPPED)
-    ]
-    update_rows(tx.conn, time_entries, "id", changed)
-    return len(changed)
+def mapping_inputs(tx: Tx) -> Iterator[tuple[int, str, SourceRef, dt.date, Codes]]:
+    """(id, source, what the source called things, work date, the codes stored) of every
+    current entry in id order: what mapping reads, without loading entries whole.
+    Equal references are one object."""
+    shared: dict[tuple[str, str, str, str], SourceRef] = {}
+    c = time_entries.c
+    rows = tx.conn.execute(
+        select(
+            c.id, c.source, c.src_person, c.src_project, c.src_task, c.src_client, c.work_date,
+            *(c[name] for name in MAPPED),
+        )
+        .where(c.workspace_id == tx.workspace_id)
+        .order_by(c.id)
+        .execution_options(yield_per=CHUNK)
+    )  # fmt: skip
+    for id_, source, person, project, task, client, day, *codes in rows:
+        said = (person, project, task, client)
+        ref = shared.get(said)
+        if ref is None:
+            ref = shared[said] = SourceRef(*said)
+        yield id_, source, ref, day, tuple(codes)
+
+
+def save_mapping(tx: Tx, changed: Iterable[tuple[int, Codes]]) -> None:
+    """Store the codes mapping resolved, for the entries where they changed (in id
+    order, so that each page of the table is written once)."""
+    rows = (
+        {"id": entry_id, **dict(zip(MAPPED, codes, strict=True))} for entry_id, codes in changed
+    )
+    while chunk := list(islice(rows, CHUNK)):
+        update_rows(tx.conn, time_entries, "id", chunk)
 
 
 def transfers(tx: Tx) -> dict[int, tuple[str, str]]:
@@ -427,22 +464,7 @@ def tombstones(tx: Tx, source: str, external_ids: Sequence[str], stamp: str) -> 
     for external_id, row in _existing(tx, source, external_ids).items():
         if row.deleted:
             continue
-        record = Canonical(
-            external_id,
-            SourceRef(row.src_person, row.src_project, row.src_task, row.src_client),
-            row.work_date,
-            row.duration_seconds,
-            row.timezone,
-            row.start_at,
-            row.end_at,
-            row.notes,
-            Approval(row.approval),
-            row.billable,
-            Category(row.category),
-            row.source_rate,
-            stamp,
-            True,
-        )
+        record = _canonical_of_row(row, stamp, deleted=True)
         payload = json.dumps({"external_id": external_id, "deleted": True, "seen_missing": stamp})
         out.append(Incoming(record, payload, None, stamp))
     return out

@@ -24,9 +24,9 @@ from billsync.errors import UserError
 
 from .access import authorize
 from .audit import AuditLog
-from .bulk import insert_rows
+from .bulk import insert_all
 from .db import Tx, utcnow
-from .tables import billed_entries, invoice_lines, invoices, line_entries
+from .tables import billed_entries, invoice_lines, invoices, line_entries, time_entries
 
 LIVE = ("draft", "approved")
 ZERO = Decimal(0)
@@ -117,10 +117,8 @@ def _status_json(draft: InvoiceDraft) -> dict[str, str | None]:
 
 
 def _insert_lines(tx: Tx, invoice_id: int, draft: InvoiceDraft, adjustments: Adjustments) -> None:
-    revisions: dict[int, int] = {}
-    portion_rows: list[dict[str, Any]] = []
-    for position, line in enumerate(draft.lines, start=1):
-        line_id = tx.conn.execute(
+    line_ids = [
+        tx.conn.execute(
             insert(invoice_lines)
             .values(
                 invoice_id=invoice_id,
@@ -135,40 +133,49 @@ def _insert_lines(tx: Tx, invoice_id: int, draft: InvoiceDraft, adjustments: Adj
             )
             .returning(invoice_lines.c.id)
         ).scalar_one()
-        for p in line.portions:
-            revisions[p.entry_id] = p.revision
-            portion_rows.append(
-                {
-                    "line_id": line_id,
-                    "entry_id": p.entry_id,
-                    "revision": p.revision,
-                    "seconds": p.seconds,
-                    "quantity": p.quantity,
-                    "unit_price": p.unit_price,
-                    "amount": p.amount,
-                    "premium": p.premium,
-                    "work_date": p.work_date,
-                    "phase": p.phase,
-                    "task": p.task,
-                }
-            )
-    insert_rows(
+        for position, line in enumerate(draft.lines, start=1)
+    ]
+    revisions = {p.entry_id: p.revision for line in draft.lines for p in line.portions}
+    # One list per kind of difference, not one per entry: the rows share it.
+    as_json: dict[tuple[Adjustment, ...], list[dict[str, Any]]] = {(): []}
+    for written in adjustments.values():
+        if written not in as_json:
+            as_json[written] = [{"reason": a.reason, "seconds": a.seconds} for a in written]
+    insert_all(
         tx.conn,
         billed_entries,
-        [
+        (
             {
                 "entry_id": e,
                 "revision": r,
                 "invoice_id": invoice_id,
                 "live": True,
-                "adjustments": [
-                    {"reason": a.reason, "seconds": a.seconds} for a in adjustments.get(e, ())
-                ],
+                "adjustments": as_json[adjustments.get(e, ())],
             }
             for e, r in sorted(revisions.items())
-        ],
+        ),
     )
-    insert_rows(tx.conn, line_entries, portion_rows)
+    insert_all(
+        tx.conn,
+        line_entries,
+        (
+            {
+                "line_id": line_id,
+                "entry_id": p.entry_id,
+                "revision": p.revision,
+                "seconds": p.seconds,
+                "quantity": p.quantity,
+                "unit_price": p.unit_price,
+                "amount": p.amount,
+                "premium": p.premium,
+                "work_date": p.work_date,
+                "phase": p.phase,
+                "task": p.task,
+            }
+            for line_id, line in zip(line_ids, draft.lines, strict=True)
+            for p in line.portions
+        ),
+    )
 
 
 def billed_revisions(tx: Tx, *, growing: bool = True) -> dict[int, int]:
@@ -302,6 +309,18 @@ def portions_of(tx: Tx, invoice_id: int) -> list[dict[str, Any]]:
         .order_by(invoice_lines.c.position, line_entries.c.work_date, line_entries.c.entry_id)
     )
     return [dict(r._mapping) for r in rows]
+
+
+def source_ids(tx: Tx, invoice_id: int, source: str) -> list[str]:
+    """External ids of the invoice's entries that came from `source`."""
+    rows = tx.conn.execute(
+        select(time_entries.c.external_id)
+        .distinct()
+        .join(line_entries, line_entries.c.entry_id == time_entries.c.id)
+        .join(invoice_lines, invoice_lines.c.id == line_entries.c.line_id)
+        .where(invoice_lines.c.invoice_id == invoice_id, time_entries.c.source == source)
+    )
+    return sorted(r.external_id for r in rows)
 
 
 def listing(

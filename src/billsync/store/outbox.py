@@ -105,6 +105,32 @@ def sent(tx: Tx, queued: Queued, remote_id: str, number: str, status: str) -> No
     )
 
 
+def sent_rows(tx: Tx, connection: str) -> list[tuple[Queued, str, str]]:
+    """Invoices at the vendor: (row, remote id, last status seen)."""
+    found = tx.conn.execute(
+        select(outbox, invoices.c.number)
+        .join(invoices, invoices.c.id == outbox.c.invoice_id)
+        .where(
+            outbox.c.workspace_id == tx.workspace_id,
+            outbox.c.connection == connection,
+            outbox.c.status == "sent",
+        )
+        .order_by(outbox.c.id)
+    )
+    return [
+        (
+            Queued(r.id, r.invoice_id, r.number, r.connection, r.idempotency_key, r.attempts),
+            r.remote_id,
+            r.remote_status or "",
+        )
+        for r in found
+    ]
+
+
+def restatus(tx: Tx, queued: Queued, status: str) -> None:
+    tx.conn.execute(update(outbox).where(outbox.c.id == queued.id).values(remote_status=status))
+
+
 def failed(tx: Tx, queued: Queued, error: str) -> None:
     tx.conn.execute(
         update(outbox).where(outbox.c.id == queued.id).values(status="failed", last_error=error)

@@ -29,17 +29,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import json
 import re
 from collections.abc import Iterator
-from decimal import Decimal
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from billsync.domain.canonical import zone
-from billsync.errors import UserError
 
 from ..base import (
     Context,
@@ -50,7 +48,8 @@ from ..base import (
     WebhookMalformed,
     WebhookRequest,
 )
-from ..http import VendorClient, VendorError, retry_after_header
+from ..fields import decimal_of, moment
+from ..http import VendorClient, VendorError, window_wait
 from ..registry import Platform, register
 
 NAME = "clockify"
@@ -92,32 +91,29 @@ def _said(response: httpx.Response) -> str:
         return response.text
 
 
-def wait_of(response: httpx.Response) -> float | None:
-    """Retry-After when given; Clockify documents none for its 429 ("Too many
-    requests"), and its limit is per second, so a throttled call waits for the next
-    second instead of a shorter back-off that would be throttled again."""
-    hinted = retry_after_header(response)
-    if hinted is not None:
-        return hinted
-    if response.status_code == 429:
-        return RATE_WINDOW
-    return None
+# Retry-After when given; Clockify documents none for its 429 ("Too many requests"),
+# and its limit is per second, so a throttled call waits for the next second.
+wait_of = window_wait(RATE_WINDOW)
 
 
-def client(context: Context, *, base_url: str | None = None, timeout: float = 30.0) -> VendorClient:
-    return VendorClient(
+def client(context: Context, *, timeout: float = 30.0) -> VendorClient:
+    return context.client(
         NAME,
-        base_url or context.connection.base_url or PLATFORM.base_url,
+        BASE_URL,
         headers={
             "X-Api-Key": context.credentials["api_key"],
             "Accept": "application/json",
         },
-        transport=context.transport,
         timeout=timeout,
-        sleep=context.sleep,
         wait_of=wait_of,
         detail_of=detail_of,
     )
+
+
+def reports_client(context: Context, *, timeout: float = 30.0) -> VendorClient:
+    """The same client on the Reports API's host."""
+    connection = context.connection.model_copy(update={"base_url": reports_url(context)})
+    return client(replace(context, connection=connection), timeout=timeout)
 
 
 def reports_url(context: Context) -> str:
@@ -138,27 +134,12 @@ def _obj(payload: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _moment(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        stamp = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
-
-
 def _rate(payload: dict[str, Any]) -> str | None:
     """The billable rate: `hourlyRate.amount`, or a report row's `rate`, in cents."""
     hourly = payload.get("hourlyRate")
     cents: Any = hourly.get("amount") if isinstance(hourly, dict) else payload.get("rate")
-    if cents is None or isinstance(cents, bool):
-        return None
-    try:
-        amount = Decimal(str(cents))
-    except ArithmeticError:
-        return None
-    return str(amount.scaleb(-2))
+    amount = decimal_of(cents)
+    return str(amount.scaleb(-2)) if amount is not None else None
 
 
 def _stamp(day: dt.date, end: bool = False) -> str:
@@ -172,7 +153,7 @@ class ClockifySource(Source):
         super().__init__(context, http)
         self.workspace = context.setting("workspace_id")
         timeout = http.client.timeout.read or 30.0
-        self.reports = client(context, base_url=reports_url(context), timeout=timeout)
+        self.reports = reports_client(context, timeout=timeout)
         self._directory: dict[str, dict[str, Any]] | None = None
         self._projects: dict[str, dict[str, Any]] | None = None
         self._tasks: dict[str, dict[str, dict[str, Any]]] = {}
@@ -204,7 +185,7 @@ class ClockifySource(Source):
         day = dt.timedelta(days=1)
         for rows in self._report(start - day, end + day):
             for row in rows:
-                began = _moment(_obj(row, "timeInterval").get("start"))
+                began = moment(_obj(row, "timeInterval").get("start"))
                 if began is None:
                     continue
                 tz = zone(self._zone_of(row) or "UTC")
@@ -227,7 +208,7 @@ class ClockifySource(Source):
             if GONE.search(said):
                 return None
             raise VendorError(NAME, f"GET {path}", 400, said)
-        entry = self._json(response, f"GET {path}")
+        entry = self.http.decode(response, f"GET {path}")
         if not isinstance(entry, dict) or not entry.get("id"):
             raise VendorError(NAME, f"GET {path}", response.status_code, "not a time entry")
         return VendorRecord(str(entry["id"]), entry, None)  # an entry carries no stamp
@@ -256,24 +237,20 @@ class ClockifySource(Source):
             "task": p.get("taskName") or task.get("name"),
             "client": p.get("clientName") or project.get("clientName"),
             "notes": p.get("description"),
-            "timezone": self._zone_of(p),
             "rate": _rate(p),
         }
         for name in ("start", "end"):
-            moment = _moment(interval.get(name))
-            values[name] = moment.isoformat() if moment else None
+            at = moment(interval.get(name))
+            values[name] = at.isoformat() if at else None
         if isinstance(p.get("billable"), bool):
             works = str(p.get("type") or "REGULAR").upper() not in NOT_WORK
             values["billable"] = "true" if p["billable"] and works else "false"
-        values["approval"] = self._approval(p, _moment(interval.get("start")))
-        if record.updated_at is not None:  # only the entity-change API gives one
-            values["revision"] = record.updated_at.isoformat()
+        values["approval"] = self._approval(p, moment(interval.get("start")))
         for name, value in values.items():
             if value:
                 out[name] = str(value)
-        if record.deleted:
-            out["deleted"] = "true"
-        return out
+        # A revision only where the entity-change API gave the record its stamp.
+        return self.finish(out, record, self._zone_of(p))
 
     # -- webhooks -------------------------------------------------------------------
 
@@ -295,10 +272,7 @@ class ClockifySource(Source):
         kind = request.headers.get(EVENT_TYPE, "").strip().upper()
         if not kind:
             raise WebhookMalformed("no Clockify-Webhook-Event-Type header")
-        try:
-            body = json.loads(request.body)
-        except ValueError as exc:
-            raise WebhookMalformed("the body is not JSON") from exc
+        body = request.json()
         if kind not in UPSERT_EVENTS | DELETE_EVENTS:
             return []  # a project, user, timer start ...: not finished time
         if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:
@@ -320,27 +294,23 @@ class ClockifySource(Source):
     # -- helpers --------------------------------------------------------------------
 
     def _history_start(self, now: dt.datetime) -> dt.date:
-        given = self.context.connection.settings.get("history_start")
-        if not given:
-            return (now.astimezone(dt.UTC) - dt.timedelta(days=HISTORY_DAYS)).date()
-        try:
-            return dt.date.fromisoformat(given.strip())
-        except ValueError:
-            raise self._bad_setting("history_start", "a date (YYYY-MM-DD)") from None
-
-    def _bad_setting(self, name: str, what: str) -> UserError:
-        code = self.context.connection.code
-        return UserError(f"connection {code!r}: setting {name!r} must be {what}")
+        given = self.context.date_setting("history_start")
+        return given or (now.astimezone(dt.UTC) - dt.timedelta(days=HISTORY_DAYS)).date()
 
     @staticmethod
     def _id(row: dict[str, Any]) -> str:
         return str(row.get("_id") or row.get("id") or "")
 
-    def _json(self, response: httpx.Response, call: str) -> Any:
-        try:
-            return json.loads(response.content, parse_float=Decimal)
-        except ValueError as exc:
-            raise VendorError(NAME, call, response.status_code, "not JSON") from exc
+    def _list(
+        self, path: str, params: dict[str, Any], of: str = ""
+    ) -> tuple[list[Any], httpx.Response]:
+        """One page of a list of the regular API, and the response (its headers page)."""
+        response = self.http.request("GET", path, params=params)
+        items = self.http.decode(response, f"GET {path}")
+        if not isinstance(items, list):
+            said = f"not a list of {of}" if of else "not a list"
+            raise VendorError(NAME, f"GET {path}", 200, said)
+        return items, response
 
     def _changes(
         self, kind: str, first: dt.datetime, last: dt.datetime
@@ -360,10 +330,7 @@ class ClockifySource(Source):
                     "page": page,
                     "limit": CHANGES_PAGE_SIZE,
                 }
-                response = self.http.request("GET", path, params=params)
-                docs = self._json(response, f"GET {path}")
-                if not isinstance(docs, list):
-                    raise VendorError(NAME, f"GET {path}", 200, "not a list of changes")
+                docs, _ = self._list(path, params, "changes")
                 if not docs:
                     break
                 yield [doc for doc in docs if isinstance(doc, dict)]
@@ -376,7 +343,7 @@ class ClockifySource(Source):
         if not deleted and not _obj(doc, "timeInterval").get("end"):
             return None  # a running timer: it is read when it stops
         audit = _obj(doc, "auditMetadata")
-        stamp = _moment(audit.get("updatedAt")) or _moment(audit.get("createdAt"))
+        stamp = moment(audit.get("updatedAt")) or moment(audit.get("createdAt"))
         return VendorRecord(str(doc["id"]), doc, stamp, deleted)
 
     def _report(self, first: dt.date, last: dt.date) -> Iterator[list[dict[str, Any]]]:
@@ -403,7 +370,7 @@ class ClockifySource(Source):
                     },
                 }
                 response = self.reports.request("POST", path, json=body)
-                data = self._json(response, f"POST {path}")
+                data = self.reports.decode(response, f"POST {path}")
                 if not isinstance(data, dict):
                     raise VendorError(NAME, f"POST {path}", 200, "not a detailed report")
                 # Live responses spell it `timeentries`; the spec says `timeEntries`.
@@ -431,10 +398,7 @@ class ClockifySource(Source):
         page = 1
         while True:
             query = {**(params or {}), "page": page, "page-size": USERS_PAGE_SIZE}
-            response = self.http.request("GET", path, params=query)
-            items = self._json(response, f"GET {path}")
-            if not isinstance(items, list):
-                raise VendorError(NAME, f"GET {path}", 200, "not a list")
+            items, response = self._list(path, query)
             found += [item for item in items if isinstance(item, dict) and item.get("id")]
             last = response.headers.get("last-page", "").lower()
             if last == "true" or len(items) < USERS_PAGE_SIZE:
@@ -492,16 +456,13 @@ class ClockifySource(Source):
             "page": self._approved_page,
             "page-size": APPROVALS_PAGE_SIZE,
         }
-        response = self.http.request("GET", path, params=params)
-        items = self._json(response, f"GET {path}")
-        if not isinstance(items, list):
-            raise VendorError(NAME, f"GET {path}", 200, "not a list of approval requests")
+        items, response = self._list(path, params, "approval requests")
         oldest = self._approved_reach
         for item in items:
             request = _obj(item, "approvalRequest") if isinstance(item, dict) else {}
             if request.get("id") and _obj(request, "status").get("state") == "APPROVED":
                 self._approved.add(str(request["id"]))
-            began = _moment(_obj(request, "dateRange").get("start"))
+            began = moment(_obj(request, "dateRange").get("start"))
             if began is not None and (oldest is None or began < oldest):
                 oldest = began
         self._approved_page += 1

@@ -21,16 +21,15 @@ application. Deletions are invisible to `updated_since`: the reconcile sweep
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator, Mapping
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from billsync.connectors.base import Context, Page, Source, VendorRecord
-from billsync.connectors.http import VendorClient, VendorError, retry_after_header
+from billsync.connectors.fields import stamp
+from billsync.connectors.http import VendorClient, VendorError, window_wait
 from billsync.connectors.registry import Platform, register
 
 NAME = "harvest"
@@ -54,38 +53,26 @@ def detail_of(response: httpx.Response) -> str:
     return ": ".join(said) or response.reason_phrase
 
 
-def wait_of(response: httpx.Response) -> float | None:
-    """Retry-After (seconds) when Harvest sends it; a throttled answer without it waits
-    one whole throttle window. Harvest documents no other rate-limit headers."""
-    hinted = retry_after_header(response)
-    if hinted is None and response.status_code == 429:
-        return THROTTLE_WINDOW
-    return hinted
+# Retry-After (seconds) when Harvest sends it; a throttled answer without it waits one
+# whole throttle window. Harvest documents no other rate-limit headers.
+wait_of = window_wait(THROTTLE_WINDOW)
 
 
 def client(context: Context, *, timeout: float = 30.0) -> VendorClient:
     contact = context.connection.settings.get("contact")
-    return VendorClient(
+    return context.client(
         NAME,
-        context.connection.base_url or BASE_URL,
+        BASE_URL,
         headers={
             "Authorization": f"Bearer {context.credentials['token']}",
             "Harvest-Account-Id": context.setting("account_id"),
             "User-Agent": f"{APP} ({contact})" if contact else APP,
             "Accept": "application/json",
         },
-        transport=context.transport,
         timeout=timeout,
-        sleep=context.sleep,
         wait_of=wait_of,
         detail_of=detail_of,
     )
-
-
-def stamp(value: str) -> dt.datetime:
-    """Harvest's `2017-06-27T16:47:14Z` as an aware datetime."""
-    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def since_param(since: dt.datetime) -> str:
@@ -125,7 +112,7 @@ class HarvestSource(Source):
         response = self.http.request("GET", f"{ENTRIES}/{external_id}", ok=frozenset({404}))
         if response.status_code == 404:
             return None
-        return self._record(self._decode(response, f"GET {ENTRIES}/{{id}}"))
+        return self._record(self.http.decode(response, f"GET {ENTRIES}/{{id}}"))
 
     def fields(self, record: VendorRecord) -> dict[str, str]:
         p = record.payload
@@ -146,16 +133,10 @@ class HarvestSource(Source):
             "approval": "approved" if p.get("is_closed") else "submitted",
             "billable": "true" if p.get("billable", True) else "false",
         }
-        # Harvest entries carry no zone: the connection's (else the parser reports it).
-        if self.context.connection.timezone:
-            fields["timezone"] = self.context.connection.timezone
         if p.get("billable_rate") is not None:
             fields["rate"] = _text(p["billable_rate"])
-        if record.updated_at is not None:
-            fields["revision"] = record.updated_at.isoformat()
-        if record.deleted:
-            fields["deleted"] = "true"
-        return fields
+        # Harvest entries carry no zone: the connection's (else the parser reports it).
+        return self.finish(fields, record)
 
     # -- the wire ------------------------------------------------------------------
 
@@ -164,9 +145,9 @@ class HarvestSource(Source):
         path: str = ENTRIES
         query: dict[str, Any] | None = params
         while True:
-            body = self._decode(self.http.request("GET", path, params=query), f"GET {ENTRIES}")
-            entries = body.get("time_entries")
-            links = body.get("links")
+            body = self.http.json("GET", path, params=query)
+            entries = body.get("time_entries") if isinstance(body, Mapping) else None
+            links = body.get("links") if isinstance(body, Mapping) else None
             if not isinstance(entries, list) or not isinstance(links, Mapping):
                 raise VendorError(NAME, f"GET {ENTRIES}", 200, "not a time entry list")
             yield entries
@@ -187,23 +168,13 @@ class HarvestSource(Source):
             path = path[len(prefix) :] if path.startswith(prefix + "/") else path
         return path + (f"?{target.query}" if target.query else "")
 
-    def _decode(self, response: httpx.Response, call: str) -> Any:
-        try:
-            body = json.loads(response.content, parse_float=Decimal)
-        except ValueError as exc:
-            raise VendorError(NAME, call, response.status_code, "not JSON") from exc
-        if not isinstance(body, dict):
-            raise VendorError(NAME, call, response.status_code, "not a JSON object")
-        return body
-
     def _record(self, entry: Mapping[str, Any]) -> VendorRecord:
         if not isinstance(entry, Mapping) or entry.get("id") is None:
             raise VendorError(NAME, f"GET {ENTRIES}", 200, "a time entry without an id")
-        updated = entry.get("updated_at")
         return VendorRecord(
             external_id=str(entry["id"]),
             payload=entry,
-            updated_at=stamp(updated) if isinstance(updated, str) else None,
+            updated_at=stamp(entry.get("updated_at")),  # `2017-06-27T16:47:14Z`
         )
 
 

@@ -46,7 +46,7 @@ from ..base import (
     WebhookMalformed,
     WebhookRequest,
 )
-from ..http import AuthFailed, VendorClient, VendorError, retry_after_header
+from ..http import AuthFailed, VendorClient, VendorError, window_wait
 from ..registry import Platform, register
 
 NAME = "quickbooks"
@@ -55,6 +55,7 @@ PAGE_SIZE = 1000  # MAXRESULTS: the most one query returns
 ID_CHUNK = 200  # ids in one `Id in (...)` query
 THROTTLE_WINDOW = 60.0  # Intuit counts 500 requests a minute per realm
 NOT_FOUND = "610"  # "Object Not Found": deleted, or never there
+BASE_URL = "https://quickbooks.api.intuit.com"
 REQUEST_ID_LIMIT = 50  # characters Intuit accepts in `requestid`
 ENDPOINTS = OAuth2Endpoints(
     "https://appcenter.intuit.com/connect/oauth2",
@@ -129,37 +130,20 @@ def intuit_message(response: httpx.Response) -> str:
     return "; ".join(said)
 
 
-def wait_of(response: httpx.Response) -> float | None:
-    """Retry-After where it is given; a throttled answer without one waits out Intuit's
-    one-minute window; a 5xx gets the core's back-off."""
-    hinted = retry_after_header(response)
-    if hinted is not None:
-        return hinted
-    if response.status_code == 429:
-        return THROTTLE_WINDOW
-    return None
+# Retry-After where it is given; a throttled answer without one waits out Intuit's
+# one-minute window; a 5xx gets the core's back-off.
+wait_of = window_wait(THROTTLE_WINDOW)
 
 
 def client(context: Context) -> VendorClient:
-    return VendorClient(
+    return context.client(
         NAME,
-        context.connection.base_url or PLATFORM.base_url,
+        BASE_URL,
         headers={"Accept": "application/json"},
         auth=OAuth2(NAME, context, ENDPOINTS),
-        transport=context.transport,
-        sleep=context.sleep,
         wait_of=wait_of,
         detail_of=detail_of,
     )
-
-
-def _json(response: httpx.Response) -> Any:
-    """The body with every number as an exact Decimal."""
-    try:
-        return json.loads(response.content, parse_float=Decimal)
-    except ValueError as exc:
-        call = f"{response.request.method} {response.request.url.path}"
-        raise VendorError(NAME, call, response.status_code, "not JSON") from exc
 
 
 def quoted(value: str) -> str:
@@ -199,7 +183,7 @@ class _Api:
 
     def query(self, statement: str) -> dict[str, Any]:
         response = self.http.request("GET", self.path("query"), params=self.params(query=statement))
-        body = _json(response)
+        body = self.http.decode(response)
         found = body.get("QueryResponse") if isinstance(body, dict) else None
         if not isinstance(found, dict):
             raise VendorError(NAME, "GET /query", response.status_code, "no QueryResponse")
@@ -221,7 +205,7 @@ class _Api:
             if any(str(error.get("code")) == NOT_FOUND for error in errors):
                 return None
             raise VendorError(NAME, call, response.status_code, detail_of(response))
-        found = _json(response).get(entity)
+        found = self.http.decode(response).get(entity)
         if not isinstance(found, dict):
             raise VendorError(NAME, call, response.status_code, f"no {entity} in the answer")
         return found
@@ -235,7 +219,7 @@ class _Api:
             content=dumps(body),
             headers={"Content-Type": "application/json"},
         )
-        found = _json(response).get(entity)
+        found = self.http.decode(response).get(entity)
         if not isinstance(found, dict):
             raise VendorError(NAME, f"POST /{entity.lower()}", response.status_code, "no object")
         return found
@@ -354,9 +338,7 @@ class QuickBooksSource(Source):
         if task:
             out["task"] = str(task)
         own_zone = str(p.get("TimeZone") or "")
-        timezone = own_zone if own_zone and zone(own_zone) else self.context.connection.timezone
-        if timezone:
-            out["timezone"] = timezone
+        timezone = own_zone if own_zone and zone(own_zone) else None
         start, end = _moment(p.get("StartTime")), _moment(p.get("EndTime"))
         breaks = _int(p.get("BreakHours")) * 3600 + _int(p.get("BreakMinutes")) * 60
         breaks += _int(p.get("BreakSeconds"))
@@ -385,11 +367,7 @@ class QuickBooksSource(Source):
         rate = p.get("HourlyRate")
         if rate is not None and status != "NotBillable":
             out["rate"] = str(rate)
-        if record.updated_at is not None:
-            out["revision"] = record.updated_at.isoformat()
-        if record.deleted:
-            out["deleted"] = "true"
-        return out
+        return self.finish(out, record, timezone)
 
     # -- webhooks ------------------------------------------------------------------
 
@@ -404,10 +382,7 @@ class QuickBooksSource(Source):
     def events(self, request: WebhookRequest) -> list[WebhookEvent]:
         """TimeActivity changes of this connection's company, from the eventNotifications
         body or the CloudEvents array; Intuit sends ids only, so record is None."""
-        try:
-            body = json.loads(request.body)
-        except ValueError as exc:
-            raise WebhookMalformed("the body is not JSON") from exc
+        body = request.json()
         realm = self.context.setting("realm_id")
         changes: list[tuple[str, str, str, str]] = []  # realm, entity, id, kind
         try:
@@ -631,7 +606,7 @@ PLATFORM = register(
     Platform(
         name=NAME,
         title="QuickBooks Online",
-        base_url="https://quickbooks.api.intuit.com",
+        base_url=BASE_URL,
         client=client,
         source=QuickBooksSource,
         sink=QuickBooksSink,

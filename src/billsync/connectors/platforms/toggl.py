@@ -50,9 +50,9 @@ from billsync.connectors.base import (
     WebhookReply,
     WebhookRequest,
 )
+from billsync.connectors.fields import stamp
 from billsync.connectors.http import VendorClient, VendorError, retry_after_header
 from billsync.connectors.registry import Platform, register
-from billsync.errors import UserError
 
 BASE_URL = "https://api.track.toggl.com"
 REPORTS = "/reports/api/v3/workspace/{workspace_id}/search/time_entries"
@@ -108,28 +108,18 @@ def client(context: Context) -> VendorClient:
     password; one host for the v9, Reports and Webhooks APIs."""
     token = context.credentials["api_token"]
     basic = base64.b64encode(f"{token}:api_token".encode()).decode()
-    return VendorClient(
+    return context.client(
         "toggl",
-        context.connection.base_url or PLATFORM.base_url,
+        BASE_URL,
         headers={
             "Authorization": f"Basic {basic}",
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": "billsync (toggl connector)",
         },
-        transport=context.transport,
-        sleep=context.sleep,
         wait_of=wait_of,
         detail_of=detail_of,
     )
-
-
-def _stamp(value: object) -> dt.datetime | None:
-    """An ISO 8601 time from Toggl, aware (Toggl writes `Z` or an offset)."""
-    if not isinstance(value, str) or not value:
-        return None
-    stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
 
 
 def _entry(row: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -167,9 +157,8 @@ class TogglSource(Source):
     def workspace_id(self) -> str:
         value = self.context.setting("workspace_id")
         if not value.isdigit():
-            raise UserError(
-                f"connection {self.context.connection.code!r}: setting 'workspace_id' "
-                f"must be the workspace's number, not {value!r}"
+            raise self.context.bad_setting(
+                "workspace_id", f"must be the workspace's number, not {value!r}"
             )
         return value
 
@@ -180,18 +169,9 @@ class TogglSource(Source):
         (the last one may reach further: a short tail window would hide the time
         beyond it from `pull`'s look ahead)."""
         today = self.context.now().astimezone(self._zone()).date()
-        setting = self.context.connection.settings.get("history_start")
-        try:
-            first = (
-                dt.date.fromisoformat(setting)
-                if setting
-                else today - dt.timedelta(days=HISTORY_DAYS)
-            )
-        except ValueError:
-            raise UserError(
-                f"connection {self.context.connection.code!r}: setting 'history_start' "
-                f"must be a date (YYYY-MM-DD), not {setting!r}"
-            ) from None
+        first = self.context.date_setting("history_start")
+        if first is None:
+            first = today - dt.timedelta(days=HISTORY_DAYS)
         ahead = today + dt.timedelta(days=AHEAD_DAYS)
         windows = []
         while first <= ahead:
@@ -233,10 +213,9 @@ class TogglSource(Source):
 
     def _parse(self, response: httpx.Response) -> list[Mapping[str, Any]]:
         call = f"POST {response.request.url.path}"
-        try:
-            rows = json.loads(response.content or b"[]", parse_float=Decimal)
-        except ValueError as exc:
-            raise VendorError("toggl", call, response.status_code, "not JSON") from exc
+        rows = self.http.decode(response, call)
+        if rows is None:
+            rows = []
         if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
             raise VendorError("toggl", call, response.status_code, "not a list of report rows")
         split = [one for row in rows for one in _rows(row)]
@@ -244,8 +223,8 @@ class TogglSource(Source):
             for row in split:
                 entry = _entry(row)
                 int(entry["id"])
-                _stamp(entry.get("at"))
-                _stamp(entry.get("start"))
+                stamp(entry.get("at"))
+                stamp(entry.get("start"))
         except (KeyError, TypeError, ValueError) as exc:
             raise VendorError(
                 "toggl", call, response.status_code, "a report row without a readable entry"
@@ -257,7 +236,7 @@ class TogglSource(Source):
         entry = _entry(row)
         if _running(entry):
             return None
-        return VendorRecord(str(entry["id"]), row, _stamp(entry.get("at")))
+        return VendorRecord(str(entry["id"]), row, stamp(entry.get("at")))
 
     def _body(self, first: dt.date, last: dt.date, **more: Any) -> dict[str, Any]:
         return {
@@ -295,8 +274,8 @@ class TogglSource(Source):
             records = []
             older = False
             for row in rows:
-                stamp = _stamp(_entry(row).get("at"))
-                if since is not None and stamp is not None and stamp < since:
+                changed = stamp(_entry(row).get("at"))
+                if since is not None and changed is not None and changed < since:
                     older = True  # the rest of the window changed before the watermark
                     break
                 record = self._record(row)
@@ -318,7 +297,7 @@ class TogglSource(Source):
             for rows in self._search(self._body(lo, hi, order_by="date", order_dir="ASC")):
                 for row in rows:
                     entry = _entry(row)
-                    begun = _stamp(entry.get("start"))
+                    begun = stamp(entry.get("start"))
                     if begun is not None and start <= begun.astimezone(zone).date() <= end:
                         found.add(str(entry["id"]))
         return found
@@ -339,7 +318,7 @@ class TogglSource(Source):
         entry = response.json() if response.status_code == 200 else None
         if not isinstance(entry, Mapping) or entry.get("server_deleted_at"):
             return None
-        begun = _stamp(entry.get("start"))
+        begun = stamp(entry.get("start"))
         if begun is None:
             return None
         day = begun.astimezone(self._zone()).date()
@@ -368,14 +347,12 @@ class TogglSource(Source):
                 out[key] = str(row[name])
         if row.get("client_name"):
             out["client"] = str(row["client_name"])
-        start, stop = _stamp(entry.get("start")), _stamp(entry.get("stop"))
+        start, stop = stamp(entry.get("start")), stamp(entry.get("stop"))
         seconds = entry.get("seconds")
         if start is not None and stop is None and isinstance(seconds, int) and seconds >= 0:
             stop = start + dt.timedelta(seconds=seconds)
         if start is not None and stop is not None:
             out["start"], out["end"] = start.isoformat(), stop.isoformat()
-        if self.context.connection.timezone:
-            out["timezone"] = self.context.connection.timezone
         if row.get("description"):
             out["notes"] = str(row["description"])
         approval = self._approval(row)
@@ -386,11 +363,7 @@ class TogglSource(Source):
         cents = row.get("hourly_rate_in_cents")
         if row.get("billable") is True and isinstance(cents, int | Decimal) and cents > 0:
             out["rate"] = str(Decimal(cents) / 100)
-        if record.updated_at is not None:
-            out["revision"] = record.updated_at.isoformat()
-        if record.deleted:
-            out["deleted"] = "true"
-        return out
+        return self.finish(out, record)
 
     def _approval(self, row: Mapping[str, Any]) -> str | None:
         """Toggl entries carry no approval (approvals live on premium timesheets).
@@ -403,16 +376,6 @@ class TogglSource(Source):
         return "approved" if tag in names else "submitted"
 
     # -- webhooks ------------------------------------------------------------------
-
-    @staticmethod
-    def _json(body: bytes) -> dict[str, Any]:
-        try:
-            event = json.loads(body, parse_float=Decimal)
-        except ValueError as exc:
-            raise WebhookMalformed("the body is not JSON") from exc
-        if not isinstance(event, dict) or "payload" not in event:
-            raise WebhookMalformed("not a Toggl webhook event (no payload)")
-        return event
 
     def handshake(self, request: WebhookRequest, secret: str | None) -> WebhookReply | None:
         """Toggl validates a new subscription with a PING carrying `validation_code`:
@@ -444,7 +407,9 @@ class TogglSource(Source):
         return hmac.compare_digest(expected, digest.strip().lower())
 
     def events(self, request: WebhookRequest) -> list[WebhookEvent]:
-        event = self._json(request.body)
+        event = request.json()
+        if not isinstance(event, dict) or "payload" not in event:
+            raise WebhookMalformed("not a Toggl webhook event (no payload)")
         payload = event["payload"]
         if payload == "ping":
             return []

@@ -44,8 +44,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from billsync.errors import UserError
-
 from ..auth import OAuth2, OAuth2Endpoints
 from ..base import (
     Context,
@@ -61,10 +59,12 @@ from ..base import (
     WebhookReply,
     WebhookRequest,
 )
+from ..fields import decimal_of, stamp
 from ..http import VendorClient, VendorError, retry_after_header
 from ..registry import Platform, register
 
 NAME = "xero"
+BASE_URL = "https://api.xero.com"
 PROJECTS = "/projects.xro/2.0"
 ACCOUNTING = "/api.xro/2.0"
 PAGE_SIZE = 500  # the Projects API's largest page: fewer calls against 60 a minute
@@ -86,13 +86,11 @@ OAUTH = OAuth2Endpoints(
 
 
 def client(context: Context) -> VendorClient:
-    return VendorClient(
+    return context.client(
         NAME,
-        context.connection.base_url or PLATFORM.base_url,
+        BASE_URL,
         headers={"xero-tenant-id": context.setting("tenant_id"), "Accept": "application/json"},
         auth=OAuth2(NAME, context, OAUTH),
-        transport=context.transport,
-        sleep=context.sleep,
         wait_of=wait_of,
         detail_of=detail_of,
     )
@@ -152,25 +150,14 @@ def wait_of(response: httpx.Response) -> float | None:
 
 def utc_stamp(value: str) -> dt.datetime:
     """A Projects API time (`2020-02-28T03:24:29.2215641Z`) as an aware datetime."""
-    stamp = dt.datetime.fromisoformat(value)
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.UTC)
-    return stamp.astimezone(dt.UTC)
+    moment = stamp(value)
+    if moment is None:
+        raise ValueError("no time")
+    return moment.astimezone(dt.UTC)
 
 
 def iso_utc(stamp: dt.datetime) -> str:
     return stamp.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def decimal_of(value: Any) -> Decimal | None:
-    """A vendor JSON number exactly as it was written (read back through its text)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
 
 
 def json_bytes(value: Any) -> bytes:
@@ -374,8 +361,6 @@ class XeroTime(Source):
             start = utc_stamp(str(entry["dateUtc"]))
             end = start + dt.timedelta(minutes=int(entry["duration"]))
             out["start"], out["end"] = start.isoformat(), end.isoformat()
-        if self.context.connection.timezone:
-            out["timezone"] = self.context.connection.timezone  # Xero's entries carry none
         approval = self.context.connection.settings.get("approval", "approved").lower()
         out["approval"] = approval if approval in APPROVALS else "approved"
         status = str(entry.get("status") or "ACTIVE").upper()
@@ -385,9 +370,7 @@ class XeroTime(Source):
         rate = decimal_of((task.get("rate") or {}).get("value"))
         if charge == "TIME" and rate is not None:
             out["rate"] = str(rate)
-        if record.deleted:
-            out["deleted"] = "true"
-        return out
+        return self.finish(out, record)  # Xero's entries carry no zone
 
     # -- webhooks: Xero signs every delivery; it sends none for project time --------------
 
@@ -416,10 +399,7 @@ class XeroTime(Source):
         "lastEventSequence", "entropy"}. Its categories are INVOICE, CONTACT, CREDITNOTE
         and SUBSCRIPTION: none is project time, so only an event whose resourceUrl names
         a Projects time entry becomes an event here (by id; the pipeline fetches it)."""
-        try:
-            body = json.loads(request.body)
-        except ValueError as exc:
-            raise WebhookMalformed("not JSON") from exc
+        body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
             raise WebhookMalformed("no events list")
         for name in ("firstEventSequence", "lastEventSequence", "entropy"):
@@ -477,9 +457,9 @@ class XeroInvoices(Sink):
         contact_id = self._contact(invoice, idempotency_key)
         status = self.context.connection.settings.get("invoice_status", "AUTHORISED").upper()
         if status not in INVOICE_STATUSES:
-            raise UserError(
-                f"connection {self.context.connection.code!r}: setting 'invoice_status' must be "
-                f"one of {', '.join(sorted(INVOICE_STATUSES))}, not {status!r}"
+            raise self.context.bad_setting(
+                "invoice_status",
+                f"must be one of {', '.join(sorted(INVOICE_STATUSES))}, not {status!r}",
             )
         document: dict[str, Any] = {
             "Type": "ACCREC",
@@ -581,9 +561,10 @@ def tax_type_of(context: Context, percent: Decimal) -> str:
                 return code.strip()
         except InvalidOperation:
             break
-    raise UserError(
-        f"connection {context.connection.code!r}: setting 'tax_types' has no Xero tax type "
-        f"for {percent}% (write it as PERCENT=TAXTYPE pairs, e.g. 25=OUTPUT2,0=NONE)"
+    raise context.bad_setting(
+        "tax_types",
+        f"has no Xero tax type for {percent}% "
+        "(write it as PERCENT=TAXTYPE pairs, e.g. 25=OUTPUT2,0=NONE)",
     )
 
 
@@ -591,7 +572,7 @@ PLATFORM = register(
     Platform(
         name=NAME,
         title="Xero",
-        base_url="https://api.xero.com",
+        base_url=BASE_URL,
         client=client,
         source=XeroTime,
         sink=XeroInvoices,

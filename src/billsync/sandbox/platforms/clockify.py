@@ -588,8 +588,11 @@ class ClockifySandbox(TimeSandbox):
         content = json.dumps(value, separators=(",", ":"))
         return Response(content, status_code=status, media_type=JSON, headers=headers)
 
-    @staticmethod
-    def _paging(request: Request, default: int = 50) -> tuple[int, int] | Response:
+    def _paging(self, request: Request, default: int = 50) -> tuple[int, int] | Response:
+        """The page a list call asks for; Clockify's refusal of the caller or the page."""
+        refused = self._refused(request)
+        if refused:
+            return refused
         try:
             page = int(request.query_params.get("page", "1"))
             size = int(request.query_params.get("page-size", str(default)))
@@ -599,10 +602,26 @@ class ClockifySandbox(TimeSandbox):
             return error(400, "page and page-size must be positive", 501)
         return page, size
 
+    async def _body(self, request: Request) -> dict[str, Any] | Response:
+        """A call's JSON object; Clockify's refusal of the caller or the body."""
+        refused = self._refused(request)
+        if refused:
+            return refused
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return error(400, "Malformed JSON request", 3000)
+        if not isinstance(body, dict):
+            return error(400, "Malformed JSON request", 3000)
+        return body
+
     def _paged(self, items: list[Any], page: int, size: int) -> Response:
-        chunk = items[(page - 1) * size : page * size]
-        last = page * size >= len(items)
-        return self._json(chunk, {"Last-Page": "true" if last else "false"})
+        return self._page(items[(page - 1) * size : page * size], page, size, len(items))
+
+    def _page(self, body: list[Any], page: int, size: int, total: int) -> Response:
+        """One page of a list of `total` items, with Clockify's `Last-Page` header."""
+        last = page * size >= total
+        return self._json(body, {"Last-Page": "true" if last else "false"})
 
     async def _current_user(self, request: Request) -> Response:
         return self._refused(request) or self._json(self.owner)
@@ -622,9 +641,6 @@ class ClockifySandbox(TimeSandbox):
         return self._json([workspace])
 
     async def _list_users(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused:
-            return refused
         paging = self._paging(request)
         if isinstance(paging, Response):
             return paging
@@ -633,9 +649,6 @@ class ClockifySandbox(TimeSandbox):
         return self._paged(users, *paging)
 
     async def _user_entries(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused:
-            return refused
         paging = self._paging(request)
         if isinstance(paging, Response):
             return paging
@@ -660,8 +673,7 @@ class ClockifySandbox(TimeSandbox):
             page, size = paging
             window = chosen[(page - 1) * size : page * size]
             body = [self._entry_json(e, hydrated=hydrated) for e in window]
-        last = page * size >= len(chosen)
-        return self._json(body, {"Last-Page": "true" if last else "false"})
+        return self._page(body, page, size, len(chosen))
 
     async def _get_entry(self, request: Request) -> Response:
         refused = self._refused(request)
@@ -675,9 +687,6 @@ class ClockifySandbox(TimeSandbox):
             return self._json(self._entry_json(entry, hydrated=hydrated))
 
     async def _approval_requests(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused:
-            return refused
         paging = self._paging(request)
         if isinstance(paging, Response):
             return paging
@@ -700,8 +709,7 @@ class ClockifySandbox(TimeSandbox):
             chosen = [r for r in self.approvals.values() if state in (None, r["status"]["state"])]
             chosen.sort(key=keys[column], reverse=descending)
             body = [self._approval_item(r) for r in chosen[(page - 1) * size : page * size]]
-        last = page * size >= len(chosen)
-        return self._json(body, {"Last-Page": "true" if last else "false"})
+        return self._page(body, page, size, len(chosen))
 
     def _approval_item(self, request: dict[str, Any]) -> dict[str, Any]:
         entries = [self.entries[i] for i in sorted(self._approval_entries[request["id"]])]
@@ -743,9 +751,6 @@ class ClockifySandbox(TimeSandbox):
         }
 
     async def _list_projects(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused:
-            return refused
         paging = self._paging(request)
         if isinstance(paging, Response):
             return paging
@@ -754,9 +759,6 @@ class ClockifySandbox(TimeSandbox):
         return self._paged(projects, *paging)
 
     async def _list_tasks(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused:
-            return refused
         paging = self._paging(request)
         if isinstance(paging, Response):
             return paging
@@ -844,15 +846,9 @@ class ClockifySandbox(TimeSandbox):
         return self._json({"webhooks": hooks, "workspaceWebhookCount": len(hooks)})
 
     async def _create_webhook(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused:
-            return refused
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return error(400, "Malformed JSON request", 3000)
-        if not isinstance(body, dict):
-            return error(400, "Malformed JSON request", 3000)
+        body = await self._body(request)
+        if isinstance(body, Response):
+            return body
         name = body.get("name")
         if not isinstance(name, str) or not 2 <= len(name) <= 30:
             return error(400, "You entered invalid value for field: [name].", 501)
@@ -867,35 +863,27 @@ class ClockifySandbox(TimeSandbox):
         return self._json(self._new_webhook(body), status=201)
 
     async def _get_webhook(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused:
-            return refused
-        with self._lock:
-            hook = self.webhooks.get(request.path_params["webhook_id"])
-        if hook is None:
-            return error(400, "Webhook doesn't belong to Workspace", 501)
-        return self._json(hook)
+        return self._webhook(request, remove=False)
 
     async def _delete_webhook(self, request: Request) -> Response:
+        return self._webhook(request, remove=True)
+
+    def _webhook(self, request: Request, *, remove: bool) -> Response:
+        """One webhook, as it is (and, with `remove`, no longer)."""
         refused = self._refused(request)
         if refused:
             return refused
+        hook_id = request.path_params["webhook_id"]
         with self._lock:
-            hook = self.webhooks.pop(request.path_params["webhook_id"], None)
+            hook = self.webhooks.pop(hook_id, None) if remove else self.webhooks.get(hook_id)
         if hook is None:
             return error(400, "Webhook doesn't belong to Workspace", 501)
         return self._json(hook)
 
     async def _detailed(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused:
-            return refused
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return error(400, "Malformed JSON request", 3000)
-        if not isinstance(body, dict):
-            return error(400, "Malformed JSON request", 3000)
+        body = await self._body(request)
+        if isinstance(body, Response):
+            return body
         self.report_requests.append(body)
         flt = body.get("detailedFilter")
         if not isinstance(flt, dict):

@@ -48,6 +48,7 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
 from ..base import CONTROL, AccountingSandbox, RateLimit, Setup, TimeSandbox, token
+from ..oauth import Grants, client_credentials
 from ..registry import register
 from ..seed import WorkItem, generate
 
@@ -365,9 +366,7 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         self._index_key: dict[str, tuple[int, int, str]] = {}
         self._names: dict[tuple[str, str], str] = {}  # (entity, name) -> id
         self._replies: dict[str, tuple[int, bytes]] = {}  # requestid -> first answer
-        self._access: dict[str, float] = {}  # access token -> expires (epoch)
-        self._refresh: dict[str, float] = {}
-        self._codes: dict[str, str] = {}  # authorization code -> redirect_uri
+        self.grants = Grants()  # refresh tokens noted with when they expire
         self._seed_clock: Iterator[dt.datetime] | None = None
         self.income_account_id = self._account("Services", "Income", "ServiceFeeIncome")
         self._account("Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable")
@@ -399,9 +398,27 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
     def _meta(self, at: dt.datetime) -> dict[str, str]:
         return {"CreateTime": stamp(at), "LastUpdatedTime": stamp(at)}
 
+    def _new(self, fields: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
+        """A new object with what QuickBooks adds to every one: its id, SyncToken 0 and
+        MetaData created `at`."""
+        return {
+            **fields,
+            "domain": "QBO",
+            "sparse": False,
+            "Id": self._new_id(),
+            "SyncToken": "0",
+            "MetaData": self._meta(at),
+        }
+
+    def _named(self, entity: str, key: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """A new reference object (account, employee, customer, item) findable by `key`."""
+        record = self._new(fields, dt.datetime.now(dt.UTC))
+        self.store[entity][record["Id"]] = record
+        self._names[(entity, key.lower())] = record["Id"]
+        return record
+
     def _account(self, name: str, kind: str, detail: str) -> str:
-        ident = self._new_id()
-        self.store["Account"][ident] = {
+        fields = {
             "Name": name,
             "SubAccount": False,
             "FullyQualifiedName": name,
@@ -411,22 +428,15 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             "AccountSubType": detail,
             "CurrentBalance": Decimal(0),
             "CurrencyRef": ref(self.home_currency),
-            "domain": "QBO",
-            "sparse": False,
-            "Id": ident,
-            "SyncToken": "0",
-            "MetaData": self._meta(dt.datetime.now(dt.UTC)),
         }
-        self._names[("Account", name.lower())] = ident
-        return ident
+        return str(self._named("Account", name, fields)["Id"])
 
     def _employee(self, name: str, email: str) -> str:
         found = self._names.get(("Employee", name.lower()))
         if found:
             return found
-        ident = self._new_id()
         given, _, family = name.partition(" ")
-        self.store["Employee"][ident] = {
+        fields = {
             "GivenName": given,
             "FamilyName": family,
             "DisplayName": name,
@@ -434,53 +444,42 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             "PrimaryEmailAddr": {"Address": email},
             "Active": True,
             "BillableTime": True,
-            "domain": "QBO",
-            "sparse": False,
-            "Id": ident,
-            "SyncToken": "0",
-            "MetaData": self._meta(dt.datetime.now(dt.UTC)),
         }
-        self._names[("Employee", name.lower())] = ident
-        return ident
+        return str(self._named("Employee", name, fields)["Id"])
 
     def _customer(self, name: str, parent: str | None = None) -> str:
         full = f"{self.store['Customer'][parent]['FullyQualifiedName']}:{name}" if parent else name
         found = self._names.get(("Customer", full.lower()))
         if found:
             return found
-        ident = self._new_id()
-        record: dict[str, Any] = {
-            "Taxable": False,
-            "Job": parent is not None,
-            "BillWithParent": False,
-            "Balance": Decimal(0),
-            "BalanceWithJobs": Decimal(0),
-            "CurrencyRef": ref(self.home_currency),
-            "PreferredDeliveryMethod": "Print",
-            "DisplayName": name,
-            "FullyQualifiedName": full,
-            "PrintOnCheckName": name,
-            "Active": True,
-            "domain": "QBO",
-            "sparse": False,
-            "Id": ident,
-            "SyncToken": "0",
-            "MetaData": self._meta(dt.datetime.now(dt.UTC)),
-        }
+        record = self._named(
+            "Customer",
+            full,
+            {
+                "Taxable": False,
+                "Job": parent is not None,
+                "BillWithParent": False,
+                "Balance": Decimal(0),
+                "BalanceWithJobs": Decimal(0),
+                "CurrencyRef": ref(self.home_currency),
+                "PreferredDeliveryMethod": "Print",
+                "DisplayName": name,
+                "FullyQualifiedName": full,
+                "PrintOnCheckName": name,
+                "Active": True,
+            },
+        )
         if parent:
             record["ParentRef"] = ref(parent)
             record["Level"] = 1
-        self.store["Customer"][ident] = record
-        self._names[("Customer", full.lower())] = ident
-        return ident
+        return str(record["Id"])
 
     def _item(self, name: str, rate: Decimal = Decimal(0)) -> str:
         found = self._names.get(("Item", name.lower()))
         if found:
             return found
-        ident = self._new_id()
         account = self.store["Account"][self.income_account_id]
-        self.store["Item"][ident] = {
+        fields = {
             "Name": name,
             "FullyQualifiedName": name,
             "Active": True,
@@ -488,14 +487,8 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             "UnitPrice": rate,
             "Taxable": False,
             "IncomeAccountRef": ref(self.income_account_id, account["Name"]),
-            "domain": "QBO",
-            "sparse": False,
-            "Id": ident,
-            "SyncToken": "0",
-            "MetaData": self._meta(dt.datetime.now(dt.UTC)),
         }
-        self._names[("Item", name.lower())] = ident
-        return ident
+        return str(self._named("Item", name, fields)["Id"])
 
     # -- time activities: the index by LastUpdatedTime --------------------------------
 
@@ -535,8 +528,7 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             client = self._customer(item.client)
             job = self._customer(item.project, parent=client)
             task = self._item(item.task, RATES.get(item.task, DEFAULT_RATE))
-            ident = self._new_id()
-            record: dict[str, Any] = {
+            fields = {
                 "TxnDate": item.start.date().isoformat(),
                 "NameOf": "Employee",
                 "EmployeeRef": ref(employee, item.person),
@@ -548,12 +540,9 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
                 "StartTime": item.start.replace(microsecond=0).isoformat(),
                 "EndTime": item.end.replace(microsecond=0).isoformat(),
                 "Description": item.notes,
-                "domain": "QBO",
-                "sparse": False,
-                "Id": ident,
-                "SyncToken": "0",
-                "MetaData": self._meta(moment),
             }
+            record = self._new(fields, moment)
+            ident = str(record["Id"])
             self.store["TimeActivity"][ident] = record
             self._index(record)
         if notify:
@@ -616,14 +605,10 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             ]
 
     def revoke(self) -> None:
-        with self._lock:
-            self._access.clear()
-            self._refresh.clear()
+        self.grants.revoke()
 
     def expire_tokens(self) -> None:
-        with self._lock:
-            for access in self._access:
-                self._access[access] = 0.0
+        self.grants.expire()
 
     def record_payment(self, invoice_id: str, amount: Decimal) -> None:
         """A customer paid (part of) an invoice: its Balance goes down."""
@@ -641,10 +626,8 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
     # -- OAuth2 ------------------------------------------------------------------------
 
     def _grant(self) -> dict[str, object]:
-        access, refresh = token("eyJ"), token("RT1-")
-        with self._lock:
-            self._access[access] = time.time() + ACCESS_SECONDS
-            self._refresh[refresh] = time.time() + REFRESH_SECONDS
+        expires = time.time() + REFRESH_SECONDS
+        access, refresh = self.grants.grant("eyJ", "RT1-", ACCESS_SECONDS, expires)
         return {
             "token_type": "bearer",
             "access_token": access,
@@ -663,20 +646,12 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             return reply({"error": "unsupported_response_type"}, 400)
         if "com.intuit.quickbooks.accounting" not in query.get("scope", "").split():
             return reply({"error": "invalid_scope"}, 400)
-        code = token("AB")
-        with self._lock:
-            self._codes[code] = redirect
+        code = self.grants.code("AB", redirect)
         target = {"code": code, "state": query.get("state", ""), "realmId": self.realm_id}
         return RedirectResponse(f"{redirect}?{urlencode(target)}", status_code=302)
 
     async def _token(self, request: Request) -> Response:
-        basic = request.headers.get("authorization", "")
-        try:
-            user, _, password = (
-                base64.b64decode(basic.removeprefix("Basic ")).decode().partition(":")
-            )
-        except ValueError:
-            user = password = ""
+        user, password = client_credentials(request)
         if not (
             hmac.compare_digest(user, self.client_id)
             and hmac.compare_digest(password, self.client_secret)
@@ -684,12 +659,12 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             return reply({"error": "invalid_client"}, 401)
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         grant = form.get("grant_type")
-        with self._lock:
+        with self.grants.lock:
             if grant == "authorization_code":
-                if self._codes.pop(form.get("code", ""), None) != form.get("redirect_uri"):
+                if self.grants.redeem(form.get("code", "")) != form.get("redirect_uri"):
                     return reply({"error": "invalid_grant"}, 400)
             elif grant == "refresh_token":
-                expires = self._refresh.pop(form.get("refresh_token", ""), None)
+                expires = self.grants.refresh.pop(form.get("refresh_token", ""), None)
                 if expires is None or expires < time.time():
                     return reply({"error": "invalid_grant"}, 400)
             else:
@@ -746,8 +721,7 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         self.minor_versions[request.query_params.get("minorversion")] += 1
         auth = request.headers.get("authorization", "")
         access = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
-        with self._lock:
-            expires = self._access.get(access)
+        expires = self.grants.expiry(access)
         if expires is None:
             return gateway_fault(
                 401, 3200, "AuthenticationFailed", "Token invalid", "AUTHENTICATION"
@@ -834,12 +808,9 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
                 yield record
 
     async def _read(self, realm: str, entity: str, ident: str, request: Request) -> Response:
-        denied = self._denied(request, realm)
-        if denied:
-            return denied
-        name = BY_LOWER.get(entity)
-        if name is None:
-            return self._unsupported(request)
+        name = self._entity(realm, entity, request)
+        if isinstance(name, Response):
+            return name
         with self._lock:
             record = self.store[name].get(ident)
             body = dumps({name: record, "time": response_time()}) if record else b""
@@ -857,6 +828,15 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             headers={"intuit_tid": uuid.uuid4().hex},
         )
 
+    def _entity(self, realm: str, entity: str, request: Request) -> str | Response:
+        """The entity a call names (`timeactivity` -> TimeActivity); else Intuit's refusal
+        of the caller, or its answer for an entity it has no such operation for."""
+        denied = self._denied(request, realm)
+        if denied:
+            return denied
+        name = BY_LOWER.get(entity)
+        return name if name is not None else self._unsupported(request)
+
     def _unsupported(self, request: Request) -> Response:
         return fault(
             400,
@@ -867,12 +847,9 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         )
 
     async def _write(self, realm: str, entity: str, request: Request) -> Response:
-        denied = self._denied(request, realm)
-        if denied:
-            return denied
-        name = BY_LOWER.get(entity)
-        if name is None:
-            return self._unsupported(request)
+        name = self._entity(realm, entity, request)
+        if isinstance(name, Response):
+            return name
         request_id = request.query_params.get("requestid")
         if request_id is not None:
             if len(request_id) > 50:
@@ -969,15 +946,8 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
         problem = self._validate(name, body, None, params)
         if problem is not None:
             return problem
-        ident = self._new_id()
-        created = {
-            **body,
-            "domain": "QBO",
-            "sparse": False,
-            "Id": ident,
-            "SyncToken": "0",
-            "MetaData": self._meta(now),
-        }
+        created = self._new(body, now)
+        ident = str(created["Id"])
         self._derive(name, created)
         records[ident] = created
         if name == "TimeActivity":
@@ -1021,6 +991,17 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
                 f"Invalid Reference Id : {kind} assigned is {value}",
             )
 
+        def name_taken(kind: str, given: Any) -> Response | None:
+            taken = self._names.get((kind, str(given).lower()))
+            if taken and (current is None or taken != current["Id"]):
+                return fault(
+                    400,
+                    6240,
+                    "Duplicate Name Exists Error",
+                    f"The name supplied already exists. : Id={taken}",
+                )
+            return None
+
         def exists(kind: str, reference: Any) -> bool:
             return isinstance(reference, dict) and str(reference.get("value")) in self.store[kind]
 
@@ -1028,25 +1009,12 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
             display = merged.get("DisplayName")
             if not display:
                 return missing("DisplayName")
-            taken = self._names.get(("Customer", str(display).lower()))
-            if taken and (current is None or taken != current["Id"]):
-                return fault(
-                    400,
-                    6240,
-                    "Duplicate Name Exists Error",
-                    f"The name supplied already exists. : Id={taken}",
-                )
+            return name_taken("Customer", display)
         elif name == "Item":
             if not merged.get("Name"):
                 return missing("Name")
-            taken = self._names.get(("Item", str(merged["Name"]).lower()))
-            if taken and (current is None or taken != current["Id"]):
-                return fault(
-                    400,
-                    6240,
-                    "Duplicate Name Exists Error",
-                    f"The name supplied already exists. : Id={taken}",
-                )
+            if (taken := name_taken("Item", merged["Name"])) is not None:
+                return taken
             if merged.get("Type", "Service") in ("Service", "NonInventory"):
                 if not merged.get("IncomeAccountRef"):
                     return missing("IncomeAccountRef")

@@ -713,9 +713,7 @@ class TogglSandbox(TimeSandbox):
 
         @app.post("/api/v9/workspaces/{wid}/time_entries")
         async def create(request: Request, wid: str) -> Response:
-            if (denied := wid_ok(request, wid)) is not None:
-                return denied
-            body = await self._body(request)
+            body = await self._workspace_body(request, wid)
             if isinstance(body, Response):
                 return body
             made = self._create(body)
@@ -726,9 +724,7 @@ class TogglSandbox(TimeSandbox):
 
         @app.put("/api/v9/workspaces/{wid}/time_entries/{entry_id}")
         async def update(request: Request, wid: str, entry_id: str) -> Response:
-            if (denied := wid_ok(request, wid)) is not None:
-                return denied
-            body = await self._body(request)
+            body = await self._workspace_body(request, wid)
             if isinstance(body, Response):
                 return body
             with self._lock:
@@ -754,9 +750,7 @@ class TogglSandbox(TimeSandbox):
 
         @app.post("/reports/api/v3/workspace/{wid}/search/time_entries")
         async def detailed(request: Request, wid: str) -> Response:
-            if (denied := wid_ok(request, wid)) is not None:
-                return denied
-            body = await self._body(request)
+            body = await self._workspace_body(request, wid)
             if isinstance(body, Response):
                 return body
             return self._detailed(body)
@@ -790,14 +784,10 @@ class TogglSandbox(TimeSandbox):
 
         @app.put("/webhooks/api/v1/subscriptions/{wid}/{sid}")
         async def update_subscription(request: Request, wid: str, sid: str) -> Response:
-            if (denied := self._hooks(request, wid)) is not None:
-                return denied
-            subscription = self.subscriptions.get(int(sid)) if sid.isdigit() else None
-            if subscription is None:
-                return _text(404, f"subscription {sid} was not found")
-            body = await self._body(request)
-            if isinstance(body, Response):
-                return body
+            change = await self._subscription_change(request, wid, sid)
+            if isinstance(change, Response):
+                return change
+            subscription, body = change
             with self._lock:
                 others = {k: v for k, v in self.subscriptions.items() if k != int(sid)}
                 problem = self._subscription_problem(body, others.values())
@@ -815,14 +805,10 @@ class TogglSandbox(TimeSandbox):
 
         @app.patch("/webhooks/api/v1/subscriptions/{wid}/{sid}")
         async def toggle_subscription(request: Request, wid: str, sid: str) -> Response:
-            if (denied := self._hooks(request, wid)) is not None:
-                return denied
-            subscription = self.subscriptions.get(int(sid)) if sid.isdigit() else None
-            if subscription is None:
-                return _text(404, f"subscription {sid} was not found")
-            body = await self._body(request)
-            if isinstance(body, Response):
-                return body
+            change = await self._subscription_change(request, wid, sid)
+            if isinstance(change, Response):
+                return change
+            subscription, body = change
             if not isinstance(body.get("enabled"), bool):
                 return _text(400, "enabled is required")
             subscription["enabled"] = body["enabled"]
@@ -831,21 +817,17 @@ class TogglSandbox(TimeSandbox):
 
         @app.delete("/webhooks/api/v1/subscriptions/{wid}/{sid}")
         async def delete_subscription(request: Request, wid: str, sid: str) -> Response:
-            if (denied := self._hooks(request, wid)) is not None:
-                return denied
-            subscription = self.subscriptions.pop(int(sid), None) if sid.isdigit() else None
-            if subscription is None:
-                return _text(404, f"subscription {sid} was not found")
+            subscription = self._subscription_of(request, wid, sid, remove=True)
+            if isinstance(subscription, Response):
+                return subscription
             subscription["deleted_at"] = _iso(dt.datetime.now(dt.UTC))
             return _json(self._public(subscription))
 
         @app.post("/webhooks/api/v1/ping/{wid}/{sid}")
         async def ping(request: Request, wid: str, sid: str) -> Response:
-            if (denied := self._hooks(request, wid)) is not None:
-                return denied
-            subscription = self.subscriptions.get(int(sid)) if sid.isdigit() else None
-            if subscription is None:
-                return _text(404, f"subscription {sid} was not found")
+            subscription = self._subscription_of(request, wid, sid)
+            if isinstance(subscription, Response):
+                return subscription
             threading.Thread(target=self._ping, args=(subscription,), daemon=True).start()
             return _json("OK")
 
@@ -872,6 +854,32 @@ class TogglSandbox(TimeSandbox):
     def _unauthorized(self) -> Response:
         return _text(401, "Incorrect username and/or password")
 
+    def _subscription_of(
+        self, request: Request, wid: str, sid: str, *, remove: bool = False
+    ) -> dict[str, Any] | Response:
+        """A subscription by its id (with `remove`, taken out); Toggl's refusal or 404."""
+        if (denied := self._hooks(request, wid)) is not None:
+            return denied
+        found = None
+        if sid.isdigit():
+            key = int(sid)
+            found = self.subscriptions.pop(key, None) if remove else self.subscriptions.get(key)
+        if found is None:
+            return _text(404, f"subscription {sid} was not found")
+        return found
+
+    async def _subscription_change(
+        self, request: Request, wid: str, sid: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | Response:
+        """A subscription and the change asked for it; Toggl's refusal, 404 or 400."""
+        subscription = self._subscription_of(request, wid, sid)
+        if isinstance(subscription, Response):
+            return subscription
+        body = await self._body(request)
+        if isinstance(body, Response):
+            return body
+        return subscription, body
+
     def _hooks(self, request: Request, wid: str) -> Response | None:
         """The Webhooks API's checks: its 403 words it differently from v9's."""
         if not self._authorized(request):
@@ -886,6 +894,11 @@ class TogglSandbox(TimeSandbox):
         if wid != str(self.workspace_id):
             return _text(403, "Workspace not found/accessible")
         return None
+
+    async def _workspace_body(self, request: Request, wid: str) -> dict[str, Any] | Response:
+        """A call's JSON object, for the caller's own workspace; else Toggl's refusal."""
+        denied = self._workspace(request, wid)
+        return denied if denied is not None else await self._body(request)
 
     @staticmethod
     async def _body(request: Request) -> dict[str, Any] | Response:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import bisect
 import datetime as dt
 import hashlib
@@ -51,6 +50,7 @@ from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
 
 from ..base import AccountingSandbox, RateLimit, Setup, TimeSandbox, token
+from ..oauth import Grants, client_credentials
 from ..registry import register
 from ..seed import WorkItem
 
@@ -175,6 +175,11 @@ def decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+def listed(query: Mapping[str, str], name: str, case: Callable[[str], str] = str.strip) -> set[str]:
+    """A comma-separated filter parameter (`IDs=a,b`) as a set, each value in `case`."""
+    return {case(v.strip()) for v in query.get(name, "").split(",") if v.strip()}
+
+
 def int_param(request: Request, name: str, default: int) -> int | None:
     text = request.query_params.get(name)
     if text is None or text == "":
@@ -183,6 +188,27 @@ def int_param(request: Request, name: str, default: int) -> int | None:
         return int(text)
     except ValueError:
         return None
+
+
+def pagination(total: int, page: int, size: int) -> dict[str, int]:
+    return {
+        "page": page,
+        "pageSize": size,
+        "pageCount": (total + size - 1) // size,
+        "itemCount": total,
+    }
+
+
+def accounting_page(
+    request: Request, chosen: list[dict[str, Any]], per_page: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """An Accounting API list: all of it, or with `page` its page and its `pagination`."""
+    page = int_param(request, "page", 0)
+    if not page:
+        return chosen, {}
+    size = int_param(request, "pageSize", per_page) or per_page
+    extra = {"pagination": pagination(len(chosen), page, size)}
+    return chosen[(page - 1) * size : page * size], extra
 
 
 WHERE = re.compile(
@@ -226,9 +252,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         self._invoices: dict[str, dict[str, Any]] = {}
         self._replies: dict[tuple[str, str], tuple[int, str]] = {}  # idempotency key -> answer
         # identity
-        self._access: dict[str, float] = {}  # token -> expires (epoch seconds)
-        self._refresh: dict[str, float | None] = {}  # token -> used at (None: unused)
-        self._codes: dict[str, str] = {}  # authorization code -> redirect_uri
+        self.grants = Grants()  # refresh tokens noted with when first used (None: unused)
         self._webhooks: list[str] = []
         self._sequence = 0
         if rate_limit is _DOCUMENTED:
@@ -445,14 +469,10 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             return [json.loads(dumps(inv), parse_float=Decimal) for inv in self._invoices.values()]
 
     def revoke(self) -> None:
-        with self._lock:
-            self._access.clear()
-            self._refresh.clear()
+        self.grants.revoke()
 
     def expire_tokens(self) -> None:
-        with self._lock:
-            past = time.time() - 1
-            self._access = {t: past for t in self._access}
+        self.grants.expire()
 
     # -- the data ------------------------------------------------------------------------
 
@@ -607,17 +627,12 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
     # -- identity ------------------------------------------------------------------------
 
     def _grant(self) -> tuple[str, str]:
-        with self._lock:
-            access, refresh = token("xa_"), token("xr_")
-            self._access[access] = time.time() + ACCESS_SECONDS
-            self._refresh[refresh] = None
-        return access, refresh
+        return self.grants.grant("xa_", "xr_", ACCESS_SECONDS, None)
 
     def _denied(self, request: Request, tenant: bool = True) -> Response | None:
         header = request.headers.get("authorization", "")
         scheme, _, bearer = header.partition(" ")
-        with self._lock:
-            expires = self._access.get(bearer) if scheme.lower() == "bearer" else None
+        expires = self.grants.expiry(bearer) if scheme.lower() == "bearer" else None
         if expires is None:
             return problem(401, "Unauthorized", "AuthenticationUnsuccessful")
         if expires <= time.time():
@@ -627,17 +642,6 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             return problem(403, "Forbidden", "AuthenticationUnsuccessful")
         return None
 
-    def _client_of(self, request: Request, form: Mapping[str, str]) -> tuple[str, str]:
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("basic "):
-            try:
-                decoded = base64.b64decode(header[6:]).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                return "", ""
-            client_id, _, secret = decoded.partition(":")
-            return client_id, secret
-        return form.get("client_id", ""), form.get("client_secret", "")
-
     async def _authorize(self, request: Request) -> Response:
         query = request.query_params
         if query.get("client_id") != self.client_id or query.get("response_type") != "code":
@@ -645,9 +649,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         redirect = query.get("redirect_uri", "")
         if not redirect:
             return PlainTextResponse("invalid_request: redirect_uri", status_code=400)
-        code = secrets.token_urlsafe(24)
-        with self._lock:
-            self._codes[code] = redirect
+        code = self.grants.code("", redirect)
         answer = {"code": code, "scope": query.get("scope", SCOPES)}
         if "state" in query:
             answer["state"] = query["state"]
@@ -657,23 +659,23 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
 
     async def _token(self, request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode(errors="replace")))
-        client_id, secret = self._client_of(request, form)
+        client_id, secret = client_credentials(request, form)
         if client_id != self.client_id or not hmac.compare_digest(secret, self.client_secret):
             return reply({"error": "invalid_client"}, 400)
         grant = form.get("grant_type")
-        with self._lock:
+        with self.grants.lock:
             if grant == "authorization_code":
-                redirect = self._codes.pop(form.get("code", ""), None)
+                redirect = self.grants.redeem(form.get("code", ""))
                 if redirect is None or redirect != form.get("redirect_uri", redirect):
                     return reply({"error": "invalid_grant"}, 400)
             elif grant == "refresh_token":
                 presented = form.get("refresh_token", "")
-                if presented not in self._refresh:
+                if presented not in self.grants.refresh:
                     return reply({"error": "invalid_grant"}, 400)
-                used = self._refresh[presented]
+                used = self.grants.refresh[presented]
                 if used is not None and time.time() - used > REFRESH_GRACE:
                     return reply({"error": "invalid_grant"}, 400)
-                self._refresh[presented] = used or time.time()
+                self.grants.refresh[presented] = used or time.time()
             else:
                 return reply({"error": "unsupported_grant_type"}, 400)
         access, refresh = self._grant()
@@ -709,6 +711,10 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
     # -- Projects API --------------------------------------------------------------------
 
     def _page_of(self, request: Request) -> tuple[int, int] | Response:
+        """The page a Projects API list asks for; Xero's refusal of the caller or page."""
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
         page = int_param(request, "page", 1)
         size = int_param(request, "pageSize", 50)
         if page is None or page < 1:
@@ -722,31 +728,29 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             )
         return page, size
 
+    def _page(
+        self,
+        chosen: list[dict[str, Any]],
+        page: int,
+        size: int,
+        out: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Page `page` of `chosen`, each item as `out` writes it, with its pagination."""
+        items = chosen[(page - 1) * size : page * size]
+        return self._paged([out(i) for i in items] if out else items, len(chosen), page, size)
+
     @staticmethod
     def _paged(items: list[Any], total: int, page: int, size: int) -> dict[str, Any]:
-        return {
-            "pagination": {
-                "page": page,
-                "pageSize": size,
-                "pageCount": (total + size - 1) // size,
-                "itemCount": total,
-            },
-            "items": items,
-        }
+        return {"pagination": pagination(total, page, size), "items": items}
 
     async def _projects(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
         paging = self._page_of(request)
         if isinstance(paging, Response):
             return paging
         page, size = paging
         query = request.query_params
-        wanted_ids = {
-            i.strip().lower() for i in query.get("projectIds", "").split(",") if i.strip()
-        }
-        states = {s.strip().upper() for s in query.get("states", "").split(",") if s.strip()}
+        wanted_ids = listed(query, "projectIds", str.lower)
+        states = listed(query, "states", str.upper)
         contact = query.get("contactID", "").lower()
         with self._lock:
             chosen = [
@@ -756,8 +760,8 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
                 and (not states or p["status"] in states)
                 and (not contact or p["contactId"] == contact)
             ]
-            items = [self._project_out(p) for p in chosen[(page - 1) * size : page * size]]
-        return reply(self._paged(items, len(chosen), page, size))
+            body = self._page(chosen, page, size, self._project_out)
+        return reply(body)
 
     async def _project(self, request: Request) -> Response:
         denied = self._denied(request)
@@ -770,27 +774,21 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             return reply(self._project_out(project))
 
     async def _users(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
         paging = self._page_of(request)
         if isinstance(paging, Response):
             return paging
         page, size = paging
         with self._lock:
             users = list(self.users.values())
-        return reply(self._paged(users[(page - 1) * size : page * size], len(users), page, size))
+        return reply(self._page(users, page, size))
 
     async def _tasks(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
         paging = self._page_of(request)
         if isinstance(paging, Response):
             return paging
         page, size = paging
         query = request.query_params
-        wanted = {i.strip().lower() for i in query.get("taskIds", "").split(",") if i.strip()}
+        wanted = listed(query, "taskIds", str.lower)
         charge = query.get("chargeType", "").upper()
         with self._lock:
             tasks = self.tasks.get(request.path_params["project_id"].lower())
@@ -802,13 +800,10 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
                 if (not wanted or t["taskId"] in wanted)
                 and (not charge or t["chargeType"] == charge)
             ]
-            items = [self._task_out(t) for t in chosen[(page - 1) * size : page * size]]
-        return reply(self._paged(items, len(chosen), page, size))
+            body = self._page(chosen, page, size, self._task_out)
+        return reply(body)
 
     async def _time(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
         paging = self._page_of(request)
         if isinstance(paging, Response):
             return paging
@@ -824,7 +819,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         after, before = bounds
         user = query.get("userId", "").lower()
         task = query.get("taskId", "").lower()
-        states = {s.strip().upper() for s in query.get("states", "").split(",") if s.strip()}
+        states = listed(query, "states", str.upper)
         chargeable = query.get("isChargeable", "").lower()
         project_id = request.path_params["project_id"].lower()
         with self._lock:
@@ -984,6 +979,24 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             name: items,
         }
 
+    async def _write(
+        self, request: Request, name: str
+    ) -> tuple[str | None, list[dict[str, Any]]] | Response:
+        """An Accounting API write: its idempotency key and its documents ({name: [...]}
+        or one object); else Xero's refusal, the answer to the key's first use, or 400."""
+        denied = self._denied(request)
+        if denied is not None:
+            return denied
+        key = request.headers.get("idempotency-key")
+        cached = self._replayed(key)
+        if cached is not None:
+            return cached
+        body = await self._json_body(request)
+        given = body.get(name) if isinstance(body, dict) and name in body else [body]
+        if not isinstance(given, list) or not all(isinstance(d, dict) for d in given):
+            return accounting_error(400, "ValidationException", "The request body is not valid")
+        return key, given
+
     async def _json_body(self, request: Request) -> Any:
         try:
             return json.loads(await request.body(), parse_float=Decimal)
@@ -1001,7 +1014,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             return accounting_error(
                 400, "QueryParseException", f"The where clause is not supported: {where}"
             )
-        ids = {i.strip().lower() for i in query.get("IDs", "").split(",") if i.strip()}
+        ids = listed(query, "IDs", str.lower)
         term = query.get("searchTerm", "").lower()
         archived = query.get("includeArchived", "").lower() == "true"
         with self._lock:
@@ -1018,31 +1031,14 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
                     if str(contact.get(match["field"], "")).lower() != wanted.lower():
                         continue
                 chosen.append(dict(contact))
-        extra: dict[str, Any] = {}
-        page = int_param(request, "page", 0)
-        if page:
-            size = int_param(request, "pageSize", CONTACTS_PER_PAGE) or CONTACTS_PER_PAGE
-            extra["pagination"] = {
-                "page": page,
-                "pageSize": size,
-                "pageCount": (len(chosen) + size - 1) // size,
-                "itemCount": len(chosen),
-            }
-            chosen = chosen[(page - 1) * size : page * size]
+        chosen, extra = accounting_page(request, chosen, CONTACTS_PER_PAGE)
         return reply(self._envelope("Contacts", chosen, **extra))
 
     async def _create_contacts(self, request: Request) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
-        key = request.headers.get("idempotency-key")
-        cached = self._replayed(key)
-        if cached is not None:
-            return cached
-        body = await self._json_body(request)
-        given = body.get("Contacts") if isinstance(body, dict) and "Contacts" in body else [body]
-        if not isinstance(given, list) or not all(isinstance(c, dict) for c in given):
-            return accounting_error(400, "ValidationException", "The request body is not valid")
+        write = await self._write(request, "Contacts")
+        if isinstance(write, Response):
+            return write
+        key, given = write
         elements, created = [], []
         with self._lock:
             names = {
@@ -1082,10 +1078,10 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
             return accounting_error(
                 400, "QueryParseException", f"The where clause is not supported: {query['where']}"
             )
-        ids = {i.strip().lower() for i in query.get("IDs", "").split(",") if i.strip()}
-        numbers = {n.strip() for n in query.get("InvoiceNumbers", "").split(",") if n.strip()}
-        contacts = {i.strip().lower() for i in query.get("ContactIDs", "").split(",") if i.strip()}
-        statuses = {s.strip().upper() for s in query.get("Statuses", "").split(",") if s.strip()}
+        ids = listed(query, "IDs", str.lower)
+        numbers = listed(query, "InvoiceNumbers")
+        contacts = listed(query, "ContactIDs", str.lower)
+        statuses = listed(query, "Statuses", str.upper)
         summary = query.get("summaryOnly", "").lower() == "true"
         with self._lock:
             chosen = [
@@ -1096,17 +1092,7 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
                 and (not contacts or inv["Contact"]["ContactID"] in contacts)
                 and (not statuses or inv["Status"] in statuses)
             ]
-            extra: dict[str, Any] = {}
-            page = int_param(request, "page", 0)
-            if page:
-                size = int_param(request, "pageSize", INVOICES_PER_PAGE) or INVOICES_PER_PAGE
-                extra["pagination"] = {
-                    "page": page,
-                    "pageSize": size,
-                    "pageCount": (len(chosen) + size - 1) // size,
-                    "itemCount": len(chosen),
-                }
-                chosen = chosen[(page - 1) * size : page * size]
+            chosen, extra = accounting_page(request, chosen, INVOICES_PER_PAGE)
             items = [self._invoice_out(inv, summary) for inv in chosen]
             body = dumps(self._envelope("Invoices", items, **extra))
         return Response(body, 200, media_type="application/json")
@@ -1142,17 +1128,10 @@ class XeroSandbox(TimeSandbox, AccountingSandbox):
         return await self._save_invoices(request, update=True)
 
     async def _save_invoices(self, request: Request, update: bool) -> Response:
-        denied = self._denied(request)
-        if denied is not None:
-            return denied
-        key = request.headers.get("idempotency-key")
-        cached = self._replayed(key)
-        if cached is not None:
-            return cached
-        body = await self._json_body(request)
-        given = body.get("Invoices") if isinstance(body, dict) and "Invoices" in body else [body]
-        if not isinstance(given, list) or not all(isinstance(i, dict) for i in given):
-            return accounting_error(400, "ValidationException", "The request body is not valid")
+        write = await self._write(request, "Invoices")
+        if isinstance(write, Response):
+            return write
+        key, given = write
         summarize = request.query_params.get("summarizeErrors", "true").lower() != "false"
         unitdp = 4 if request.query_params.get("unitdp") == "4" else 2
         results: list[tuple[dict[str, Any], list[str], str | None]] = []
