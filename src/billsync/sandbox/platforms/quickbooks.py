@@ -39,7 +39,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo
@@ -1058,7 +1058,10 @@ class QuickBooksSandbox(TimeSandbox, AccountingSandbox):
                     return invalid_ref("Item", (detail.get("ItemRef") or {}).get("value"))
                 qty, price = detail.get("Qty"), detail.get("UnitPrice")
                 if qty is not None and price is not None:
-                    expected = (Decimal(str(qty)) * Decimal(str(price))).quantize(CENT)
+                    # To the cent, halves up as invoices round (8.75 x 247.50 = 2165.63);
+                    # Intuit does not document its rounding here (unverified).
+                    product = Decimal(str(qty)) * Decimal(str(price))
+                    expected = product.quantize(CENT, rounding=ROUND_HALF_UP)
                     if Decimal(str(line.get("Amount"))).quantize(CENT) != expected:
                         return fault(
                             400,
