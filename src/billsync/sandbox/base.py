@@ -20,6 +20,7 @@ import random
 import secrets
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -212,7 +213,7 @@ class Setup:
     token: dict[str, object] | None = None
 
 
-class TimeSandbox(Sandbox):
+class TimeSandbox(Sandbox, ABC):
     """A sandbox that holds time entries. The methods below are the contract tests'
     remote control: they change data as a user in the vendor's app would, and fire
     the vendor's webhooks to subscribed receivers."""
@@ -231,24 +232,27 @@ class TimeSandbox(Sandbox):
         for item in generate(size, seed) if items is None else items:
             self.add(item, notify=False)
 
+    @abstractmethod
     def add(self, item: WorkItem, *, at: dt.datetime | None = None, notify: bool = True) -> str:
         """Create an entry (its change stamp `at`, default now); its id."""
-        raise NotImplementedError
 
+    @abstractmethod
     def edit(
         self, external_id: str, *, seconds: int, at: dt.datetime | None = None, notify: bool = True
     ) -> None:
         """Change an entry's duration, as a user correcting a timesheet would."""
-        raise NotImplementedError
 
+    @abstractmethod
     def remove(self, external_id: str, *, notify: bool = True) -> None:
-        raise NotImplementedError
+        """Delete an entry."""
 
+    @abstractmethod
     def ids(self) -> set[str]:
-        raise NotImplementedError
+        """The ids of every entry the sandbox holds."""
 
+    @abstractmethod
     def setup(self, base_url: str) -> Setup:
-        raise NotImplementedError
+        """What a connection to this sandbox at `base_url` needs."""
 
     def subscribe(self, url: str) -> str | None:
         """Register a webhook receiver (with the vendor's handshake, where it has one);
@@ -256,17 +260,17 @@ class TimeSandbox(Sandbox):
         return None
 
 
-class AccountingSandbox(Sandbox):
+class AccountingSandbox(Sandbox, ABC):
     """A sandbox that receives invoices."""
 
+    @abstractmethod
     def invoices(self) -> list[dict[str, object]]:
         """Every invoice the sandbox holds, as the vendor returns it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def revoke(self) -> None:
         """Revoke every token (the user disconnected the app)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def expire_tokens(self) -> None:
         """Make every access token expired, so the next call needs a refresh."""
-        raise NotImplementedError
