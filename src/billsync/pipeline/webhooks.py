@@ -69,7 +69,7 @@ def accept(
         source.events(request)
     except WebhookMalformed as exc:
         raise Refused(400, f"malformed delivery: {exc}") from exc
-    with store.transaction() as tx:
+    with store.transaction(lock=False) as tx:  # no audit event: no turn to wait for
         event_id = webhook_events.store(tx, code, request.headers, request.body)
     return Accepted(event_id=event_id)
 

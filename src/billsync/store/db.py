@@ -67,9 +67,12 @@ class Store:
     workspace: str
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, lock: bool = True) -> Iterator[Tx]:
+        """One write transaction. `lock=False` only for writes that append no audit
+        event (a webhook delivery kept verbatim): they need not wait for the writers
+        that do, which take the workspace row in turn."""
         with self.engine.begin() as conn:
-            yield Tx(conn, self._workspace_id(conn, lock=True))
+            yield Tx(conn, self._workspace_id(conn, lock=lock))
 
     @contextmanager
     def reading(self) -> Iterator[Tx]:

@@ -34,6 +34,7 @@ from .db import Tx
 from .tables import entry_adjustments, raw_records, time_entries
 
 CHUNK = 5000
+ANALYZE_FROM = 1000  # records in one call from which PostgreSQL's statistics are renewed
 
 
 def payload_hash(payload: str) -> str:
@@ -139,10 +140,11 @@ def ingest(
     received_at: dt.datetime,
 ) -> tuple[IngestCounts, list[Revised]]:
     """Write raw records and apply new revisions, all in the caller's transaction."""
-    if tx.conn.dialect.name == "postgresql":
+    if tx.conn.dialect.name == "postgresql" and len(items) >= ANALYZE_FROM:
         # Rows this transaction inserted are not in the planner's statistics: it would
         # look keys up by workspace and source alone and filter the rest, which grows
-        # with every chunk. Fresh statistics make it use the whole key.
+        # with every chunk. Fresh statistics make it use the whole key. (A webhook's
+        # few records are not worth it: ANALYZE reads the tables and runs one at a time.)
         tx.conn.exec_driver_sql("ANALYZE time_entries, raw_records")
     counts = IngestCounts()
     revised: list[Revised] = []
