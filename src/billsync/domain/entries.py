@@ -13,9 +13,11 @@ difference between the two is an adjustment with a reason code.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, datetime
 from decimal import Decimal
+
+from .values import value
 
 
 class Approval(enum.StrEnum):
@@ -44,7 +46,7 @@ class EntryState(enum.StrEnum):
     WRITTEN_OFF = "written_off"  # never billed, reported as leakage
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class SourceRef:
     """What the source called things, before mapping."""
 
@@ -54,7 +56,7 @@ class SourceRef:
     client: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TimeEntry:
     id: int  # the logical entry (one per source + external id)
     revision: int  # grows with each change at the source
@@ -86,7 +88,7 @@ class TimeEntry:
         return bool(self.person and self.project)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class WriteAdjustment:
     """A finance write-up or write-down of billable time, with its reason code."""
 

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -186,6 +188,17 @@ class MappingContext:
             people={p.code: p for p in people},
             rules=tuple(rules),
         )
+
+    def fingerprint(self) -> str:
+        """A hash of everything mapping reads (projects, people, rules). Codes resolved
+        under another fingerprint may be stale; under this one they are what mapping
+        gives again, so they need not be resolved again."""
+        inputs = [
+            [self.projects[code].model_dump(mode="json") for code in sorted(self.projects)],
+            [self.people[code].model_dump(mode="json") for code in sorted(self.people)],
+            [rule.model_dump(mode="json") for rule in self.rules],
+        ]
+        return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
     def resolve(self, source: str, ref: SourceRef) -> Resolution:
         """What the rules and fallbacks make of a reference, worked out once."""

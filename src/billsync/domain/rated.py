@@ -11,16 +11,16 @@ Portions are what invoice lines group; each keeps the entry id and revision it b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from .contracts import Unit
 from .entries import Category, TimeEntry
 from .findings import Finding
+from .values import value
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Adjustment:
     """A difference between worked and billable time, with its reason code:
     rounding, minimum, write_up, write_down."""
@@ -29,7 +29,7 @@ class Adjustment:
     seconds: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Portion:
     entry_id: int
     revision: int
@@ -50,7 +50,7 @@ class Portion:
     amount: Decimal  # quantity x unit_price, exact (lines quantize)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class RatedEntry:
     entry: TimeEntry
     billable_seconds: int

@@ -117,7 +117,9 @@ def transfer(
         tx.conn.execute(
             update(time_entries)
             .where(time_entries.c.id.in_(list(ids)))
-            .values(transfer_project=project, transfer_task=task, updated_at=utcnow())
+            .values(
+                transfer_project=project, transfer_task=task, mapped_with="", updated_at=utcnow()
+            )
         )
         AuditLog(tx, actor).record_many(
             [

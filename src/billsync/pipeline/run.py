@@ -113,20 +113,24 @@ def _said(entry_id: int, ref: SourceRef, moved: Moved) -> SourceRef:
 
 
 def _map_all(tx: Tx, context: MappingContext, moved: Moved) -> dict[str, array[int]]:
-    """Map every entry, store the codes that changed, and group the ids by person.
-    Entries are read and written in id order, so each page of the table is visited once
-    (batch by batch, their ids are all over it)."""
-    people: dict[str, array[int]] = defaultdict(lambda: array("q"))
-    changed, which = array("q"), array("I")  # what changed, and to which codes: compact
+    """Map the entries whose codes may be stale (new or changed since, the mapping
+    inputs changed, moved by finance), store what changed, and group every entry's id
+    by person. Entries are read and written in id order, so each page of the table is
+    visited once (batch by batch, their ids are all over it)."""
+    fingerprint = context.fingerprint()
+    changed, which = array("q"), array("I")  # what to store, and which codes: compact
     kinds: dict[Codes, int] = {}
-    for entry_id, source, ref, day, stored in entry_store.mapping_inputs(tx):
+    for entry_id, source, ref, day in entry_store.to_map(tx, fingerprint):
         codes = mapped_codes(context, source, _said(entry_id, ref, moved), day)
-        if codes != stored:
-            changed.append(entry_id)
-            which.append(kinds.setdefault(codes, len(kinds)))
-        people[codes[0]].append(entry_id)
+        changed.append(entry_id)
+        which.append(kinds.setdefault(codes, len(kinds)))
     distinct = list(kinds)
-    entry_store.save_mapping(tx, ((i, distinct[k]) for i, k in zip(changed, which, strict=True)))
+    entry_store.save_mapping(
+        tx, ((i, distinct[k]) for i, k in zip(changed, which, strict=True)), fingerprint
+    )
+    people: dict[str, array[int]] = defaultdict(lambda: array("q"))
+    for entry_id, person in entry_store.people_of_entries(tx):
+        people[person].append(entry_id)
     return people
 
 

@@ -195,6 +195,7 @@ def ingest(
                     "task": "",
                     "phase": "",
                     "cost_center": "",
+                    "mapped_with": "",
                     **fields,
                 }
             )
@@ -400,37 +401,48 @@ def load_entries(tx: Tx, ids: Sequence[int] | None = None) -> Iterator[TimeEntry
 MAPPED = ("person", "project", "task", "phase", "cost_center")  # Codes, as columns
 
 
-def mapping_inputs(tx: Tx) -> Iterator[tuple[int, str, SourceRef, dt.date, Codes]]:
-    """(id, source, what the source called things, work date, the codes stored) of every
-    current entry in id order: what mapping reads, without loading entries whole.
-    Equal references are one object."""
+def to_map(tx: Tx, fingerprint: str) -> Iterator[tuple[int, str, SourceRef, dt.date]]:
+    """(id, source, what the source called things, work date) of the
+    entries whose codes were not resolved under the mapping inputs `fingerprint`, and
+    of those finance transferred (their transfer stands in for what the source said),
+    in id order. Equal references are one object."""
     shared: dict[tuple[str, str, str, str], SourceRef] = {}
     c = time_entries.c
     rows = tx.conn.execute(
         select(
-            c.id, c.source, c.src_person, c.src_project, c.src_task, c.src_client, c.work_date,
-            *(c[name] for name in MAPPED),
+            c.id, c.source, c.src_person, c.src_project, c.src_task, c.src_client, c.work_date
         )
-        .where(c.workspace_id == tx.workspace_id)
+        .where(
+            c.workspace_id == tx.workspace_id,
+            (c.mapped_with != fingerprint) | (c.transfer_project != ""),
+        )
         .order_by(c.id)
         .execution_options(yield_per=CHUNK)
     )  # fmt: skip
-    for id_, source, person, project, task, client, day, *codes in rows:
+    for id_, source, person, project, task, client, day in rows:
         said = (person, project, task, client)
         ref = shared.get(said)
         if ref is None:
             ref = shared[said] = SourceRef(*said)
-        yield id_, source, ref, day, tuple(codes)
+        yield id_, source, ref, day
 
 
-def save_mapping(tx: Tx, changed: Iterable[tuple[int, Codes]]) -> None:
-    """Store the codes mapping resolved, for the entries where they changed (in id
-    order, so that each page of the table is written once)."""
+def save_mapping(tx: Tx, mapped: Iterable[tuple[int, Codes]], fingerprint: str) -> None:
+    """Store the codes mapping resolved and the fingerprint of the inputs it read (in
+    id order, so that each page of the table is written once)."""
     rows = (
-        {"id": entry_id, **dict(zip(MAPPED, codes, strict=True))} for entry_id, codes in changed
+        {"id": entry_id, **dict(zip(MAPPED, codes, strict=True)), "mapped_with": fingerprint}
+        for entry_id, codes in mapped
     )
     while chunk := list(islice(rows, CHUNK)):
         update_rows(tx.conn, time_entries, "id", chunk)
+
+
+def people_of_entries(tx: Tx) -> Iterable[tuple[int, str]]:
+    """(id, person code) of every current entry, in id order."""
+    c = time_entries.c
+    query = select(c.id, c.person).where(c.workspace_id == tx.workspace_id).order_by(c.id)
+    return tx.conn.execute(query.execution_options(yield_per=CHUNK))
 
 
 def transfers(tx: Tx) -> dict[int, tuple[str, str]]:

@@ -155,6 +155,9 @@ time_entries = Table(
     Column("task", String(64), nullable=False, server_default=""),
     Column("phase", String(64), nullable=False, server_default=""),
     Column("cost_center", String(64), nullable=False, server_default=""),
+    # The fingerprint of the mapping inputs the codes above were resolved under ("":
+    # not yet): a run maps again only the entries whose fingerprint is not current.
+    Column("mapped_with", String(64), nullable=False, server_default=""),
     # Finance moved it: these win over mapping rules.
     Column("transfer_project", String(64), nullable=False, server_default=""),
     Column("transfer_task", String(64), nullable=False, server_default=""),
