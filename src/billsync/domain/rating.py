@@ -370,8 +370,9 @@ class _Pricer:
         self._currency = currency
         # (row, premium name, short-day hours?) -> unit price
         self._prices: dict[tuple[int, str, bool], Decimal] = {}
-        # (seconds, the price's key) -> (hours, amount)
-        self._hours: dict[tuple[int, tuple[int, str, bool]], tuple[Decimal, Decimal]] = {}
+        # (seconds, the price's key) -> (the same seconds, hours, amount): equal seconds
+        # are one object too (an overtime split computes its own)
+        self._hours: dict[tuple[int, tuple[int, str, bool]], tuple[int, Decimal, Decimal]] = {}
 
     def hours(
         self, work: _Work, seconds: int, base_rate: Decimal, premium: _Premium = NO_PREMIUM
@@ -381,14 +382,14 @@ class _Pricer:
         shared = self._hours.get((seconds, key))
         if shared is None:
             quantity = hours(seconds)
-            shared = self._hours[seconds, key] = (quantity, quantity * unit_price)
-        return _portion(work, seconds, _HOUR, *shared, base_rate, premium, unit_price)
+            shared = self._hours[seconds, key] = (seconds, quantity, quantity * unit_price)
+        return _portion(work, *shared, _HOUR, base_rate, premium, unit_price)
 
     def days(self, work: _Work, days: Decimal, base_rate: Decimal) -> Portion:
         """A portion of the work's seconds as a share of days."""
         _, unit_price = self._price(work, _DAY, base_rate, NO_PREMIUM)
         amount = days * unit_price
-        return _portion(work, work.seconds, _DAY, days, amount, base_rate, NO_PREMIUM, unit_price)
+        return _portion(work, work.seconds, days, amount, _DAY, base_rate, NO_PREMIUM, unit_price)
 
     def _price(
         self, work: _Work, unit: Unit, base_rate: Decimal, premium: _Premium
@@ -404,9 +405,9 @@ class _Pricer:
 def _portion(
     work: _Work,
     seconds: int,
-    unit: Unit,
     quantity: Decimal,
     amount: Decimal,
+    unit: Unit,
     base_rate: Decimal,
     premium: _Premium,
     unit_price: Decimal,

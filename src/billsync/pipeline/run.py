@@ -50,7 +50,7 @@ from .collector import bulk_work
 from .workspace import Workspace, load_workspace
 
 Progress = Callable[[str], None]
-BATCH = 50_000  # entries checked and rated at a time
+BATCH = 25_000  # entries checked and rated at a time: a batch is its own peak of memory
 STAGES = ("load", "map", "validate", "rate", "cap")  # of prepare
 
 
