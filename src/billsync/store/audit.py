@@ -28,8 +28,13 @@ from .tables import audit_events, workspaces
 GENESIS = "0" * 64
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """JSON-safe form of event data; Decimal and dates as text so hashes are stable."""
+    if type(value) in _JSON_SCALARS:  # most of it: ids, codes (not their subclasses, enums)
+        return value
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
