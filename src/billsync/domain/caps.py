@@ -41,10 +41,11 @@ Choices, so nobody has to guess:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal, Inexact, localcontext
+from operator import attrgetter
 
 from .contracts import Cap, CapScope, Contract, OverCap, Unit
 from .findings import Finding, Severity
@@ -96,30 +97,28 @@ class CapResult:
     usage_after: CapUsage
 
 
-def chronological(
-    portion: Portion,
-) -> tuple[date, int, str, int, Decimal, int, str, str, str, str, str, Decimal]:
-    """Sort key: the order work is consumed in, the earliest work first.
-
-    Base time ("" premium) sorts before its overtime, as rating splits a day. Price
-    and seconds only break ties (parts of one entry), so that no order ever depends
-    on the order portions came in.
-    """
-    p = portion
-    return (
-        p.work_date,
-        p.entry_id,
-        p.premium,
-        p.revision,
-        p.unit_price,
-        p.seconds,
-        p.task,
-        p.phase,
-        p.person,
-        p.role,
-        p.category,
-        p.amount,
-    )
+# The order work is consumed in, the earliest work first: a sort key. Base time (""
+# premium) sorts before its overtime, as rating splits a day. Price and seconds only
+# break ties (parts of one entry), so that no order ever depends on the order portions
+# came in. Fields read in C: caps and drafts sort every portion by it.
+chronological: Callable[
+    [Portion], tuple[date, int, str, int, Decimal, int, str, str, str, str, str, Decimal]
+] = attrgetter(
+    "work_date",
+    "entry_id",
+    "premium",
+    "revision",
+    "unit_price",
+    "seconds",
+    "task",
+    "phase",
+    "person",
+    "role",
+    "category",
+    "amount",
+)
+# Its first four fields: the order of work, blind to the size of a portion.
+_work_order = attrgetter("work_date", "entry_id", "premium", "revision")
 
 
 def portion_hours(portion: Portion) -> Decimal:
@@ -207,9 +206,9 @@ class _Bucket:
     amount: Decimal
     beyond: list[Portion] = field(default_factory=list)
 
-    def allowed_seconds(self, portion: Portion) -> int:
-        """How many of the portion's seconds still fit; all of them if it fits whole."""
-        worked = portion_hours(portion)
+    def allowed_seconds(self, portion: Portion, worked: Decimal) -> int:
+        """How many of the portion's seconds still fit, given the hours it uses
+        (`portion_hours`); all of them if it fits whole."""
         room_hours = _room(self.limit_hours, self.hours)
         room_amount = _room(self.limit_amount, self.amount)
         hours_fit = room_hours is None or worked <= room_hours
@@ -344,44 +343,41 @@ class _Ledger:
         self.caps = [(cap, cap_limits(contract, cap, as_of)) for cap in contract.caps]
         self.usage = usage
         self.buckets: dict[tuple[int, str], _Bucket] = {}
-        # (phase, task, work date) -> the caps that work falls under, with usage keys:
-        # worked out once for all the portions that share them.
-        self._keys: dict[tuple[str, str, date], list[tuple[int, str]]] = {}
-
-    def _usage_keys(self, portion: Portion) -> list[tuple[int, str]]:
-        shape = (portion.phase, portion.task, portion.work_date)
-        keys = self._keys.get(shape)
-        if keys is None:
-            keys = self._keys[shape] = [
-                (index, usage_key(cap, portion.work_date))
-                for index, (cap, _) in enumerate(self.caps)
-                if covers(cap, portion.phase, portion.task)
-            ]
-        return keys
+        # (phase, task, work date) -> the buckets that work counts in: worked out once
+        # for all the portions that share them.
+        self._by_shape: dict[tuple[str, str, date], list[_Bucket]] = {}
 
     def buckets_for(self, portion: Portion) -> list[_Bucket]:
         """The buckets of every cap the portion falls under, in the contract's order."""
-        found = []
-        for index, key in self._usage_keys(portion):
-            cap, (limit_hours, limit_amount) = self.caps[index]
-            bucket = self.buckets.get((index, key))
-            if bucket is None:
-                hours_used = self.usage.hours.get(key, ZERO)
-                amount_used = self.usage.amount.get(key, ZERO)
-                bucket = _Bucket(
-                    cap=cap,
-                    key=key,
-                    label=_cap_label(cap, portion.work_date),
-                    limit_hours=limit_hours,
-                    limit_amount=limit_amount,
-                    hours_before=hours_used,
-                    amount_before=amount_used,
-                    hours=hours_used,
-                    amount=amount_used,
-                )
-                self.buckets[(index, key)] = bucket
-            found.append(bucket)
+        shape = (portion.phase, portion.task, portion.work_date)
+        found = self._by_shape.get(shape)
+        if found is None:
+            found = self._by_shape[shape] = [
+                self._bucket(index, portion.work_date)
+                for index, (cap, _) in enumerate(self.caps)
+                if covers(cap, portion.phase, portion.task)
+            ]
         return found
+
+    def _bucket(self, index: int, work_date: date) -> _Bucket:
+        cap, (limit_hours, limit_amount) = self.caps[index]
+        key = usage_key(cap, work_date)
+        bucket = self.buckets.get((index, key))
+        if bucket is None:
+            hours_used = self.usage.hours.get(key, ZERO)
+            amount_used = self.usage.amount.get(key, ZERO)
+            bucket = self.buckets[(index, key)] = _Bucket(
+                cap=cap,
+                key=key,
+                label=_cap_label(cap, work_date),
+                limit_hours=limit_hours,
+                limit_amount=limit_amount,
+                hours_before=hours_used,
+                amount_before=amount_used,
+                hours=hours_used,
+                amount=amount_used,
+            )
+        return bucket
 
     def ordered_buckets(self) -> list[_Bucket]:
         return [self.buckets[k] for k in sorted(self.buckets)]
@@ -394,7 +390,7 @@ def _ordered(portions: Iterable[Portion]) -> tuple[Portion, ...]:
 def _in_work_order(portions: Iterable[Portion]) -> tuple[Portion, ...]:
     # Stable and blind to size, so the two parts of a split portion keep their order:
     # the part within the cap first, the part beyond after it.
-    return tuple(sorted(portions, key=lambda p: chronological(p)[:4]))
+    return tuple(sorted(portions, key=_work_order))
 
 
 def _consume(ledger: _Ledger, portion: Portion) -> Portion | None:
@@ -403,16 +399,23 @@ def _consume(ledger: _Ledger, portion: Portion) -> Portion | None:
     The part beyond goes to the bucket of the tightest cap (the first listed on a tie).
     """
     buckets = ledger.buckets_for(portion)
-    allowed = [bucket.allowed_seconds(portion) for bucket in buckets]
-    least = min(allowed, default=portion.seconds)
-    within: Portion | None = portion
+    if not buckets:
+        return portion
+    worked = portion_hours(portion)
+    allowed = [bucket.allowed_seconds(portion, worked) for bucket in buckets]
+    least = min(allowed)
+    within = portion
     if least < portion.seconds:
-        within, beyond = (None, portion) if least == 0 else split_portion(portion, least)
-        buckets[allowed.index(least)].beyond.append(beyond)
-    if within is not None:
-        for bucket in buckets:
-            bucket.hours += portion_hours(within)
-            bucket.amount += within.amount
+        tightest = buckets[allowed.index(least)]
+        if least == 0:
+            tightest.beyond.append(portion)
+            return None
+        within, beyond = split_portion(portion, least)
+        tightest.beyond.append(beyond)
+        worked = portion_hours(within)
+    for bucket in buckets:
+        bucket.hours += worked
+        bucket.amount += within.amount
     return within
 
 
@@ -425,8 +428,9 @@ def apply_caps(
     day that decides which variation orders count.
     """
     ledger = _Ledger(contract, usage, as_of)
+    ordered = _ordered(portions)
     # In order of work, so the earliest work fills a cap and the latest goes beyond it.
-    within_all = [_consume(ledger, portion) for portion in _ordered(portions)]
+    within_all = [_consume(ledger, portion) for portion in ordered] if ledger.caps else ordered
     billable = [portion for portion in within_all if portion is not None]
     outcomes: dict[OverCap, list[Portion]] = {o: [] for o in OverCap}
     findings: list[Finding] = []
@@ -445,8 +449,10 @@ def apply_caps(
         outcomes[bucket.cap.on_exceed].extend(bucket.beyond)
     hours_after = dict(usage.hours) | {b.key: b.hours for b in ledger.buckets.values()}
     amount_after = dict(usage.amount) | {b.key: b.amount for b in ledger.buckets.values()}
+    adjusted = outcomes[OverCap.BILL_AND_ADJUST]
     return CapResult(
-        billable=_in_work_order([*billable, *outcomes[OverCap.BILL_AND_ADJUST]]),
+        # Work within the caps is in work order already; adjusted excess joins it there.
+        billable=_in_work_order([*billable, *adjusted]) if adjusted else tuple(billable),
         held=_in_work_order(outcomes[OverCap.HOLD]),
         written_off=_in_work_order(outcomes[OverCap.WRITE_OFF]),
         limit_adjustments=tuple(adjustments),

@@ -37,10 +37,13 @@ Rules that make every figure checkable by hand:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from operator import attrgetter
+from typing import Any
 
 from .caps import LimitAdjustment, chronological
 from .contracts import Contract, GroupBy, Milestone
@@ -127,9 +130,16 @@ def _dimension(portion: Portion, dim: GroupBy) -> str:
     return str(getattr(portion, dim.value))
 
 
-def _time_key(contract: Contract, portion: Portion) -> tuple[str, ...]:
-    dims = tuple(_dimension(portion, dim) for dim in contract.group_by)
-    return (*dims, str(portion.unit), str(portion.unit_price), portion.premium)
+def _time_fields(contract: Contract) -> Callable[[Portion], tuple[Any, ...]]:
+    """A portion's `group_by` dimensions, unit and premium as its fields hold them, read
+    in C: a draft groups every portion by them."""
+    return attrgetter(*(dim.value for dim in contract.group_by), "unit", "premium")
+
+
+def _time_key(fields: tuple[Any, ...], price: str) -> tuple[str, ...]:
+    """A line's key: the time fields as text, with the unit price before the premium."""
+    *dims, unit, premium = fields
+    return (*(str(d) for d in dims), str(unit), price, premium)
 
 
 def _describe(contract: Contract, portion: Portion) -> str:
@@ -142,6 +152,7 @@ def _describe(contract: Contract, portion: Portion) -> str:
 
 
 def _time_line(contract: Contract, key: tuple[str, ...], portions: list[Portion]) -> InvoiceLine:
+    """The line of portions that share `key`, given in chronological order."""
     first = portions[0]
     printed = quantity(sum((p.quantity for p in portions), ZERO))
     return InvoiceLine(
@@ -152,7 +163,7 @@ def _time_line(contract: Contract, key: tuple[str, ...], portions: list[Portion]
         unit_price=first.unit_price,
         amount=quantize(printed * first.unit_price, contract.currency),
         key=key,
-        portions=tuple(sorted(portions, key=chronological)),
+        portions=tuple(portions),
     )
 
 
@@ -163,10 +174,14 @@ def _time_order(line: InvoiceLine) -> tuple[tuple[str, ...], Decimal, str]:
 
 def group_lines(contract: Contract, portions: Iterable[Portion]) -> list[InvoiceLine]:
     """Time lines of the portions, sorted by key; the order of `portions` does not matter."""
-    groups: dict[tuple[str, ...], list[Portion]] = {}
-    for portion in portions:
-        groups.setdefault(_time_key(contract, portion), []).append(portion)
-    lines = [_time_line(contract, key, group) for key, group in groups.items()]
+    fields_of = _time_fields(contract)
+    # Grouped by the fields themselves (a StrEnum equals its text), the price by its
+    # text as the key prints it (145.0 and 145.00 are two lines).
+    groups: defaultdict[tuple[tuple[Any, ...], str], list[Portion]] = defaultdict(list)
+    # Sorted once, in work order, so that every line's portions are too.
+    for portion in sorted(portions, key=chronological):
+        groups[fields_of(portion), str(portion.unit_price)].append(portion)
+    lines = [_time_line(contract, _time_key(*group), members) for group, members in groups.items()]
     return sorted(lines, key=_time_order)
 
 

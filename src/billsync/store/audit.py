@@ -26,14 +26,19 @@ from .db import Tx, utcnow
 from .tables import audit_events, workspaces
 
 GENESIS = "0" * 64
+# Exactly these types (not their subclasses, such as enums) are JSON as they are.
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _plain(value: Any) -> Any:
     """JSON-safe form of event data; Decimal and dates as text so hashes are stable."""
+    if type(value) in _JSON_SCALARS:
+        return value
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
+        # Lists of entry ids are long (a drafted invoice names every entry it bills).
+        return [v if type(v) in _JSON_SCALARS else _plain(v) for v in value]
     if isinstance(value, Decimal | dt.date | dt.datetime):
         return str(value)
     if hasattr(value, "value") and isinstance(value.value, str):  # enums

@@ -159,3 +159,13 @@ def _execute_many(
                 values[index] = convert(value)
     for i in range(0, len(params), CHUNK):
         conn.exec_driver_sql(sql, [tuple(values) for values in params[i : i + CHUNK]])
+
+
+def insert_all_values(
+    conn: Connection, table: Table, columns: Sequence[str], values: Iterable[Sequence[Any]]
+) -> None:
+    """`insert_values` for rows as they come, CHUNK at a time: never all of them in memory
+    at once, and no dict per row."""
+    it = iter(values)
+    while chunk := list(islice(it, CHUNK)):
+        insert_values(conn, table, columns, chunk)

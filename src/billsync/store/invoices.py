@@ -24,7 +24,7 @@ from billsync.errors import UserError
 
 from .access import authorize
 from .audit import AuditLog
-from .bulk import insert_all
+from .bulk import insert_all_values
 from .db import Tx, utcnow
 from .tables import billed_entries, invoice_lines, invoices, line_entries, time_entries
 
@@ -90,7 +90,7 @@ def insert_draft(
             .returning(invoices.c.id)
         ).scalar_one()
     )
-    _insert_lines(tx, invoice_id, draft, adjustments)
+    marked = _insert_lines(tx, invoice_id, draft, adjustments)
     audit.record(
         "invoice.drafted",
         f"invoice:{invoice_id}",
@@ -103,7 +103,7 @@ def insert_draft(
             "reason": meta.reason,
             "total": draft.total,
             "lines": len(draft.lines),
-            "entries": sorted({p.entry_id for line in draft.lines for p in line.portions}),
+            "entries": marked,
         },
     )
     return invoice_id
@@ -116,66 +116,86 @@ def _status_json(draft: InvoiceDraft) -> dict[str, str | None]:
     }
 
 
-def _insert_lines(tx: Tx, invoice_id: int, draft: InvoiceDraft, adjustments: Adjustments) -> None:
-    line_ids = [
-        tx.conn.execute(
-            insert(invoice_lines)
-            .values(
-                invoice_id=invoice_id,
-                position=position,
-                kind=line.kind.value,
-                description=line.description,
-                quantity=line.quantity,
-                unit=line.unit,
-                unit_price=line.unit_price,
-                amount=line.amount,
-                group_key=list(line.key),
-            )
-            .returning(invoice_lines.c.id)
-        ).scalar_one()
-        for position, line in enumerate(draft.lines, start=1)
-    ]
+_BILLED = ("entry_id", "revision", "invoice_id", "live", "adjustments")
+_LINE_ENTRY = (
+    "line_id",
+    "entry_id",
+    "revision",
+    "seconds",
+    "quantity",
+    "unit_price",
+    "amount",
+    "premium",
+    "work_date",
+    "phase",
+    "task",
+)
+
+
+def _insert_lines(
+    tx: Tx, invoice_id: int, draft: InvoiceDraft, adjustments: Adjustments
+) -> list[int]:
+    """Write the draft's lines, what each bills and the marks on its entries; returns
+    the ids of the entries marked, in order."""
+    line_ids = _insert_line_rows(tx, invoice_id, draft)
     revisions = {p.entry_id: p.revision for line in draft.lines for p in line.portions}
+    marked = sorted(revisions)
     # One list per kind of difference, not one per entry: the rows share it.
     as_json: dict[tuple[Adjustment, ...], list[dict[str, Any]]] = {(): []}
     for written in adjustments.values():
         if written not in as_json:
             as_json[written] = [{"reason": a.reason, "seconds": a.seconds} for a in written]
-    insert_all(
+    insert_all_values(
         tx.conn,
         billed_entries,
-        (
-            {
-                "entry_id": e,
-                "revision": r,
-                "invoice_id": invoice_id,
-                "live": True,
-                "adjustments": as_json[adjustments.get(e, ())],
-            }
-            for e, r in sorted(revisions.items())
-        ),
+        _BILLED,
+        ((e, revisions[e], invoice_id, True, as_json[adjustments.get(e, ())]) for e in marked),
     )
-    insert_all(
+    insert_all_values(
         tx.conn,
         line_entries,
+        _LINE_ENTRY,
         (
-            {
-                "line_id": line_id,
-                "entry_id": p.entry_id,
-                "revision": p.revision,
-                "seconds": p.seconds,
-                "quantity": p.quantity,
-                "unit_price": p.unit_price,
-                "amount": p.amount,
-                "premium": p.premium,
-                "work_date": p.work_date,
-                "phase": p.phase,
-                "task": p.task,
-            }
+            (
+                line_id,
+                p.entry_id,
+                p.revision,
+                p.seconds,
+                p.quantity,
+                p.unit_price,
+                p.amount,
+                p.premium,
+                p.work_date,
+                p.phase,
+                p.task,
+            )
             for line_id, line in zip(line_ids, draft.lines, strict=True)
             for p in line.portions
         ),
     )
+    return marked
+
+
+def _insert_line_rows(tx: Tx, invoice_id: int, draft: InvoiceDraft) -> list[int]:
+    """The draft's lines in one statement; their ids in the order of the lines."""
+    if not draft.lines:
+        return []
+    statement = insert(invoice_lines).returning(invoice_lines.c.id, sort_by_parameter_order=True)
+    rows = [
+        {
+            "invoice_id": invoice_id,
+            "position": position,
+            "kind": line.kind.value,
+            "description": line.description,
+            "quantity": line.quantity,
+            "unit": line.unit,
+            "unit_price": line.unit_price,
+            "amount": line.amount,
+            "group_key": list(line.key),
+        }
+        for position, line in enumerate(draft.lines, start=1)
+    ]
+    return [int(line_id) for line_id in tx.conn.execute(statement, rows).scalars()]
 
 
 def billed_revisions(tx: Tx, *, growing: bool = True) -> dict[int, int]:
