@@ -35,6 +35,7 @@ from billsync.store.entries import Incoming, IngestCounts, ingest, revision_even
 from billsync.store.tables import import_batches, quarantine
 
 from .collector import bulk_work
+from .ingest_mapping import ingest_mapper
 
 CHUNK = 20_000  # records parsed and written at a time
 
@@ -216,12 +217,15 @@ def import_file(
             .returning(import_batches.c.id)
         ).scalar_one()
         counts, revised, bad, lines = IngestCounts(), [], [], 0
+        mapper = ingest_mapper(tx)
         for chunk in read_chunks(path, defaults, stamp):
             bad += chunk.bad
             lines += chunk.lines
             if bad and not partial:
                 continue  # read on only to list every bad line
-            chunk_counts, chunk_revised = ingest(tx, source, chunk.good, batch_id, received_at)
+            chunk_counts, chunk_revised = ingest(
+                tx, source, chunk.good, batch_id, received_at, mapper
+            )
             counts.add(chunk_counts)
             revised += chunk_revised
         if bad and not partial:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -77,7 +77,8 @@ class IngestCounts:
 _FIELDS = ("src_person", "src_project", "src_task", "src_client", "work_date", "start_at",
            "end_at", "duration_seconds", "timezone", "notes", "approval", "billable",
            "category", "source_rate", "deleted")  # fmt: skip
-# A new entry's columns: what the import knows, then the record's _FIELDS.
+# A new entry's columns: what the import knows, then the record's _FIELDS (then its
+# codes, MAPPED).
 _NEW = ("workspace_id", "source", "external_id", "revision", "source_revision", "raw_sha256",
         "updated_at", *_FIELDS)  # fmt: skip
 # A raw record's columns.
@@ -123,6 +124,10 @@ def _content_of_row(row: Any) -> tuple[object, ...]:
     return _canonical_of_row(row).content()
 
 
+# The codes a record of this source, reference and work day maps to.
+Mapper = Callable[[str, SourceRef, dt.date], Codes]
+
+
 @dataclass(frozen=True)
 class Revised:
     entry_id: int
@@ -138,8 +143,14 @@ def ingest(
     items: Sequence[Incoming],
     batch_id: int | None,
     received_at: dt.datetime,
+    mapper: Mapper | None = None,
 ) -> tuple[IngestCounts, list[Revised]]:
-    """Write raw records and apply new revisions, all in the caller's transaction."""
+    """Write raw records and apply new revisions, all in the caller's transaction.
+
+    With a `mapper`, new and changed entries are stored with their codes, so the run
+    that maps every entry finds them unchanged and writes nothing; without, they are
+    stored unmapped and the run maps them. An entry finance moved maps from where it
+    was moved to, which only the run works out: a change to one leaves it unmapped."""
     if tx.conn.dialect.name == "postgresql" and len(items) >= ANALYZE_FROM:
         # Rows this transaction inserted are not in the planner's statistics: it would
         # look keys up by workspace and source alone and filter the rest, which grows
@@ -159,16 +170,22 @@ def ingest(
 
     _store_raw(tx, source, hashed, batch_id, received_at)
     existing = _existing(tx, source, list(newest))
-    inserts: list[tuple[Any, ...]] = []  # in _NEW order
+    inserts: list[tuple[Any, ...]] = []  # in _NEW, then MAPPED order
     updates: list[dict[str, Any]] = []
     restamped: list[dict[str, Any]] = []
+
+    unmapped: Codes = ("", "", "", "", "")
+
+    def codes(record: Canonical) -> Codes:
+        return mapper(source, record.ref, record.work_date) if mapper else unmapped
+
     for external_id, (item, raw_sha) in newest.items():
         row = existing.get(external_id)
         if row is None:
             counts.new += 1
             inserts.append(
                 (tx.workspace_id, source, external_id, 1, item.source_revision, raw_sha,
-                 received_at, *_field_values(item.record))
+                 received_at, *_field_values(item.record), *codes(item.record))
             )  # fmt: skip
         elif not supersedes(item.source_revision, row.source_revision):
             counts.stale += 1
@@ -183,6 +200,7 @@ def ingest(
         else:
             counts.changed += 1
             fields = _fields(item.record)
+            mapped = unmapped if row.transfer_project else codes(item.record)
             updates.append(
                 {
                     "id": row.id,
@@ -190,11 +208,7 @@ def ingest(
                     "source_revision": item.source_revision,
                     "raw_sha256": raw_sha,
                     "updated_at": received_at,
-                    "person": "",
-                    "project": "",
-                    "task": "",
-                    "phase": "",
-                    "cost_center": "",
+                    **dict(zip(MAPPED, mapped, strict=True)),
                     **fields,
                 }
             )
@@ -208,7 +222,7 @@ def ingest(
                     _diff(before, fields)[1],
                 )
             )
-    insert_values(tx.conn, time_entries, _NEW, inserts)
+    insert_values(tx.conn, time_entries, (*_NEW, *MAPPED), inserts)
     update_rows(tx.conn, time_entries, "id", updates)
     update_rows(tx.conn, time_entries, "id", restamped)
     return counts, revised
