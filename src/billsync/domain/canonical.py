@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .entries import Approval, Category, SourceRef
@@ -69,8 +69,10 @@ class Defaults:
     approval: Approval = Approval.SUBMITTED
 
 
-@dataclass(frozen=True, slots=True)
-class Canonical:
+class Canonical(NamedTuple):
+    """One record's entry fields. A named tuple: an import makes one per line, and a
+    frozen dataclass costs several times as much to build."""
+
     external_id: str
     ref: SourceRef
     work_date: dt.date
@@ -141,12 +143,12 @@ def supersedes(incoming: str, stored: str) -> bool:
 class _Reader:
     """Collects every field error of one record instead of stopping at the first."""
 
-    def __init__(self, fields: Mapping[str, str]):
-        self.fields = {k: (v or "").strip() for k, v in fields.items()}
+    def __init__(self, fields: Mapping[str, str | None]):
+        self.fields = fields
         self.errors: list[FieldError] = []
 
     def text(self, name: str, required: bool = False) -> str:
-        value = self.fields.get(name, "")
+        value = (self.fields.get(name) or "").strip()
         if required and not value:
             self.errors.append(FieldError(name, "is required"))
         return value
@@ -198,35 +200,55 @@ class _Reader:
             self.fail(name, f"{value!r} is not a date (YYYY-MM-DD)")
             return None
 
-    def moment(self, name: str, tz: ZoneInfo | None, quiet: bool = False) -> dt.datetime | None:
+    def moment(self, name: str, tz: ZoneInfo | None, quiet: bool = False) -> _Moment | None:
         value = self.text(name)
         if not value:
             return None
         try:
-            stamp = _moment(value, tz)
+            moment = _moment(value, tz)
         except ValueError:
             self.fail(name, f"{value!r} is not an ISO 8601 date and time")
             return None
-        if stamp is None:
+        if moment is None:
             if not quiet:
                 self.fail(name, "has no UTC offset and no timezone is given")
             return None
-        return stamp
+        return moment
+
+
+class _Moment(NamedTuple):
+    at: dt.datetime  # aware
+    utc: dt.datetime  # the same instant in UTC: wall clocks jump at daylight-saving changes
+    day: dt.date  # the local day, in the record's zone when it has one
 
 
 @lru_cache(maxsize=65_536)
-def _moment(value: str, tz: ZoneInfo | None) -> dt.datetime | None:
+def _moment(value: str, tz: ZoneInfo | None) -> _Moment | None:
     """The instant a time means, None when it needs a zone and has none. The same
     clock times recur on every day's lines: each is read once, and lines share it."""
     stamp = dt.datetime.fromisoformat(value)
-    if stamp.tzinfo is not None:
-        return stamp
-    return None if tz is None else stamp.replace(tzinfo=tz)
+    if stamp.tzinfo is None:
+        if tz is None:
+            return None
+        stamp = stamp.replace(tzinfo=tz)
+    local = stamp.astimezone(tz) if tz else stamp
+    return _Moment(stamp, stamp.astimezone(dt.UTC), local.date())
+
+
+# The fields that give an amount of time, at most one of them.
+_AMOUNT = ("hours", "minutes", "duration")
+
+
+@lru_cache(maxsize=4096)
+def _seconds(values: tuple[str | None, ...]) -> tuple[int | None, tuple[FieldError, ...]]:
+    """Seconds from the _AMOUNT fields (as given, in that order) with their errors:
+    hours (decimal), minutes (integer) or duration (H:MM). Few amounts recur."""
+    r = _Reader(dict(zip(_AMOUNT, values, strict=True)))
+    return _duration(r), tuple(r.errors)
 
 
 def _duration(r: _Reader) -> int | None:
-    """Seconds from hours (decimal), minutes (integer) or duration (H:MM)."""
-    given = [n for n in ("hours", "minutes", "duration") if r.text(n)]
+    given = [n for n in _AMOUNT if r.text(n)]
     if len(given) > 1:
         r.fail(given[1], f"give only one of hours, minutes, duration (also {given[0]})")
         return None
@@ -249,15 +271,48 @@ def _duration(r: _Reader) -> int | None:
     return int(seconds)
 
 
+# The fields that describe the work, read as one (in this order).
+_TERMS = ("approval", "category", "billable", "deleted", "rate")
+
+
+class _Terms(NamedTuple):
+    approval: Approval
+    category: Category
+    billable: bool
+    deleted: bool
+    rate: Decimal | None
+    errors: tuple[FieldError, ...]
+
+
+@lru_cache(maxsize=4096)
+def _terms(values: tuple[str | None, ...], default_approval: Approval) -> _Terms:
+    """What the _TERMS fields (as given, in that order) say, with their errors: the
+    same few combinations recur on every line, so each is read once."""
+    r = _Reader(dict(zip(_TERMS, values, strict=True)))
+    return _Terms(
+        r.choice("approval", Approval, default_approval),
+        r.choice("category", Category, Category.OPERATING),
+        r.flag("billable", True),
+        r.flag("deleted", False),
+        r.decimal("rate"),
+        tuple(r.errors),
+    )
+
+
+# Lines share their people, projects and tasks: one reference for each combination.
+_ref = lru_cache(maxsize=65_536)(SourceRef)
+
+
 def parse_record(fields: Mapping[str, str], defaults: Defaults) -> Canonical | list[FieldError]:
     r = _Reader(fields)
+    text = r.text
     if not KNOWN_FIELDS.issuperset(fields):
         for name in sorted(set(fields) - KNOWN_FIELDS):
             r.fail(name, "unknown column")
-    external_id = r.text("external_id", required=True)
-    person = r.text("person", required=True)
-    project = r.text("project", required=True)
-    tz_name = r.text("timezone") or defaults.timezone or ""
+    external_id = text("external_id", required=True)
+    person = text("person", required=True)
+    project = text("project", required=True)
+    tz_name = text("timezone") or defaults.timezone or ""
     tz = zone(tz_name) if tz_name else None
     if tz_name and tz is None:
         r.fail("timezone", f"{tz_name!r} is not an IANA time zone")
@@ -265,22 +320,21 @@ def parse_record(fields: Mapping[str, str], defaults: Defaults) -> Canonical | l
     start = r.moment("start", tz, quiet=bad_zone)
     end = r.moment("end", tz, quiet=bad_zone)
     day = r.day("date")
-    seconds = _duration(r)
+    seconds, amount_errors = _seconds(tuple(map(fields.get, _AMOUNT)))
+    r.errors += amount_errors
     if (start is None) != (end is None) and not r.errors:
         r.fail("end" if start else "start", "start and end go together")
     if start and end:
-        # In UTC: wall clocks jump at daylight-saving changes, elapsed time does not.
-        span = int((end.astimezone(dt.UTC) - start.astimezone(dt.UTC)).total_seconds())
+        span = int((end.utc - start.utc).total_seconds())
         if span <= 0:
             r.fail("end", "is not after start")
         else:
             if seconds is not None and seconds != span:
                 r.fail("hours", f"{seconds} s disagrees with start-end ({span} s)")
             seconds = span
-        local = start.astimezone(tz) if tz else start
-        if day and day != local.date():
-            r.fail("date", f"{day} is not the local day of start ({local.date()})")
-        day = local.date()
+        if day and day != start.day:
+            r.fail("date", f"{day} is not the local day of start ({start.day})")
+        day = start.day
     elif not r.errors:
         if day is None:
             r.fail("date", "is required when start and end are not given")
@@ -291,31 +345,28 @@ def parse_record(fields: Mapping[str, str], defaults: Defaults) -> Canonical | l
     if seconds is not None and seconds > MAX_SECONDS:
         r.fail("hours", f"{seconds / 3600:g} h is more than a day in one entry")
     revision: str | None = None
-    if given_revision := r.text("revision"):
+    if given_revision := text("revision"):
         try:
             revision = revision_stamp(given_revision)
         except ValueError as exc:
             r.fail("revision", f"{given_revision!r}: {exc}")
-    approval = r.choice("approval", Approval, defaults.approval)
-    category = r.choice("category", Category, Category.OPERATING)
-    billable = r.flag("billable", True)
-    deleted = r.flag("deleted", False)
-    rate = r.decimal("rate")
+    terms = _terms(tuple(map(fields.get, _TERMS)), defaults.approval)
+    r.errors += terms.errors
     if r.errors or day is None or seconds is None:
         return r.errors
     return Canonical(
         external_id=external_id,
-        ref=SourceRef(person, project, r.text("task"), r.text("client")),
+        ref=_ref(person, project, text("task"), text("client")),
         work_date=day,
         duration_seconds=seconds,
         timezone=tz_name,
-        start=start,
-        end=end,
-        notes=r.text("notes"),
-        approval=approval,
-        billable=billable,
-        category=category,
-        source_rate=rate,
+        start=start.at if start else None,
+        end=end.at if end else None,
+        notes=text("notes"),
+        approval=terms.approval,
+        billable=terms.billable,
+        category=terms.category,
+        source_rate=terms.rate,
         source_revision=revision,
-        deleted=deleted,
+        deleted=terms.deleted,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from billsync.store.entries import Incoming, IngestCounts, ingest, revision_even
 from billsync.store.tables import import_batches, quarantine
 
 from .collector import bulk_work
+from .ingest_mapping import ingest_mapper
 
 CHUNK = 20_000  # records parsed and written at a time
 
@@ -67,26 +69,17 @@ class ImportResult:
     quarantined: list[BadLine] = field(default_factory=list)
 
 
-class _Recorder:
-    """Hands physical lines to the csv reader and remembers them, so each record's
-    verbatim text is known even when a quoted field spans lines."""
-
-    def __init__(self, lines: Iterator[str]):
-        self.lines = lines
-        self.taken: list[str] = []
-
-    def __iter__(self) -> _Recorder:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self.lines)
-        self.taken.append(line)
-        return line
-
-    def payload(self) -> str:
-        text = "".join(self.taken).rstrip("\r\n")
-        self.taken.clear()
-        return text
+def _records(handle: TextIO) -> Iterator[tuple[int, list[str], str]]:
+    """(number of its last line, cells, verbatim payload) of each CSV record. The csv
+    module reads a copy of the lines (a quoted field may span several), and each
+    record's payload is taken from the other copy: as many lines as it read."""
+    lines, verbatim = itertools.tee(handle)
+    reader = csv.reader(lines)
+    read = 0
+    for cells in reader:
+        count, read = reader.line_num - read, reader.line_num
+        text = next(verbatim) if count == 1 else "".join(itertools.islice(verbatim, count))
+        yield read, cells, text.rstrip("\r\n")
 
 
 def _rows(path: Path, handle: TextIO) -> Iterator[tuple[int, dict[str, str] | str, str]]:
@@ -106,11 +99,11 @@ def _rows(path: Path, handle: TextIO) -> Iterator[tuple[int, dict[str, str] | st
                 continue
             yield number, {k: "" if v is None else str(v) for k, v in value.items()}, line
         return
-    recorder = _Recorder(iter(handle))
-    reader = csv.reader(recorder)
-    header = next(reader, None)
-    if header is None:
+    records = _records(handle)
+    first = next(records, None)
+    if first is None:
         return
+    _, header, header_payload = first
     names = [name.strip() for name in header]
     unknown = [name for name in names if name not in KNOWN_FIELDS]
     if unknown:  # every line would fail the same way: say it once
@@ -121,19 +114,17 @@ def _rows(path: Path, handle: TextIO) -> Iterator[tuple[int, dict[str, str] | st
                 BadLine(
                     1,
                     tuple(FieldError(name, f"unknown column (known: {known})") for name in unknown),
-                    recorder.payload(),
+                    header_payload,
                 )
             ],
         )
-    recorder.payload()
-    for cells in reader:
-        payload = recorder.payload()
+    for line_no, cells, payload in records:
         if not cells:
             continue
         if len(cells) != len(names):
-            yield reader.line_num, f"has {len(cells)} cells, the header {len(names)}", payload
+            yield line_no, f"has {len(cells)} cells, the header {len(names)}", payload
             continue
-        yield reader.line_num, dict(zip(names, cells, strict=True)), payload
+        yield line_no, dict(zip(names, cells, strict=True)), payload
 
 
 @dataclass
@@ -226,12 +217,15 @@ def import_file(
             .returning(import_batches.c.id)
         ).scalar_one()
         counts, revised, bad, lines = IngestCounts(), [], [], 0
+        mapper = ingest_mapper(tx)
         for chunk in read_chunks(path, defaults, stamp):
             bad += chunk.bad
             lines += chunk.lines
             if bad and not partial:
                 continue  # read on only to list every bad line
-            chunk_counts, chunk_revised = ingest(tx, source, chunk.good, batch_id, received_at)
+            chunk_counts, chunk_revised = ingest(
+                tx, source, chunk.good, batch_id, received_at, mapper
+            )
             counts.add(chunk_counts)
             revised += chunk_revised
         if bad and not partial:

@@ -34,11 +34,12 @@ from billsync.store import sync_state
 from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store, Tx, utcnow
-from billsync.store.entries import Incoming, IngestCounts
+from billsync.store.entries import Incoming, IngestCounts, Mapper
 from billsync.store.tables import import_batches, quarantine
 
 from .collector import bulk_work
 from .connections import Hooks, context_for, open_source
+from .ingest_mapping import ingest_mapper
 
 RECONCILE_EVERY = dt.timedelta(hours=24)
 PREFETCH = 2  # pages read ahead while the current one is converted and written
@@ -96,10 +97,12 @@ def write(
     items: Sequence[Incoming],
     bad: Sequence[tuple[VendorRecord, list[dict[str, str]]]],
     audit: AuditLog,
+    mapper: Mapper | None = None,
 ) -> IngestCounts:
-    """Ingest converted records and quarantine refused ones, in the caller's transaction."""
+    """Ingest converted records and quarantine refused ones, in the caller's transaction
+    (mapped with `mapper`, when given: see `ingest`)."""
     received_at = utcnow()
-    counts, revised = entry_store.ingest(tx, code, items, batch_id, received_at)
+    counts, revised = entry_store.ingest(tx, code, items, batch_id, received_at, mapper)
     if bad:
         tx.conn.execute(
             insert(quarantine),
@@ -166,6 +169,7 @@ def sync(
     with store.transaction() as tx:
         authorize(tx, actor, "sync")
         state = sync_state.load(tx, code)
+        mapper = ingest_mapper(tx)
     chosen, context = context_for(store, code, hooks)
     source = open_source(chosen, context)
     connection = context.connection
@@ -188,7 +192,7 @@ def sync(
                 newest = max(stamps)
                 watermark = newest if watermark is None else max(watermark, newest)
             with store.transaction() as tx:
-                summary.add(write(tx, code, batch_id, items, bad, AuditLog(tx, actor)))
+                summary.add(write(tx, code, batch_id, items, bad, AuditLog(tx, actor), mapper))
             if progress is not None:
                 progress(summary)
     due = state.reconciled_at is None or now - state.reconciled_at >= RECONCILE_EVERY

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -77,7 +77,8 @@ class IngestCounts:
 _FIELDS = ("src_person", "src_project", "src_task", "src_client", "work_date", "start_at",
            "end_at", "duration_seconds", "timezone", "notes", "approval", "billable",
            "category", "source_rate", "deleted")  # fmt: skip
-# A new entry's columns: what the import knows, then the record's _FIELDS.
+# A new entry's columns: what the import knows, then the record's _FIELDS (then its
+# codes, MAPPED, and the fingerprint of the mapping inputs they come from).
 _NEW = ("workspace_id", "source", "external_id", "revision", "source_revision", "raw_sha256",
         "updated_at", *_FIELDS)  # fmt: skip
 # A raw record's columns.
@@ -86,12 +87,13 @@ _RAW = ("workspace_id", "source", "external_id", "sha256", "payload", "batch_id"
 
 
 def _field_values(rec: Canonical) -> tuple[Any, ...]:
-    """The record's _FIELDS, in that order."""
+    """The record's _FIELDS, in that order. (The text of a StrEnum member is `str` of
+    it: `.value` is a Python-level descriptor, a million calls on a bulk import.)"""
     ref = rec.ref
     return (
         ref.person, ref.project, ref.task, ref.client, rec.work_date, rec.start, rec.end,
-        rec.duration_seconds, rec.timezone, rec.notes, rec.approval.value, rec.billable,
-        rec.category.value, rec.source_rate, rec.deleted,
+        rec.duration_seconds, rec.timezone, rec.notes, str(rec.approval), rec.billable,
+        str(rec.category), rec.source_rate, rec.deleted,
     )  # fmt: skip
 
 
@@ -124,6 +126,15 @@ def _content_of_row(row: Any) -> tuple[object, ...]:
 
 
 @dataclass(frozen=True)
+class Mapper:
+    """The codes a record of a source, reference and work day maps to, and the
+    fingerprint of the mapping inputs they come from (stored beside them)."""
+
+    codes: Callable[[str, SourceRef, dt.date], Codes]
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class Revised:
     entry_id: int
     external_id: str
@@ -138,8 +149,14 @@ def ingest(
     items: Sequence[Incoming],
     batch_id: int | None,
     received_at: dt.datetime,
+    mapper: Mapper | None = None,
 ) -> tuple[IngestCounts, list[Revised]]:
-    """Write raw records and apply new revisions, all in the caller's transaction."""
+    """Write raw records and apply new revisions, all in the caller's transaction.
+
+    With a `mapper`, new and changed entries are stored with their codes and its
+    fingerprint, so the run does not map them again; without, they are stored unmapped
+    and the run maps them. An entry finance moved maps from where it was moved to,
+    which only the run works out: a change to one leaves it unmapped."""
     if tx.conn.dialect.name == "postgresql" and len(items) >= ANALYZE_FROM:
         # Rows this transaction inserted are not in the planner's statistics: it would
         # look keys up by workspace and source alone and filter the rest, which grows
@@ -159,16 +176,24 @@ def ingest(
 
     _store_raw(tx, source, hashed, batch_id, received_at)
     existing = _existing(tx, source, list(newest))
-    inserts: list[tuple[Any, ...]] = []  # in _NEW order
+    inserts: list[tuple[Any, ...]] = []  # in _NEW, then MAPPED order
     updates: list[dict[str, Any]] = []
     restamped: list[dict[str, Any]] = []
+
+    unmapped: Codes = ("", "", "", "", "")
+
+    def codes(record: Canonical) -> Codes:
+        return mapper.codes(source, record.ref, record.work_date) if mapper else unmapped
+
+    fingerprint = mapper.fingerprint if mapper else ""
+
     for external_id, (item, raw_sha) in newest.items():
         row = existing.get(external_id)
         if row is None:
             counts.new += 1
             inserts.append(
                 (tx.workspace_id, source, external_id, 1, item.source_revision, raw_sha,
-                 received_at, *_field_values(item.record))
+                 received_at, *_field_values(item.record), *codes(item.record), fingerprint)
             )  # fmt: skip
         elif not supersedes(item.source_revision, row.source_revision):
             counts.stale += 1
@@ -183,6 +208,9 @@ def ingest(
         else:
             counts.changed += 1
             fields = _fields(item.record)
+            moved = bool(row.transfer_project)
+            mapped = unmapped if moved else codes(item.record)
+            mapped_with = "" if moved else fingerprint
             updates.append(
                 {
                     "id": row.id,
@@ -190,12 +218,8 @@ def ingest(
                     "source_revision": item.source_revision,
                     "raw_sha256": raw_sha,
                     "updated_at": received_at,
-                    "person": "",
-                    "project": "",
-                    "task": "",
-                    "phase": "",
-                    "cost_center": "",
-                    "mapped_with": "",
+                    **dict(zip(MAPPED, mapped, strict=True)),
+                    "mapped_with": mapped_with,
                     **fields,
                 }
             )
@@ -209,7 +233,7 @@ def ingest(
                     _diff(before, fields)[1],
                 )
             )
-    insert_values(tx.conn, time_entries, _NEW, inserts)
+    insert_values(tx.conn, time_entries, (*_NEW, *MAPPED, "mapped_with"), inserts)
     update_rows(tx.conn, time_entries, "id", updates)
     update_rows(tx.conn, time_entries, "id", restamped)
     return counts, revised
