@@ -31,26 +31,28 @@ def _codes(firm: Firm) -> dict[str, tuple[str, str, str]]:
         return {r.external_id: (r.project, r.task, r.cost_center) for r in rows}
 
 
-def test_mapped_entries_are_not_mapped_again(firm: Firm) -> None:
+def test_imported_entries_are_mapped_as_they_arrive(firm: Firm) -> None:
     firm.setup().import_rows([entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-03", "2")])
-    assert len(_stale(firm)) == 2  # imported, never mapped
+    assert _codes(firm)["A-1"] == ("P-1", "survey", "") and _stale(firm) == []
+
+
+def test_entries_stored_unmapped_are_mapped_by_the_run(firm: Firm) -> None:
+    firm.setup().import_rows([entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-03", "2")])
+    with firm.store.transaction() as tx:  # as a webhook delivery stores them
+        tx.conn.execute(
+            time_entries.update()
+            .where(time_entries.c.workspace_id == tx.workspace_id)
+            .values(person="", project="", task="", mapped_with="")
+        )
+    assert len(_stale(firm)) == 2
     firm.run("2026-03-10")
-    assert _stale(firm) == []
+    assert _codes(firm)["A-1"] == ("P-1", "survey", "") and _stale(firm) == []
 
 
-def test_a_new_revision_is_mapped_again(firm: Firm) -> None:
+def test_a_new_revision_is_mapped_as_it_arrives(firm: Firm) -> None:
     firm.setup().import_rows([entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-03", "2")])
     firm.run("2026-03-10")
     firm.import_rows([entry("A-2", "2026-03-03", "2", task="admin")])
-    with firm.store.reading() as tx:
-        (changed,) = tx.conn.execute(
-            select(time_entries.c.id).where(
-                time_entries.c.workspace_id == tx.workspace_id,
-                time_entries.c.external_id == "A-2",
-            )
-        ).scalars()
-    assert _stale(firm) == [changed]
-    firm.run("2026-03-10")
     assert _codes(firm)["A-2"][:2] == ("P-1", "admin") and _stale(firm) == []
 
 
@@ -83,5 +85,10 @@ def test_transferred_entries_are_always_mapped_from_their_transfer(firm: Firm) -
             .values(transfer_project="P-1", transfer_task="admin")
         )
     assert len(_stale(firm)) == 1
+    firm.run("2026-03-10")
+    assert _codes(firm)["A-1"][:2] == ("P-1", "admin")
+    # A new revision of a moved entry is left for the run, which knows where it went.
+    firm.import_rows([entry("A-1", "2026-03-02", "7")])
+    assert _codes(firm)["A-1"][:2] == ("", "") and len(_stale(firm)) == 1
     firm.run("2026-03-10")
     assert _codes(firm)["A-1"][:2] == ("P-1", "admin")
