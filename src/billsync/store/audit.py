@@ -28,6 +28,9 @@ from .tables import audit_events, workspaces
 GENESIS = "0" * 64
 # Exactly these types (not their subclasses, such as enums) are JSON as they are.
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+# The text an event's hash covers; one encoder for all (json.dumps builds one per call
+# when given options).
+_HASHED_FORM = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _plain(value: Any) -> Any:
@@ -35,7 +38,7 @@ def _plain(value: Any) -> Any:
     if type(value) in _JSON_SCALARS:
         return value
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): v if type(v) in _JSON_SCALARS else _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         # Lists of entry ids are long (a drafted invoice names every entry it bills).
         return [v if type(v) in _JSON_SCALARS else _plain(v) for v in value]
@@ -56,12 +59,7 @@ def _digest(
     before: Any,
     after: Any,
 ) -> str:
-    body = json.dumps(
-        [prev_hash, seq, at, actor, action, subject, before, after],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    body = _HASHED_FORM.encode([prev_hash, seq, at, actor, action, subject, before, after])
     return hashlib.sha256(body.encode()).hexdigest()
 
 
