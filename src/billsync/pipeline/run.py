@@ -339,9 +339,9 @@ def prepare(
             contract, eligible, invoice_store.cap_usage(tx, contract, today), today
         )
         findings.extend(result.findings)
-        portion_revisions = {p.entry_id: p.revision for p in eligible}
+        named_ids = {i for f in result.findings for i in f.entry_ids}
+        named = {p.entry_id: p.revision for p in eligible if p.entry_id in named_ids}
         del eligible
-        named = {i: portion_revisions[i] for f in result.findings for i in f.entry_ids}
         rater.revisions.update(named)
         billable, waiting = hold_whole_entries(result)
         released = _blocked(result.findings, waived, named)
