@@ -403,6 +403,15 @@ def adjustments_by_entry(
     return {k: tuple(v) for k, v in out.items()}
 
 
+def _whole_workspace(tx: Tx) -> ColumnElement[bool]:
+    """The workspace's entries, for reading all of them in id order. On SQLite the
+    workspace is an expression: given a plain column, SQLite searches an index by
+    workspace, looks every row up from it and sorts them all again, where a scan of
+    the table reads them in id order already."""
+    column = time_entries.c.workspace_id
+    return (column + 0 if tx.conn.dialect.name == "sqlite" else column) == tx.workspace_id
+
+
 def load_entries(tx: Tx, ids: Sequence[int] | None = None) -> Iterator[TimeEntry]:
     """Every current entry of the workspace (or the given ids) in id order, streamed."""
     none: tuple[WriteAdjustment, ...] = ()
@@ -410,7 +419,7 @@ def load_entries(tx: Tx, ids: Sequence[int] | None = None) -> Iterator[TimeEntry
     adjustments = adjustments_by_entry(tx, ids)
     query = select(*_ENTRY_COLUMNS).order_by(time_entries.c.id)
     if ids is None:
-        query = query.where(time_entries.c.workspace_id == tx.workspace_id)
+        query = query.where(_whole_workspace(tx))
     else:
         query = query.where(
             _among(tx, time_entries.c.id, ids),
@@ -437,8 +446,7 @@ def to_map(tx: Tx, fingerprint: str) -> Iterator[tuple[int, str, SourceRef, dt.d
             c.id, c.source, c.src_person, c.src_project, c.src_task, c.src_client, c.work_date
         )
         .where(
-            c.workspace_id == tx.workspace_id,
-            (c.mapped_with != fingerprint) | (c.transfer_project != ""),
+            _whole_workspace(tx), (c.mapped_with != fingerprint) | (c.transfer_project != "")
         )
         .order_by(c.id)
         .execution_options(yield_per=CHUNK)
@@ -465,7 +473,7 @@ def save_mapping(tx: Tx, mapped: Iterable[tuple[int, Codes]], fingerprint: str) 
 def people_of_entries(tx: Tx) -> Iterable[tuple[int, str]]:
     """(id, person code) of every current entry, in id order."""
     c = time_entries.c
-    query = select(c.id, c.person).where(c.workspace_id == tx.workspace_id).order_by(c.id)
+    query = select(c.id, c.person).where(_whole_workspace(tx)).order_by(c.id)
     return tx.conn.execute(query.execution_options(yield_per=CHUNK))
 
 
@@ -474,9 +482,7 @@ def transfers(tx: Tx) -> dict[int, tuple[str, str]]:
     rows = tx.conn.execute(
         select(
             time_entries.c.id, time_entries.c.transfer_project, time_entries.c.transfer_task
-        ).where(
-            time_entries.c.workspace_id == tx.workspace_id, time_entries.c.transfer_project != ""
-        )
+        ).where(_whole_workspace(tx), time_entries.c.transfer_project != "")
     )
     return {r.id: (r.transfer_project, r.transfer_task) for r in rows}
 
