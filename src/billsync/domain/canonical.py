@@ -21,6 +21,7 @@ from typing import NamedTuple, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .entries import Approval, Category, SourceRef
+from .values import value
 
 E = TypeVar("E", Approval, Category)
 MAX_SECONDS = 24 * 3600
@@ -69,9 +70,9 @@ class Defaults:
     approval: Approval = Approval.SUBMITTED
 
 
-class Canonical(NamedTuple):
-    """One record's entry fields. A named tuple: an import makes one per line, and a
-    frozen dataclass costs several times as much to build."""
+@value
+class Canonical:
+    """One record's entry fields (a value: an import makes one per line)."""
 
     external_id: str
     ref: SourceRef

@@ -28,6 +28,7 @@ from billsync.domain.entries import (
     WriteAdjustment,
 )
 from billsync.domain.mapping import Codes
+from billsync.domain.values import value
 
 from .bulk import insert_values, update_rows
 from .db import Tx
@@ -41,7 +42,7 @@ def payload_hash(payload: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Incoming:
     """One parsed record with the verbatim payload it came from."""
 
