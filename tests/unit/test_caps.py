@@ -16,6 +16,7 @@ from billsync.domain.caps import (
     apply_caps,
     cap_limits,
     chronological,
+    in_chronological_order,
     portion_hours,
     split_portion,
 )
@@ -526,3 +527,27 @@ def test_caps_lose_no_work_respect_every_limit_and_ignore_input_order(
     capped = exact_sum([p.amount for p in result.billable])
     assert adjusted <= 0 and capped + adjusted >= 0
     assert apply_caps(contract, shuffled, CapUsage(), END_OF_MARCH) == result
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    work=st.lists(
+        st.tuples(
+            st.integers(1, 6),  # entry
+            st.sampled_from([MARCH_2, MARCH_3]),
+            st.sampled_from(["", "daily", "weekly", "holiday"]),
+            st.sampled_from(["0.25", "1", "2.5"]),
+            st.sampled_from(["1", "1.5"]),
+        ),
+        max_size=30,
+    ),
+    shuffle=st.randoms(use_true_random=False),
+)
+def test_chronological_order_sorts_as_the_whole_key_does(work, shuffle) -> None:  # type: ignore[no-untyped-def]
+    # Ties on day and entry (the parts of one entry) are where the two ways could part.
+    portions = [
+        portion(entry_id, hours, day=day, premium=premium, multiplier=multiplier)
+        for entry_id, day, premium, hours, multiplier in work
+    ]
+    shuffle.shuffle(portions)
+    assert in_chronological_order(portions) == sorted(portions, key=chronological)

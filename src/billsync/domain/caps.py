@@ -60,6 +60,7 @@ __all__ = [
     "apply_caps",
     "cap_limits",
     "chronological",
+    "in_chronological_order",
     "covers",
     "portion_hours",
     "split_portion",
@@ -384,7 +385,33 @@ class _Ledger:
 
 
 def _ordered(portions: Iterable[Portion]) -> tuple[Portion, ...]:
-    return tuple(sorted(portions, key=chronological))
+    return tuple(in_chronological_order(portions))
+
+
+def in_chronological_order(portions: Iterable[Portion]) -> list[Portion]:
+    """The portions sorted by `chronological`. A key tuple per portion would take as
+    much memory as the portions (a contract may have a million): they are sorted by
+    one number of day and entry instead, and only the runs that tie on it (the parts
+    of one entry) by the whole key."""
+    ordered = sorted(portions, key=_day_then_entry)
+    start, count = 0, len(ordered)
+    while start < count:
+        first, end = ordered[start], start + 1
+        while (
+            end < count
+            and ordered[end].entry_id == first.entry_id
+            and ordered[end].work_date == first.work_date
+        ):
+            end += 1
+        if end - start > 1:
+            ordered[start:end] = sorted(ordered[start:end], key=chronological)
+        start = end
+    return ordered
+
+
+def _day_then_entry(portion: Portion) -> int:
+    # Entry ids are 64-bit: one int orders by day, then by entry, as a pair would.
+    return portion.work_date.toordinal() << 64 | portion.entry_id
 
 
 def _in_work_order(portions: Iterable[Portion]) -> tuple[Portion, ...]:

@@ -45,7 +45,7 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
-from .caps import LimitAdjustment, chronological
+from .caps import LimitAdjustment, in_chronological_order
 from .contracts import Contract, GroupBy, Milestone
 from .money import ZERO, percent_of, quantity, quantize
 from .rated import Portion
@@ -179,7 +179,7 @@ def group_lines(contract: Contract, portions: Iterable[Portion]) -> list[Invoice
     # text as the key prints it (145.0 and 145.00 are two lines).
     groups: defaultdict[tuple[tuple[Any, ...], str], list[Portion]] = defaultdict(list)
     # Sorted once, in work order, so that every line's portions are too.
-    for portion in sorted(portions, key=chronological):
+    for portion in in_chronological_order(portions):
         groups[fields_of(portion), str(portion.unit_price)].append(portion)
     lines = [_time_line(contract, _time_key(*group), members) for group, members in groups.items()]
     return sorted(lines, key=_time_order)
