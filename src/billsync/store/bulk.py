@@ -112,23 +112,20 @@ def update_rows(
     _execute_many(conn, table, sql, [*columns, key], [pick(row) for row in rows])
 
 
-def _memoized(process: Callable[[Any], Any], column_type: TypeEngine[Any]) -> Callable[[Any], Any]:
-    """`process`, run once for each distinct value. Days and instants repeat across rows
-    and equal ones store the same text, so they are told apart by value. Other values
-    are by object: rows share them (a price, a list of adjustments), while equal
-    decimals may differ in their digits (1.5, 1.50), and lists cannot be keys."""
-    memo: dict[Any, Any] = {}
+def _converted(
+    column: Sequence[Any], process: Callable[[Any], Any], column_type: TypeEngine[Any]
+) -> list[Any]:
+    """A column's values through `process`, run once for each distinct value (None stays
+    None). Days and instants repeat across rows and equal ones store the same text, so
+    they are told apart by value. Other values are by object: rows share them (a price,
+    a list of adjustments), while equal decimals may differ in their digits (1.5, 1.50),
+    and lists cannot be keys. The per-value work runs in C (map, zip, dict)."""
     by_value = _python_type(column_type) in (dt.date, dt.datetime)
-
-    def convert(value: Any) -> Any:
-        # The caller holds every value until the call ends, so an object's id is its own.
-        key = value if by_value else id(value)
-        done = memo.get(key)
-        if done is None:
-            done = memo[key] = process(value)
-        return done
-
-    return convert
+    # The column holds every value until the call ends, so an object's id is its own.
+    keys = column if by_value else list(map(id, column))
+    distinct = dict(zip(keys, column, strict=True))
+    done = {key: None if value is None else process(value) for key, value in distinct.items()}
+    return list(map(done.__getitem__, keys))
 
 
 def _python_type(column_type: TypeEngine[Any]) -> type | None:
@@ -145,20 +142,18 @@ def _execute_many(
     columns: Sequence[str],
     values: Sequence[Sequence[Any]],
 ) -> None:
+    if not values:
+        return
     dialect = conn.dialect
-    processors = [
-        (index, _memoized(process, table.c[name].type))
-        for index, name in enumerate(columns)
-        if (process := table.c[name].type._cached_bind_processor(dialect)) is not None
-    ]
-    params = [list(row) for row in values]
-    for index, convert in processors:  # column by column: one lookup per column
-        for values in params:
-            value = values[index]
-            if value is not None:
-                values[index] = convert(value)
-    for i in range(0, len(params), CHUNK):
-        conn.exec_driver_sql(sql, [tuple(values) for values in params[i : i + CHUNK]])
+    by_column: list[Sequence[Any]] = list(zip(*values, strict=True))
+    for index, name in enumerate(columns):
+        column_type = table.c[name].type
+        process = column_type._cached_bind_processor(dialect)
+        if process is not None:
+            by_column[index] = _converted(by_column[index], process, column_type)
+    rows = list(zip(*by_column, strict=True))
+    for i in range(0, len(rows), CHUNK):
+        conn.exec_driver_sql(sql, rows[i : i + CHUNK])
 
 
 def insert_all_values(
