@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from billsync.domain.mapping import MappingContext
 from billsync.pipeline.workspace import load_workspace
 from billsync.store import entries as entry_store
 from billsync.store.tables import time_entries
@@ -16,7 +15,7 @@ def _stale(firm: Firm) -> list[int]:
     """Ids of the entries the next run would map again."""
     with firm.store.reading() as tx:
         ws = load_workspace(tx)
-        context = MappingContext.of(ws.projects.values(), ws.people.values(), ws.rules)
+        context = ws.mapping()
         return [row[0] for row in entry_store.to_map(tx, context.fingerprint())]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from billsync.domain.mapping import MappingContext, mapped_codes
+from billsync.domain.mapping import mapped_codes
 from billsync.store.db import Tx
 from billsync.store.entries import Mapper
 
@@ -21,5 +21,5 @@ def ingest_mapper(tx: Tx) -> Mapper:
     """A mapper for `ingest` from the workspace as it is now. The context remembers
     what each (source, reference) resolves to, and each project's phase by day."""
     ws = load_workspace(tx)
-    context = MappingContext.of(ws.projects.values(), ws.people.values(), ws.rules)
+    context = ws.mapping()
     return Mapper(partial(mapped_codes, context), context.fingerprint())

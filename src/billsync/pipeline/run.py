@@ -114,7 +114,7 @@ def _said(entry_id: int, ref: SourceRef, moved: Moved) -> SourceRef:
 
 def _map_all(tx: Tx, context: MappingContext, moved: Moved) -> dict[str, array[int]]:
     """Map the entries whose codes may be stale (new or changed since, the mapping
-    inputs changed, moved by finance), store what changed, and group every entry's id
+    inputs changed, moved by finance), store their codes, and group every entry's id
     by person. Entries are read and written in id order, so each page of the table is
     visited once (batch by batch, their ids are all over it)."""
     fingerprint = context.fingerprint()
@@ -304,7 +304,7 @@ def prepare(
         billed=billed,
         rate_lookup=_rate_lookup(ws, by_project),
     )
-    context = MappingContext.of(ws.projects.values(), ws.people.values(), ws.rules)
+    context = ws.mapping()
     moved = entry_store.transfers(tx)
     rater = _Rater(ws, by_project, billed, waived)
     kept: dict[int, TimeEntry] = {}

@@ -26,7 +26,7 @@ from billsync.connectors.registry import all_platforms
 from billsync.domain.access import Member, Role
 from billsync.domain.connections import Connection
 from billsync.domain.contracts import Contract
-from billsync.domain.mapping import MappingRule
+from billsync.domain.mapping import MappingContext, MappingRule
 from billsync.domain.workspace import Client, Person, Project, Site
 from billsync.store import records
 from billsync.store.access import authorize
@@ -63,6 +63,10 @@ class Workspace:
     contract_versions: dict[str, int]
     rules: tuple[MappingRule, ...]
     connections: dict[str, Connection]
+
+    def mapping(self) -> MappingContext:
+        """What mapping reads: the projects, people and rules."""
+        return MappingContext.of(self.projects.values(), self.people.values(), self.rules)
 
 
 def _body(record: BaseModel) -> dict[str, Any]:
