@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from billsync.domain.canonical import Defaults
+from billsync.domain import canonical
+from billsync.domain.canonical import Defaults, parse_record
 from billsync.pipeline.files import ImportRejected, import_file
 from billsync.store import audit
 from billsync.store.db import Store
@@ -54,6 +55,22 @@ def test_each_line_becomes_an_entry_with_its_raw_record(store: Store, write: Any
     assert entries["A-1"].approval == "approved" and entries["A-2"].approval == "submitted"
     assert raw.payload == "A-1,kha,P-1001,survey,2026-03-02,7.5,Europe/Oslo,approved,1"
     assert len(raw.sha256) == 64
+
+
+def test_an_import_leaves_no_shared_values_behind(store: Store, write: Any) -> None:
+    # What the lines shared (times, references) is of no use after the file, and at a
+    # million lines it is tens of megabytes the run after the import needs.
+    path = write(
+        "t.csv",
+        HEADER + "A-1,kha,P-1001,survey,2026-03-02,7.5,Europe/Oslo,approved,1\n"
+        "A-2,kha,P-1001,survey,2026-03-02,1,Europe/Oslo,approved,1\n",
+    )
+    line = {"external_id": "X", "person": "kha", "project": "P-1001", "date": "2026-03-02"}
+    parse_record({**line, "hours": "1", "timezone": "UTC"}, DEFAULTS)
+    assert canonical._ref.cache_info().currsize > 0
+    run(store, path)
+    assert canonical._ref.cache_info().currsize == 0
+    assert canonical._seconds.cache_info().currsize == 0
 
 
 def test_importing_the_same_file_again_changes_nothing(store: Store, write: Any) -> None:

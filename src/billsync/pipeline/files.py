@@ -25,6 +25,7 @@ from billsync.domain.canonical import (
     Defaults,
     FieldError,
     arrival_stamp,
+    forget_repeats,
     parse_record,
 )
 from billsync.errors import UserError
@@ -228,6 +229,7 @@ def import_file(
             )
             counts.add(chunk_counts)
             revised += chunk_revised
+        forget_repeats()
         if bad and not partial:
             raise ImportRejected(str(path), bad)
         if bad:
