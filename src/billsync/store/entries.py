@@ -177,7 +177,7 @@ def ingest(
 
     _store_raw(tx, source, hashed, batch_id, received_at)
     existing = _existing(tx, source, list(newest))
-    inserts: list[tuple[Any, ...]] = []  # in _NEW, then MAPPED order
+    inserts: list[tuple[Any, ...]] = []  # in _NEW, then MAPPED order, then mapped_with
     updates: list[dict[str, Any]] = []
     restamped: list[dict[str, Any]] = []
 
