@@ -13,7 +13,7 @@ from billsync.domain.billing import (
 )
 from billsync.domain.contracts import Contract, Unit
 from billsync.domain.entries import Category, SourceRef, TimeEntry
-from billsync.domain.rated import Portion
+from billsync.domain.rated import Portion, Price, Worked
 from billsync.domain.workspace import Project
 
 CONTRACT = Contract(code="C", client="c", currency="EUR", start=date(2026, 1, 1))
@@ -23,21 +23,12 @@ def portion(entry_id: int, day: date, hours: int = 8) -> Portion:
     return Portion(
         entry_id,
         1,
-        "kha",
-        "na",
-        "P",
-        "",
-        "",
-        Category.OPERATING,
         day,
         hours * 3600,
-        Unit.HOUR,
         Decimal(hours),
-        Decimal(100),
-        Decimal(1),
-        "",
-        Decimal("100.00"),
         Decimal(hours * 100),
+        Worked("kha", "na", "P", "", "", Category.OPERATING),
+        Price(Unit.HOUR, Decimal(100), Decimal(1), "", Decimal("100.00")),
     )
 
 

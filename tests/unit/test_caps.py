@@ -24,7 +24,7 @@ from billsync.domain.contracts import Cap, CapScope, Contract, OverCap, Period, 
 from billsync.domain.entries import Category
 from billsync.domain.findings import Severity
 from billsync.domain.money import D
-from billsync.domain.rated import Portion
+from billsync.domain.rated import Portion, Price, Worked
 
 MARCH_2 = date(2026, 3, 2)
 MARCH_3 = date(2026, 3, 3)
@@ -51,21 +51,12 @@ def portion(
     return Portion(
         entry_id=entry_id,
         revision=1,
-        person="jdoe",
-        role="naval-architect",
-        project="P-1001",
-        phase=phase,
-        task=task,
-        category=Category.OPERATING,
         work_date=day,
         seconds=seconds,
-        unit=unit,
         quantity=quantity,
-        base_rate=D(rate),
-        multiplier=D(multiplier),
-        premium=premium,
-        unit_price=unit_price,
         amount=quantity * unit_price,
+        worked=Worked("jdoe", "naval-architect", "P-1001", phase, task, Category.OPERATING),
+        price=Price(unit, D(rate), D(multiplier), premium, unit_price),
     )
 
 

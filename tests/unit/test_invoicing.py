@@ -30,7 +30,7 @@ from billsync.domain.invoicing import (
     group_lines,
 )
 from billsync.domain.money import D, quantize
-from billsync.domain.rated import Portion
+from billsync.domain.rated import Portion, Price, Worked
 
 APRIL_1 = date(2026, 4, 1)
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
@@ -60,21 +60,12 @@ def portion(
     return Portion(
         entry_id=entry_id,
         revision=1,
-        person=person,
-        role=role,
-        project="P-1001",
-        phase=phase,
-        task=task,
-        category=category,
         work_date=day,
         seconds=int(D(hours) * 3600),
-        unit=unit,
         quantity=quantity,
-        base_rate=D(rate),
-        multiplier=D(multiplier),
-        premium=premium,
-        unit_price=unit_price,
         amount=quantity * unit_price,
+        worked=Worked(person, role, "P-1001", phase, task, category),
+        price=Price(unit, D(rate), D(multiplier), premium, unit_price),
     )
 
 

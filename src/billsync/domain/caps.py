@@ -107,19 +107,19 @@ chronological: Callable[
 ] = attrgetter(
     "work_date",
     "entry_id",
-    "premium",
+    "price.premium",
     "revision",
-    "unit_price",
+    "price.unit_price",
     "seconds",
-    "task",
-    "phase",
-    "person",
-    "role",
-    "category",
+    "worked.task",
+    "worked.phase",
+    "worked.person",
+    "worked.role",
+    "worked.category",
     "amount",
 )
 # Its first four fields: the order of work, blind to the size of a portion.
-_work_order = attrgetter("work_date", "entry_id", "premium", "revision")
+_work_order = attrgetter("work_date", "entry_id", "price.premium", "revision")
 
 
 def portion_hours(portion: Portion) -> Decimal:
@@ -350,13 +350,14 @@ class _Ledger:
 
     def buckets_for(self, portion: Portion) -> list[_Bucket]:
         """The buckets of every cap the portion falls under, in the contract's order."""
-        shape = (portion.phase, portion.task, portion.work_date)
+        worked = portion.worked
+        shape = (worked.phase, worked.task, portion.work_date)
         found = self._by_shape.get(shape)
         if found is None:
             found = self._by_shape[shape] = [
                 self._bucket(index, portion.work_date)
                 for index, (cap, _) in enumerate(self.caps)
-                if covers(cap, portion.phase, portion.task)
+                if covers(cap, worked.phase, worked.task)
             ]
         return found
 
@@ -391,9 +392,10 @@ def _ordered(portions: Iterable[Portion]) -> tuple[Portion, ...]:
 def in_chronological_order(portions: Iterable[Portion]) -> list[Portion]:
     """The portions sorted by `chronological`. A key tuple per portion would take as
     much memory as the portions (a contract may have a million): they are sorted by
-    one number of day and entry instead, and only the runs that tie on it (the parts
-    of one entry) by the whole key."""
-    ordered = sorted(portions, key=_day_then_entry)
+    entry, then (stably) by day, with keys they hold already, and only the runs that
+    tie on both (the parts of one entry) by the whole key."""
+    ordered = sorted(portions, key=_entry_id)
+    ordered.sort(key=_work_date)
     start, count = 0, len(ordered)
     while start < count:
         first, end = ordered[start], start + 1
@@ -409,9 +411,8 @@ def in_chronological_order(portions: Iterable[Portion]) -> list[Portion]:
     return ordered
 
 
-def _day_then_entry(portion: Portion) -> int:
-    # Entry ids are 64-bit: one int orders by day, then by entry, as a pair would.
-    return portion.work_date.toordinal() << 64 | portion.entry_id
+_entry_id = attrgetter("entry_id")
+_work_date = attrgetter("work_date")
 
 
 def _in_work_order(portions: Iterable[Portion]) -> tuple[Portion, ...]:

@@ -133,7 +133,8 @@ def _dimension(portion: Portion, dim: GroupBy) -> str:
 def _time_fields(contract: Contract) -> Callable[[Portion], tuple[Any, ...]]:
     """A portion's `group_by` dimensions, unit and premium as its fields hold them, read
     in C: a draft groups every portion by them."""
-    return attrgetter(*(dim.value for dim in contract.group_by), "unit", "premium")
+    dims = (f"worked.{dim.value}" for dim in contract.group_by)
+    return attrgetter(*dims, "price.unit", "price.premium")
 
 
 def _time_key(fields: tuple[Any, ...], price: str) -> tuple[str, ...]:
@@ -180,7 +181,7 @@ def group_lines(contract: Contract, portions: Iterable[Portion]) -> list[Invoice
     groups: defaultdict[tuple[tuple[Any, ...], str], list[Portion]] = defaultdict(list)
     # Sorted once, in work order, so that every line's portions are too.
     for portion in in_chronological_order(portions):
-        groups[fields_of(portion), str(portion.unit_price)].append(portion)
+        groups[fields_of(portion), str(portion.price.unit_price)].append(portion)
     lines = [_time_line(contract, _time_key(*group), members) for group, members in groups.items()]
     return sorted(lines, key=_time_order)
 

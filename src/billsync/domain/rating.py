@@ -67,7 +67,7 @@ from .contracts import Contract, Overtime, Rate, Rounding, RoundingMode, Unit
 from .entries import Category, EntryState, TimeEntry
 from .findings import Finding, Severity
 from .money import HOUR_SECONDS, hours, quantize
-from .rated import Adjustment, Portion, RatedEntry
+from .rated import Adjustment, Portion, Price, RatedEntry, Worked
 
 __all__ = ["PersonInfo", "rate_entries", "round_seconds", "select_rate"]
 
@@ -362,77 +362,56 @@ class _Work:
 
 
 class _Pricer:
-    """Builds portions; unit prices are quantized once per rate row and premium, and
-    portions of equal hours at one price share their quantity and amount (a run keeps
-    a million portions until they are capped and drafted)."""
+    """Builds portions. What portions have in common is one object each: a price per
+    rate row and premium (quantized once), who worked on what, and the quantity and
+    amount of equal hours at one price (a run keeps a million portions until they are
+    capped and drafted)."""
 
     def __init__(self, currency: str) -> None:
         self._currency = currency
-        # (row, premium name, short-day hours?) -> unit price
-        self._prices: dict[tuple[int, str, bool], Decimal] = {}
+        # (row, premium name, short-day hours?) -> its price
+        self._prices: dict[tuple[int, str, bool], Price] = {}
         # (seconds, the price's key) -> (the same seconds, hours, amount): equal seconds
         # are one object too (an overtime split computes its own)
         self._hours: dict[tuple[int, tuple[int, str, bool]], tuple[int, Decimal, Decimal]] = {}
+        self._worked: dict[tuple[str, str, str, str, str, Category], Worked] = {}
 
     def hours(
         self, work: _Work, seconds: int, base_rate: Decimal, premium: _Premium = NO_PREMIUM
     ) -> Portion:
         """A portion of `seconds` in hours."""
-        key, unit_price = self._price(work, _HOUR, base_rate, premium)
+        key, price = self._price(work, _HOUR, base_rate, premium)
         shared = self._hours.get((seconds, key))
         if shared is None:
             quantity = hours(seconds)
-            shared = self._hours[seconds, key] = (seconds, quantity, quantity * unit_price)
-        return _portion(work, *shared, _HOUR, base_rate, premium, unit_price)
+            shared = self._hours[seconds, key] = (seconds, quantity, quantity * price.unit_price)
+        return self._portion(work, *shared, price)
 
     def days(self, work: _Work, days: Decimal, base_rate: Decimal) -> Portion:
         """A portion of the work's seconds as a share of days."""
-        _, unit_price = self._price(work, _DAY, base_rate, NO_PREMIUM)
-        amount = days * unit_price
-        return _portion(work, work.seconds, days, amount, _DAY, base_rate, NO_PREMIUM, unit_price)
+        _, price = self._price(work, _DAY, base_rate, NO_PREMIUM)
+        return self._portion(work, work.seconds, days, days * price.unit_price, price)
 
     def _price(
         self, work: _Work, unit: Unit, base_rate: Decimal, premium: _Premium
-    ) -> tuple[tuple[int, str, bool], Decimal]:
+    ) -> tuple[tuple[int, str, bool], Price]:
         multiplier, name = premium
         key = (work.row.index, name, work.row.per_day and unit is _HOUR)
-        unit_price = self._prices.get(key)
-        if unit_price is None:
-            unit_price = self._prices[key] = quantize(base_rate * multiplier, self._currency)
-        return key, unit_price
+        price = self._prices.get(key)
+        if price is None:
+            unit_price = quantize(base_rate * multiplier, self._currency)
+            price = self._prices[key] = Price(unit, base_rate, multiplier, name, unit_price)
+        return key, price
 
-
-def _portion(
-    work: _Work,
-    seconds: int,
-    quantity: Decimal,
-    amount: Decimal,
-    unit: Unit,
-    base_rate: Decimal,
-    premium: _Premium,
-    unit_price: Decimal,
-) -> Portion:
-    e = work.entry
-    multiplier, name = premium
-    return Portion(
-        e.id,
-        e.revision,
-        e.person,
-        work.person.role,
-        e.project,
-        e.phase,
-        e.task,
-        e.category,
-        e.work_date,
-        seconds,
-        unit,
-        quantity,
-        base_rate,
-        multiplier,
-        name,
-        unit_price,
-        amount,
-    )
+    def _portion(
+        self, work: _Work, seconds: int, quantity: Decimal, amount: Decimal, price: Price
+    ) -> Portion:
+        e = work.entry
+        shape = (e.person, work.person.role, e.project, e.phase, e.task, e.category)
+        worked = self._worked.get(shape)
+        if worked is None:
+            worked = self._worked[shape] = Worked(*shape)
+        return Portion(e.id, e.revision, e.work_date, seconds, quantity, amount, worked, price)
 
 
 def _rates_entry(entry: TimeEntry) -> bool:

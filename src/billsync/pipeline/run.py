@@ -396,9 +396,11 @@ def draft_due(
 ) -> int | None:
     """Write one draft: the invoice, its lines and the marks on its entries, together.
     None when the draft is a growing one that already holds exactly this."""
-    entry_ids = {p.entry_id for p in due.portions}
-    adjusted = {e: prep.written[e] for e in entry_ids if e in prep.written}
-    limit = [a for a in prep.adjustments.get(contract.code, []) if set(a.entry_ids) & entry_ids]
+    limits = prep.adjustments.get(contract.code, [])
+    # The entries limit adjustments name are few; the due ones may be a million.
+    named = {i for a in limits for i in a.entry_ids}
+    present = {p.entry_id for p in due.portions if p.entry_id in named}
+    limit = [a for a in limits if not present.isdisjoint(a.entry_ids)]
     growing = (
         invoice_store.continuous_draft(tx, contract.code) if due.kind == "continuous" else None
     )
@@ -414,7 +416,7 @@ def draft_due(
     )
     if growing is not None:
         version = prep.ws.contract_versions.get(contract.code, 1)
-        changed = invoice_store.replace_draft(tx, growing, draft, version, audit, adjusted)
+        changed = invoice_store.replace_draft(tx, growing, draft, version, audit, prep.written)
         return growing if changed else None
     meta = invoice_store.Meta(
         kind=due.kind,
@@ -424,7 +426,7 @@ def draft_due(
         client=contract.client,
         contract_version=prep.ws.contract_versions.get(contract.code, 1),
     )
-    return invoice_store.insert_draft(tx, draft, meta, audit, adjusted)
+    return invoice_store.insert_draft(tx, draft, meta, audit, prep.written)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, select, update
@@ -19,7 +20,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from billsync.domain.caps import CapUsage, cap_limits, covers, usage_key
 from billsync.domain.contracts import Contract, OverCap
 from billsync.domain.invoicing import BillingHistory, InvoiceDraft, LineKind
-from billsync.domain.rated import Adjustment
+from billsync.domain.rated import Adjustment, Portion
 from billsync.errors import UserError
 
 from .access import authorize
@@ -116,6 +117,7 @@ def _status_json(draft: InvoiceDraft) -> dict[str, str | None]:
     }
 
 
+_entry_id = attrgetter("entry_id")
 _BILLED = ("entry_id", "revision", "invoice_id", "live", "adjustments")
 _LINE_ENTRY = (
     "line_id",
@@ -138,18 +140,30 @@ def _insert_lines(
     """Write the draft's lines, what each bills and the marks on its entries; returns
     the ids of the entries marked, in order."""
     line_ids = _insert_line_rows(tx, invoice_id, draft)
-    revisions = {p.entry_id: p.revision for line in draft.lines for p in line.portions}
-    marked = sorted(revisions)
-    # One list per kind of difference, not one per entry: the rows share it.
-    as_json: dict[tuple[Adjustment, ...], list[dict[str, Any]]] = {(): []}
-    for written in adjustments.values():
-        if written not in as_json:
-            as_json[written] = [{"reason": a.reason, "seconds": a.seconds} for a in written]
+    # Each entry once, in id order, from its portions sorted by entry (a dict of a
+    # million entries would take several times the memory of the sorted list).
+    marked: list[Portion] = []
+    for portion in sorted((p for line in draft.lines for p in line.portions), key=_entry_id):
+        if not marked or marked[-1].entry_id != portion.entry_id:
+            marked.append(portion)
+    # One list per kind of difference, not one per entry: the rows share it, and it is
+    # converted once. The kinds are shared tuples, held by `adjustments`: told apart by id.
+    as_json: dict[int, list[dict[str, Any]]] = {}
+
+    def json_of(entry_id: int) -> list[dict[str, Any]]:
+        written = adjustments.get(entry_id, ())
+        found = as_json.get(id(written))
+        if found is None:
+            found = as_json[id(written)] = [
+                {"reason": a.reason, "seconds": a.seconds} for a in written
+            ]
+        return found
+
     insert_all_values(
         tx.conn,
         billed_entries,
         _BILLED,
-        ((e, revisions[e], invoice_id, True, as_json[adjustments.get(e, ())]) for e in marked),
+        ((p.entry_id, p.revision, invoice_id, True, json_of(p.entry_id)) for p in marked),
     )
     insert_all_values(
         tx.conn,
@@ -162,18 +176,18 @@ def _insert_lines(
                 p.revision,
                 p.seconds,
                 p.quantity,
-                p.unit_price,
+                p.price.unit_price,
                 p.amount,
-                p.premium,
+                p.price.premium,
                 p.work_date,
-                p.phase,
-                p.task,
+                p.worked.phase,
+                p.worked.task,
             )
             for line_id, line in zip(line_ids, draft.lines, strict=True)
             for p in line.portions
         ),
     )
-    return marked
+    return [p.entry_id for p in marked]
 
 
 def _insert_line_rows(tx: Tx, invoice_id: int, draft: InvoiceDraft) -> list[int]:
