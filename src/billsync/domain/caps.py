@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal, Inexact, localcontext
+from heapq import merge
 from operator import attrgetter
 
 from .contracts import Cap, CapScope, Contract, OverCap, Unit
@@ -385,10 +386,6 @@ class _Ledger:
         return [self.buckets[k] for k in sorted(self.buckets)]
 
 
-def _ordered(portions: Iterable[Portion]) -> tuple[Portion, ...]:
-    return tuple(in_chronological_order(portions))
-
-
 def in_chronological_order(portions: Iterable[Portion]) -> list[Portion]:
     """The portions sorted by `chronological`. A key tuple per portion would take as
     much memory as the portions (a contract may have a million): they are sorted by
@@ -456,10 +453,11 @@ def apply_caps(
     day that decides which variation orders count.
     """
     ledger = _Ledger(contract, usage, as_of)
-    ordered = _ordered(portions)
     # In order of work, so the earliest work fills a cap and the latest goes beyond it.
-    within_all = [_consume(ledger, portion) for portion in ordered] if ledger.caps else ordered
-    billable = [portion for portion in within_all if portion is not None]
+    billable = in_chronological_order(portions)
+    if ledger.caps:
+        within = (_consume(ledger, portion) for portion in billable)
+        billable = [portion for portion in within if portion is not None]
     outcomes: dict[OverCap, list[Portion]] = {o: [] for o in OverCap}
     findings: list[Finding] = []
     adjustments: list[LimitAdjustment] = []
@@ -479,8 +477,11 @@ def apply_caps(
     amount_after = dict(usage.amount) | {b.key: b.amount for b in ledger.buckets.values()}
     adjusted = outcomes[OverCap.BILL_AND_ADJUST]
     return CapResult(
-        # Work within the caps is in work order already; adjusted excess joins it there.
-        billable=_in_work_order([*billable, *adjusted]) if adjusted else tuple(billable),
+        # Work within the caps is in work order already; adjusted excess is merged into
+        # it (sorting the whole again would make a key tuple per portion).
+        billable=tuple(merge(billable, _in_work_order(adjusted), key=_work_order))
+        if adjusted
+        else tuple(billable),
         held=_in_work_order(outcomes[OverCap.HOLD]),
         written_off=_in_work_order(outcomes[OverCap.WRITE_OFF]),
         limit_adjustments=tuple(adjustments),

@@ -370,17 +370,23 @@ def prepare(
 
 
 def _threshold_findings(prep: Prepared, plan: list[Planned]) -> list[Finding]:
-    """The threshold is judged on what the other invoices leave unbilled (what it takes
-    to know that is gone again before the drafts are written)."""
-    planned = {
-        p.entry_id for item in plan if item.due.kind != "threshold" for p in item.due.portions
-    }
-    remaining = {
-        code: [p for p in portions if p.entry_id not in planned]
-        for code, portions in prep.portions.items()
-    }
-    found = (threshold_finding(prep.ws.contracts[code], p) for code, p in remaining.items())
-    return [f for f in found if f is not None]
+    """A threshold is judged on what the contract's other invoices leave unbilled
+    (what it takes to know that is gone again before the drafts are written)."""
+    found = []
+    for code, portions in prep.portions.items():
+        contract = prep.ws.contracts[code]
+        if contract.threshold is None:
+            continue  # nothing to judge: no set of what is planned for it
+        planned = {
+            p.entry_id
+            for item in plan
+            if item.contract.code == code and item.due.kind != "threshold"
+            for p in item.due.portions
+        }
+        finding = threshold_finding(contract, [p for p in portions if p.entry_id not in planned])
+        if finding is not None:
+            found.append(finding)
+    return found
 
 
 def draft_due(

@@ -8,9 +8,11 @@ exactly what was waived, so a new revision of a waived entry raises it again.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import select, update
@@ -20,7 +22,7 @@ from billsync.errors import UserError
 
 from .access import authorize
 from .audit import AuditLog
-from .bulk import insert_rows
+from .bulk import CHUNK, insert_rows
 from .db import Tx, utcnow
 from .tables import exceptions
 
@@ -62,45 +64,12 @@ def sync(
         )
     }
     counts = SyncCounts()
-    fresh = [
-        {
-            "workspace_id": tx.workspace_id,
-            "fingerprint": fp,
-            "code": f.code,
-            "severity": f.severity.value,
-            "subject": f.subject,
-            "contract": f.contract,
-            "message": f.message,
-            "entry_ids": sorted(f.entry_ids),
-            "amount": f.amount,
-            "hours": f.hours,
-            "status": OPEN,
-            "notice": f.notice,
-            "created_at": now,
-        }
-        for fp, f in found.items()
-        if fp not in rows
-    ]
-    if fresh:
-        insert_rows(tx.conn, exceptions, fresh)
-        counts.opened = len(fresh)
-        new_ids = _ids(tx, [str(row["fingerprint"]) for row in fresh])
-        audit.record_many(
-            [
-                (
-                    "exception.opened",
-                    f"exception:{new_ids[str(row['fingerprint'])]}",
-                    None,
-                    {
-                        "code": row["code"],
-                        "subject": row["subject"],
-                        "severity": row["severity"],
-                        "entry_ids": row["entry_ids"],
-                    },
-                )
-                for row in fresh
-            ]
-        )
+    # Opened a slice at a time: a first run over a million entries finds tens of
+    # thousands, and their rows and events need not all be in memory at once.
+    fresh = ((fp, f) for fp, f in found.items() if fp not in rows)
+    while chunk := list(islice(fresh, CHUNK)):
+        _open(tx, chunk, now, audit)
+        counts.opened += len(chunk)
     # Resolved, yet found again: whatever fixed it did not hold. Waivers stay.
     again = [r for fp, r in rows.items() if fp in found and r.status == RESOLVED]
     # No longer found: resolved, unless it is a notice someone must acknowledge.
@@ -135,6 +104,46 @@ def sync(
         )
     counts.reopened, counts.resolved = len(again), len(gone)
     return counts
+
+
+def _open(tx: Tx, found: list[tuple[str, Finding]], now: dt.datetime, audit: AuditLog) -> None:
+    """Insert findings not in the queue yet as open exceptions, each with its event."""
+    fresh = [
+        {
+            "workspace_id": tx.workspace_id,
+            "fingerprint": fp,
+            "code": f.code,
+            "severity": f.severity.value,
+            "subject": f.subject,
+            "contract": f.contract,
+            "message": f.message,
+            "entry_ids": sorted(f.entry_ids),
+            "amount": f.amount,
+            "hours": f.hours,
+            "status": OPEN,
+            "notice": f.notice,
+            "created_at": now,
+        }
+        for fp, f in found
+    ]
+    insert_rows(tx.conn, exceptions, fresh)
+    new_ids = _ids(tx, [str(row["fingerprint"]) for row in fresh])
+    audit.record_many(
+        [
+            (
+                "exception.opened",
+                f"exception:{new_ids[str(row['fingerprint'])]}",
+                None,
+                {
+                    "code": row["code"],
+                    "subject": row["subject"],
+                    "severity": row["severity"],
+                    "entry_ids": row["entry_ids"],
+                },
+            )
+            for row in fresh
+        ]
+    )
 
 
 def _ids(tx: Tx, fingerprints: list[str]) -> dict[str, int]:
