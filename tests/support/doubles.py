@@ -1,9 +1,10 @@
 """Stand-ins the connector tests give a Context: a token store in memory, a sleep that
-records its waits, a transport that keeps every response; and the check that a record
-without a zone is reported."""
+records its waits, a transport that keeps every response, one that holds an answer back;
+and the check that a record without a zone is reported."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -52,6 +53,25 @@ class Recorder(httpx.HTTPTransport):
         response.read()
         response.request = request
         self.responses.append(response)
+        return response
+
+
+class Paused(httpx.HTTPTransport):
+    """The real transport, holding back the first answer to a path containing `part`
+    until `go` is set: a caller that has read the vendor's state and not yet used it."""
+
+    def __init__(self, part: str) -> None:
+        super().__init__()
+        self.part = part
+        self.fetched = threading.Event()  # the held answer has been read from the vendor
+        self.go = threading.Event()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if self.part in request.url.path and not self.fetched.is_set():
+            response.read()
+            self.fetched.set()
+            assert self.go.wait(30), "the held answer was never let go"
         return response
 
 

@@ -1,8 +1,10 @@
 """`POST /webhooks/{connection}`: the receiver every platform delivers to.
 
 The raw body is verified with the platform's own scheme and stored (committed) before
-the 2xx; processing runs after the answer. Forged: 401, malformed: 400, unknown
-connection: 404, and nothing stored for any of them.
+the 2xx; processing runs after the answer, by one caller per connection at a time (a
+task that finds the connection busy leaves its event to the one at it: see
+pipeline/webhooks.py). Forged: 401, malformed: 400, unknown connection: 404, and
+nothing stored for any of them.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def create_app(store: Store, hooks: Hooks | None = None) -> FastAPI:
             return Response(
                 reply.body, reply.status, dict(reply.headers), media_type=reply.media_type
             )
-        background.add_task(process, store, connection, hooks, accepted.event_id)
+        background.add_task(process, store, connection, hooks)
         return JSONResponse({"received": accepted.event_id})
 
     return app

@@ -135,7 +135,10 @@ def arrival_stamp(at: dt.datetime) -> str:
 def supersedes(incoming: str, stored: str) -> bool:
     """Whether a record stamped `incoming` may replace one stamped `stored`. Where
     either stamp is only an arrival time, the source said nothing about order, so
-    what arrives later wins; otherwise the source's own revisions decide."""
+    what arrives later wins; otherwise the source's own revisions decide, and an equal
+    one replaces: a source that stamps whole seconds gives two edits in one second the
+    same stamp, and the later edit must win. So a source's states are to be written in
+    the order they were read (webhook fetches of a connection take turns)."""
     if incoming.startswith("a:") or stored.startswith("a:"):
         return True
     return incoming >= stored

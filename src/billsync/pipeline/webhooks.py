@@ -2,17 +2,30 @@
 
     accept()   -> the platform's handshake answer, or the stored event's id; a forged
                   delivery (401) or a malformed one (400) stores nothing
-    process()  -> every pending event of the connection ingested; an event that only
-                  names ids is completed by fetching each entity by id
+    process()  -> the connection's pending events ingested, oldest first, by one caller
+                  at a time; an event that only names ids is completed by fetching each
+                  entity by id
 
 The receiver answers 2xx only after the event is committed, so an accepted delivery is
-never lost; processing can fail (the vendor is down for a fetch) and is retried by the
-next delivery or `billsync sync`. Ingest is idempotent and order-proof, so a
-duplicated or reordered delivery changes nothing.
+never lost, and accepting never waits for processing. Processing can fail (the vendor
+is down for a fetch) and is retried by the next delivery or `billsync sync`. Ingest is
+idempotent and order-proof, so a duplicated or reordered delivery changes nothing.
+
+One caller at a time processes a connection's events, whether the callers are threads
+of one server, several servers or `billsync sync`: a fetch reads the vendor's state as
+it is now, so its write must land before a later fetch's, or an older state replaces a
+newer one with the same change stamp (QuickBooks stamps whole seconds). The caller that
+holds the connection's lease (store/leases.py) processes every pending event, those
+stored while it works too; a caller that finds the lease held leaves its event to the
+holder and returns at once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from billsync.connectors.base import (
@@ -26,12 +39,18 @@ from billsync.connectors.http import VendorError
 from billsync.domain.canonical import Defaults, revision_stamp
 from billsync.errors import UserError
 from billsync.store import entries as entry_store
-from billsync.store import webhook_events
+from billsync.store import leases, webhook_events
 from billsync.store.audit import AuditLog
-from billsync.store.db import Store, utcnow
+from billsync.store.db import Store, Tx, utcnow
+from billsync.store.webhook_events import StoredEvent
 
 from .connections import Hooks, UnknownConnection, context_for, open_source
 from .sync import SyncSummary, convert, new_batch, write
+
+# How long a caller's hold on a connection lasts without a write: longer than one
+# event's fetches with all their retries (connectors/http.py Retry), so only a caller
+# that died (or a long outage) loses it.
+LEASE = dt.timedelta(minutes=10)
 
 
 class Refused(UserError):
@@ -74,38 +93,78 @@ def accept(
     return Accepted(event_id=event_id)
 
 
-def process(
-    store: Store, code: str, hooks: Hooks | None = None, event_id: int | None = None
-) -> SyncSummary:
-    """Ingest the connection's pending events, oldest first (only `event_id`: the one
-    just received, while a sync retries whatever is left)."""
+def process(store: Store, code: str, hooks: Hooks | None = None) -> SyncSummary:
+    """Ingest the connection's pending events, oldest first; nothing when another
+    caller holds the connection's lease (it ingests them)."""
     source, _ = _source(store, code, hooks)
-    defaults = Defaults(timezone=source.context.connection.timezone)
-    actor = f"webhook:{code}"
     summary = SyncSummary(code)
-    with store.reading() as tx:
-        pending = webhook_events.pending(tx, code, event_id)
-    for event in pending:
-        request = WebhookRequest("", event.headers, event.body)
+    failed: set[int] = set()  # tried once by this call; left pending for the next
+    holder = uuid.uuid4().hex
+    # After letting go, look again: an event stored just before then found the lease
+    # held, and was left to this holder.
+    while _next(store, code, failed) is not None and _claim(store, code, holder):
         try:
-            upserts, deleted = _records(source, request)
-        except (VendorError, WebhookMalformed) as exc:
-            with store.transaction() as tx:
-                webhook_events.note_error(tx, event.id, str(exc))
-            continue
-        items, bad = convert(source, upserts, defaults)
-        summary.fetched += len(upserts)
-        summary.rejected += len(bad)
-        with store.transaction() as tx:
-            batch_id = new_batch(tx, code, source.context.connection.platform, actor)
-            audit = AuditLog(tx, actor)
-            summary.add(write(tx, code, batch_id, items, bad, audit))
-            if deleted:
-                stamp = revision_stamp(utcnow().isoformat())
-                gone = entry_store.tombstones(tx, code, deleted, stamp)
-                summary.deleted += write(tx, code, batch_id, gone, [], audit).changed
-            webhook_events.finish(tx, event.id)
+            while (event := _next(store, code, failed)) is not None:
+                if not _ingest(store, source, event, holder, summary):
+                    failed.add(event.id)
+        except _Overtaken:
+            return summary  # the caller that took the lease over goes on
+        finally:
+            with store.transaction(lock=False) as tx:
+                leases.release(tx, code, holder)
     return summary
+
+
+class _Overtaken(Exception):
+    """This caller's lease ran out during a fetch and another caller took it."""
+
+
+def _next(store: Store, code: str, skip: set[int]) -> StoredEvent | None:
+    with store.reading() as tx:
+        return webhook_events.next_pending(tx, code, skip)
+
+
+def _claim(store: Store, code: str, holder: str) -> bool:
+    with store.transaction(lock=False) as tx:  # no audit event: no turn to wait for
+        return leases.claim(tx, code, holder, LEASE)
+
+
+@contextmanager
+def _holding(store: Store, code: str, holder: str) -> Iterator[Tx]:
+    """A write transaction, made only while `holder` still has the lease (renewed in
+    it): a fetch that outlived its lease must not land after the next holder's."""
+    with store.transaction() as tx:
+        if not leases.renew(tx, code, holder, LEASE):
+            raise _Overtaken
+        yield tx
+
+
+def _ingest(
+    store: Store, source: Source, event: StoredEvent, holder: str, summary: SyncSummary
+) -> bool:
+    """One event's entities fetched (outside any transaction: a token refresh writes
+    in its own) and written; False when it failed and stays pending."""
+    connection = source.context.connection
+    try:
+        upserts, deleted = _records(source, WebhookRequest("", event.headers, event.body))
+    except (VendorError, WebhookMalformed) as exc:
+        with _holding(store, connection.code, holder) as tx:
+            webhook_events.note_error(tx, event.id, str(exc))
+        return False
+    items, bad = convert(source, upserts, Defaults(timezone=connection.timezone))
+    done = SyncSummary(connection.code, fetched=len(upserts), rejected=len(bad))
+    actor = f"webhook:{connection.code}"
+    with _holding(store, connection.code, holder) as tx:
+        batch_id = new_batch(tx, connection.code, connection.platform, actor)
+        audit = AuditLog(tx, actor)
+        done.add(write(tx, connection.code, batch_id, items, bad, audit))
+        if deleted:
+            stamp = revision_stamp(utcnow().isoformat())
+            gone = entry_store.tombstones(tx, connection.code, deleted, stamp)
+            done.deleted += write(tx, connection.code, batch_id, gone, [], audit).changed
+        webhook_events.finish(tx, event.id)
+    summary.add_from(done)
+    return True
 
 
 def _records(source: Source, request: WebhookRequest) -> tuple[list[VendorRecord], list[str]]:

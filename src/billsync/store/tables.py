@@ -356,6 +356,17 @@ webhook_events = Table(
     Index("ix_webhook_events_status", "workspace_id", "status"),
 )
 
+# Who processes a connection's webhook events right now (store/leases.py): one holder
+# at a time across threads and processes; a holder that dies leaves a row that expires.
+webhook_leases = Table(
+    "webhook_leases",
+    metadata,
+    Column("workspace_id", ForeignKey("workspaces.id"), primary_key=True),
+    Column("connection", String(64), primary_key=True),
+    Column("holder", String(32), nullable=False),
+    Column("expires_at", _tz(), nullable=False),
+)
+
 # Invoices on their way to an accounting system; the key makes every retry the same
 # request at the vendor, so a crash between "sent" and "recorded" never bills twice.
 outbox = Table(

@@ -5,7 +5,7 @@ stored again and processed again: ingest is idempotent, so it changes nothing.""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
@@ -43,19 +43,19 @@ def store(tx: Tx, connection: str, headers: Mapping[str, str], body: bytes) -> i
     )
 
 
-def pending(tx: Tx, connection: str, event_id: int | None = None) -> list[StoredEvent]:
-    """The connection's events not yet processed (only `event_id`, when given)."""
+def next_pending(tx: Tx, connection: str, skip: Collection[int] = ()) -> StoredEvent | None:
+    """The connection's oldest event not yet processed, other than those in `skip`."""
     query = select(webhook_events).where(
         webhook_events.c.workspace_id == tx.workspace_id,
         webhook_events.c.connection == connection,
         webhook_events.c.status == "pending",
     )
-    if event_id is not None:
-        query = query.where(webhook_events.c.id == event_id)
-    return [
-        StoredEvent(r.id, r.connection, dict(r.headers), r.body.encode())
-        for r in tx.conn.execute(query.order_by(webhook_events.c.id))
-    ]
+    if skip:
+        query = query.where(webhook_events.c.id.not_in(skip))
+    row = tx.conn.execute(query.order_by(webhook_events.c.id).limit(1)).first()
+    if row is None:
+        return None
+    return StoredEvent(row.id, row.connection, dict(row.headers), row.body.encode())
 
 
 def finish(tx: Tx, event_id: int) -> None:
