@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from billsync.domain import canonical
 from billsync.domain.canonical import Defaults, parse_record
-from billsync.pipeline.files import ImportRejected, import_file
+from billsync.pipeline.file_chunks import ImportRejected
+from billsync.pipeline.files import import_file
 from billsync.store import audit
 from billsync.store.db import Store
 from billsync.store.entries import load_entries

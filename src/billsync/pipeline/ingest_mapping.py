@@ -12,7 +12,7 @@ from functools import partial
 
 from billsync.domain.mapping import mapped_codes
 from billsync.store.db import Tx
-from billsync.store.entries import Mapper
+from billsync.store.incoming import Mapper
 
 from .workspace import load_workspace
 

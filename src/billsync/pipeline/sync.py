@@ -34,7 +34,8 @@ from billsync.store import sync_state
 from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store, Tx, utcnow
-from billsync.store.entries import Incoming, IngestCounts, Mapper
+from billsync.store.entries import IngestCounts
+from billsync.store.incoming import Incoming, Mapper
 from billsync.store.tables import import_batches, quarantine
 
 from .collector import bulk_work

@@ -8,11 +8,11 @@ nothing; changed content becomes the next revision.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, any_, bindparam, func, select
@@ -28,28 +28,24 @@ from billsync.domain.entries import (
     WriteAdjustment,
 )
 from billsync.domain.mapping import Codes
-from billsync.domain.values import value
 
 from .bulk import insert_values, update_rows
 from .db import Tx
+from .incoming import (
+    CODES,
+    FIELDS,
+    MAPPED,
+    OWN,
+    UNMAPPED,
+    Incoming,
+    IncomingRow,
+    Mapper,
+    incoming_rows,
+)
 from .tables import entry_adjustments, raw_records, time_entries
 
 CHUNK = 5000
 ANALYZE_FROM = 1000  # records in one call from which PostgreSQL's statistics are renewed
-
-
-def payload_hash(payload: str) -> str:
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-@value
-class Incoming:
-    """One parsed record with the verbatim payload it came from."""
-
-    record: Canonical
-    payload: str
-    line_no: int | None
-    source_revision: str
 
 
 @dataclass
@@ -74,32 +70,19 @@ class IngestCounts:
         }
 
 
-# A record's own columns (what its source says), in _field_values order.
-_FIELDS = ("src_person", "src_project", "src_task", "src_client", "work_date", "start_at",
-           "end_at", "duration_seconds", "timezone", "notes", "approval", "billable",
-           "category", "source_rate", "deleted")  # fmt: skip
-# A new entry's columns: what the import knows, then the record's _FIELDS (then its
-# codes, MAPPED, and the fingerprint of the mapping inputs they come from).
-_NEW = ("workspace_id", "source", "external_id", "revision", "source_revision", "raw_sha256",
-        "updated_at", *_FIELDS)  # fmt: skip
-# A raw record's columns.
-_RAW = ("workspace_id", "source", "external_id", "sha256", "payload", "batch_id", "line_no",
-        "received_at")  # fmt: skip
+# What ingest takes of a row for a new entry (not the payload and line), and for a raw
+# record (external_id, raw_sha256, payload, line_no).
+_WRITTEN = slice(0, -2)
+_RAW_OF = itemgetter(0, 2, -2, -1)
+# A new entry's columns: what the import knows, then what _WRITTEN takes of its row.
+_NEW = ("workspace_id", "source", "revision", "updated_at", "mapped_with", "external_id",
+        "source_revision", "raw_sha256", *FIELDS, *MAPPED)  # fmt: skip
+# A raw record's columns: what the import knows, then what _RAW_OF picks.
+_RAW = ("workspace_id", "source", "batch_id", "received_at", "external_id", "sha256", "payload",
+        "line_no")  # fmt: skip
 
 
-def _field_values(rec: Canonical) -> tuple[Any, ...]:
-    """The record's _FIELDS, in that order. (The text of a StrEnum member is `str` of
-    it: `.value` is a Python-level descriptor, a million calls on a bulk import.)"""
-    ref = rec.ref
-    return (
-        ref.person, ref.project, ref.task, ref.client, rec.work_date, rec.start, rec.end,
-        rec.duration_seconds, rec.timezone, rec.notes, str(rec.approval), rec.billable,
-        str(rec.category), rec.source_rate, rec.deleted,
-    )  # fmt: skip
-
-
-def _fields(rec: Canonical) -> dict[str, Any]:
-    return dict(zip(_FIELDS, _field_values(rec), strict=True))
+_fields_of_row = attrgetter(*FIELDS)  # a stored entry's FIELDS, comparable with an IncomingRow's
 
 
 def _canonical_of_row(row: Any, stamp: str | None = None, deleted: bool | None = None) -> Canonical:
@@ -120,19 +103,6 @@ def _canonical_of_row(row: Any, stamp: str | None = None, deleted: bool | None =
         stamp,
         row.deleted if deleted is None else deleted,
     )
-
-
-def _content_of_row(row: Any) -> tuple[object, ...]:
-    return _canonical_of_row(row).content()
-
-
-@dataclass(frozen=True)
-class Mapper:
-    """The codes a record of a source, reference and work day maps to, and the
-    fingerprint of the mapping inputs they come from (stored beside them)."""
-
-    codes: Callable[[str, SourceRef, dt.date], Codes]
-    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -156,9 +126,24 @@ def ingest(
 
     With a `mapper`, new and changed entries are stored with their codes and its
     fingerprint, so the run does not map them again; without, they are stored unmapped
-    and the run maps them. An entry finance moved maps from where it was moved to,
-    which only the run works out: a change to one leaves it unmapped."""
-    if tx.conn.dialect.name == "postgresql" and len(items) >= ANALYZE_FROM:
+    and the run maps them."""
+    rows = incoming_rows(source, items, mapper)
+    fingerprint = mapper.fingerprint if mapper else ""
+    return ingest_rows(tx, source, rows, batch_id, received_at, fingerprint)
+
+
+def ingest_rows(
+    tx: Tx,
+    source: str,
+    rows: Sequence[IncomingRow],
+    batch_id: int | None,
+    received_at: dt.datetime,
+    fingerprint: str,
+) -> tuple[IngestCounts, list[Revised]]:
+    """`ingest` of records as rows that carry their codes, resolved under the mapping
+    inputs `fingerprint` ("": not mapped). An entry finance moved maps from where it
+    was moved to, which only the run works out: a change to one leaves it unmapped."""
+    if tx.conn.dialect.name == "postgresql" and len(rows) >= ANALYZE_FROM:
         # Rows this transaction inserted are not in the planner's statistics: it would
         # look keys up by workspace and source alone and filter the rest, which grows
         # with every chunk. Fresh statistics make it use the whole key. (A webhook's
@@ -166,61 +151,48 @@ def ingest(
         tx.conn.exec_driver_sql("ANALYZE time_entries, raw_records")
     counts = IngestCounts()
     revised: list[Revised] = []
-    hashed = [(item, payload_hash(item.payload)) for item in items]  # each payload once
     # Within one delivery the newest revision of each id wins, whatever the order.
-    newest: dict[str, tuple[Incoming, str]] = {}
-    for item, sha in hashed:
-        seen = newest.get(item.record.external_id)
-        if seen is None or supersedes(item.source_revision, seen[0].source_revision):
-            newest[item.record.external_id] = (item, sha)
-    counts.stale += len(items) - len(newest)
+    newest: dict[str, IncomingRow] = {}
+    for item in rows:
+        seen = newest.get(item[0])
+        if seen is None or supersedes(item[1], seen[1]):
+            newest[item[0]] = item
+    counts.stale += len(rows) - len(newest)
 
-    _store_raw(tx, source, hashed, batch_id, received_at)
+    _store_raw(tx, source, rows, batch_id, received_at)
     existing = _existing(tx, source, list(newest))
-    inserts: list[tuple[Any, ...]] = []  # in _NEW, then MAPPED order, then mapped_with
+    inserts: list[IncomingRow] = []  # in _NEW order
     updates: list[dict[str, Any]] = []
     restamped: list[dict[str, Any]] = []
+    known = (tx.workspace_id, source, 1, received_at, fingerprint)  # a new entry's _NEW head
 
-    unmapped: Codes = ("", "", "", "", "")
-
-    def codes(record: Canonical) -> Codes:
-        return mapper.codes(source, record.ref, record.work_date) if mapper else unmapped
-
-    fingerprint = mapper.fingerprint if mapper else ""
-
-    for external_id, (item, raw_sha) in newest.items():
+    for external_id, item in newest.items():
         row = existing.get(external_id)
+        source_revision = item[1]
         if row is None:
             counts.new += 1
-            inserts.append(
-                (tx.workspace_id, source, external_id, 1, item.source_revision, raw_sha,
-                 received_at, *_field_values(item.record), *codes(item.record), fingerprint)
-            )  # fmt: skip
-        elif not supersedes(item.source_revision, row.source_revision):
+            inserts.append(known + item[_WRITTEN])
+        elif not supersedes(source_revision, row.source_revision):
             counts.stale += 1
-        elif item.record.content() == _content_of_row(row):
+        elif item[OWN] == _fields_of_row(row):
             counts.unchanged += 1
-            if item.source_revision != row.source_revision and not item.source_revision.startswith(
-                "a:"
-            ):
+            if source_revision != row.source_revision and not source_revision.startswith("a:"):
                 # Same work, newer stamp: remember it, or an older revision could win later
                 # (an arrival time orders nothing: what arrives later wins anyway).
-                restamped.append({"id": row.id, "source_revision": item.source_revision})
+                restamped.append({"id": row.id, "source_revision": source_revision})
         else:
             counts.changed += 1
-            fields = _fields(item.record)
+            fields = dict(zip(FIELDS, item[OWN], strict=True))
             moved = bool(row.transfer_project)
-            mapped = unmapped if moved else codes(item.record)
-            mapped_with = "" if moved else fingerprint
             updates.append(
                 {
                     "id": row.id,
                     "revision": row.revision + 1,
-                    "source_revision": item.source_revision,
-                    "raw_sha256": raw_sha,
+                    "source_revision": source_revision,
+                    "raw_sha256": item[2],
                     "updated_at": received_at,
-                    **dict(zip(MAPPED, mapped, strict=True)),
-                    "mapped_with": mapped_with,
+                    **dict(zip(MAPPED, UNMAPPED if moved else item[CODES], strict=True)),
+                    "mapped_with": "" if moved else fingerprint,
                     **fields,
                 }
             )
@@ -234,7 +206,7 @@ def ingest(
                     _diff(before, fields)[1],
                 )
             )
-    insert_values(tx.conn, time_entries, (*_NEW, *MAPPED, "mapped_with"), inserts)
+    insert_values(tx.conn, time_entries, _NEW, inserts)
     update_rows(tx.conn, time_entries, "id", updates)
     update_rows(tx.conn, time_entries, "id", restamped)
     return counts, revised
@@ -256,31 +228,17 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any]
 def _store_raw(
     tx: Tx,
     source: str,
-    hashed: Sequence[tuple[Incoming, str]],
+    rows: Sequence[IncomingRow],
     batch_id: int | None,
     received_at: dt.datetime,
 ) -> None:
     """Every payload verbatim; one already stored (same id and hash) is kept once."""
-    rows = {(item.record.external_id, sha): item for item, sha in hashed}
+    known = (tx.workspace_id, source, batch_id, received_at)  # a raw record's _RAW head
+    distinct = {(row[0], row[2]): row for row in rows}
     insert_values(
-        tx.conn,
-        raw_records,
-        _RAW,
-        [
-            (
-                tx.workspace_id,
-                source,
-                external_id,
-                sha,
-                item.payload,
-                batch_id,
-                item.line_no,
-                received_at,
-            )
-            for (external_id, sha), item in rows.items()
-        ],
+        tx.conn, raw_records, _RAW, [known + _RAW_OF(row) for row in distinct.values()],
         skip_existing=True,
-    )
+    )  # fmt: skip
 
 
 def _existing(tx: Tx, source: str, external_ids: Sequence[str]) -> dict[str, Any]:
@@ -430,9 +388,6 @@ def load_entries(tx: Tx, ids: Sequence[int] | None = None) -> Iterator[TimeEntry
         )
     for row in tx.conn.execute(query.execution_options(yield_per=CHUNK)):
         yield _entry(row, adjustments.get(row[0], none), shared)
-
-
-MAPPED = ("person", "project", "task", "phase", "cost_center")  # Codes, as columns
 
 
 def to_map(tx: Tx, fingerprint: str) -> Iterator[tuple[int, str, SourceRef, dt.date]]:
