@@ -9,15 +9,20 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from billsync.config.loader import load
 from billsync.domain import canonical
 from billsync.domain.canonical import Defaults, parse_record
+from billsync.pipeline import files
 from billsync.pipeline.file_chunks import ImportRejected
 from billsync.pipeline.files import import_file
+from billsync.pipeline.workspace import apply
 from billsync.store import audit
 from billsync.store.db import Store
 from billsync.store.entries import load_entries
-from billsync.store.tables import quarantine, raw_records, time_entries
+from billsync.store.tables import import_batches, quarantine, raw_records, time_entries
+from support.producers import chunks_then_death, chunks_then_error, second_processes
 
+FIRM = Path(__file__).parent.parent / "fixtures" / "firm.yaml"
 HEADER = "external_id,person,project,task,date,hours,timezone,approval,revision\n"
 DEFAULTS = Defaults(timezone=None)
 
@@ -235,3 +240,175 @@ def test_an_unknown_column_is_reported_once_for_the_whole_file(store: Store, wri
     assert caught.value.bad[0].line_no == 1 and len(caught.value.bad) == 1
     assert "colour: unknown column" in str(caught.value)
     assert count(store, time_entries) == 0
+
+
+# A file with good lines, bad ones of every kind a reader finds, two lines of one id
+# and revision that disagree, and a revision that comes late; and the same entries
+# changed, for a second import (changed, unchanged and stale lines, revision events).
+MIXED_CSV = HEADER + (
+    "A-1,kha,P-1001,survey,2026-03-02,7.5,Europe/Oslo,approved,2\n"
+    "A-2,kha,P-1001,survey,2026-02-30,8,Europe/Oslo,approved,1\n"
+    "A-3,,P-1001,,2026-03-02,lots,Mars/Base,maybe,1\n"
+    'A-4,kha,"P-1001",survey,2026-03-03,1,UTC,approved,1,extra cell\n'
+    "A-5,kha,P-1001,survey,2026-03-04,2,UTC,approved,1\n"
+    "A-5,kha,P-1001,survey,2026-03-04,3,UTC,approved,1\n"
+    "A-1,kha,P-1001,survey,2026-03-02,6,Europe/Oslo,approved,1\n"
+    'A-6,jdo,P-1001,"design,\nreview",2026-03-05,4,UTC,submitted,\n'
+)
+CHANGED_CSV = HEADER + (
+    "A-1,kha,P-1001,survey,2026-03-02,7.5,Europe/Oslo,approved,3\n"
+    "A-6,jdo,P-1001,review,2026-03-05,5,UTC,approved,\n"
+    "A-7,kha,P-1001,survey,2026-03-06,1,UTC,approved,1\n"
+    "A-1,kha,P-1001,survey,2026-03-02,9,Europe/Oslo,approved,1\n"
+)
+MIXED_JSONL = (
+    '{"external_id": "J-1", "person": "kha", "project": "P-1001", "date": "2026-03-02",'
+    ' "hours": 7.5, "timezone": "UTC", "revision": 2}\n'
+    "\n"
+    "not json\n"
+    "[1, 2]\n"
+    '{"external_id": "J-2", "person": "kha", "project": "P-1001", "date": "2026-03-02"}\n'
+    '{"external_id": "J-3", "person": "kha", "project": "P-1001", "date": "2026-03-03",'
+    ' "minutes": 90, "timezone": "UTC", "notes": null, "billable": false}\n'
+)
+CHANGED_JSONL = (
+    '{"external_id": "J-1", "person": "kha", "project": "P-1001", "date": "2026-03-02",'
+    ' "hours": 8, "timezone": "UTC", "revision": 3}\n'
+    '{"external_id": "J-3", "person": "kha", "project": "P-1001", "date": "2026-03-03",'
+    ' "minutes": 90, "timezone": "UTC", "billable": false}\n'
+)
+HERE, THERE = {"second_process_from": 10**12}, {"second_process_from": 0}
+
+
+def written(store: Store) -> dict[str, Any]:
+    """Every row an import wrote for the workspace, without what differs from one
+    workspace or moment to another (ids, times, arrival stamps)."""
+
+    def rows(table: Any, *leave_out: str) -> list[tuple[Any, ...]]:
+        columns = [c for c in table.c if c.name not in ("id", "workspace_id", *leave_out)]
+        query = select(*columns).where(table.c.workspace_id == tx.workspace_id)
+        return [tuple(row) for row in tx.conn.execute(query.order_by(table.c.id))]
+
+    with store.reading() as tx:
+        entries = [
+            tuple("a:" if str(v).startswith("a:") else v for v in row)
+            for row in rows(time_entries, "updated_at")
+        ]
+        return {
+            "entries": entries,
+            "raw": rows(raw_records, "batch_id", "received_at"),
+            "quarantine": rows(quarantine, "batch_id", "created_at"),
+            "batches": rows(import_batches, "created_at"),
+            "events": [(e["action"], e["before"], e["after"]) for e in audit.events(tx)],
+        }
+
+
+def second_processes_started(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The readers an import runs in a second process from now on, as it starts each."""
+    started: list[Any] = []
+    start = files.in_second_process
+
+    def starting(*args: Any) -> Any:
+        started.append(args)
+        return start(*args)
+
+    monkeypatch.setattr(files, "in_second_process", starting)
+    return started
+
+
+def outcome(result: Any) -> tuple[Any, ...]:
+    bad = [(b.line_no, b.errors, b.payload) for b in result.quarantined]
+    return result.lines, result.counts, bad
+
+
+@pytest.mark.parametrize(
+    "name, first, then",
+    [("t.csv", MIXED_CSV, CHANGED_CSV), ("t.jsonl", MIXED_JSONL, CHANGED_JSONL)],
+    ids=["csv", "jsonl"],
+)
+def test_a_file_read_in_a_second_process_imports_as_one_read_here(
+    store: Store, write: Any, monkeypatch: pytest.MonkeyPatch, name: str, first: str, then: str
+) -> None:
+    started = second_processes_started(monkeypatch)
+    here = Store(store.engine, f"{store.workspace}-here")
+    for workspace in (here, store):  # people and projects to map the lines to
+        apply(workspace, "firm.yaml", load(FIRM), "tester")
+    results = []
+    for content in (first, then):
+        path = write(name, content)
+        alone = run(here, path, partial=True, **HERE)
+        results.append(run(store, path, partial=True, **THERE))
+        assert outcome(results[-1]) == outcome(alone)
+    assert len(started) == 2  # the second import of each file, not the first
+    assert results[0].quarantined and results[1].counts.changed  # both files do something
+    assert written(store) == written(here)
+    with store.reading() as tx:
+        assert {(e.project, e.cost_center) for e in load_entries(tx)} >= {("P-1001", "CC-NA")}
+    assert second_processes() == []
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("t.csv", MIXED_CSV),
+        ("t.jsonl", MIXED_JSONL),
+        ("t.csv", "external_id,person,project,colour\nA-1,kha,P-1001,red\n"),
+        ("t.csv", (HEADER + "A-1,Søren,P-1001,,2026-03-02,2,UTC,approved,1\n").encode("latin-1")),
+    ],
+    ids=["csv", "jsonl", "unknown-column", "latin-1"],
+)
+def test_a_file_read_in_a_second_process_is_rejected_as_one_read_here(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, content: str | bytes
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    here = Store(store.engine, f"{store.workspace}-here")
+    with pytest.raises(ImportRejected) as alone:
+        run(here, path, **HERE)
+    started = second_processes_started(monkeypatch)
+    with pytest.raises(ImportRejected) as beside:
+        run(store, path, **THERE)
+    assert len(started) == 1
+    assert str(beside.value) == str(alone.value)
+    assert beside.value.bad == alone.value.bad
+    assert written(store) == written(here) == dict.fromkeys(written(store), [])
+
+
+@pytest.mark.parametrize(
+    "reader, error",
+    [(chunks_then_error, "the disk went away"), (chunks_then_death, "stopped before it finished")],
+    ids=["raises", "dies"],
+)
+def test_a_second_process_that_fails_leaves_nothing_written(
+    store: Store, write: Any, monkeypatch: pytest.MonkeyPatch, reader: Any, error: str
+) -> None:
+    # Its first chunk is written before it fails: the transaction rolls back whole.
+    monkeypatch.setattr(files, "read_chunks", reader)
+    ingest, ingested = files.ingest_rows, []
+
+    def ingesting(*args: Any) -> Any:
+        ingested.append(ingest(*args))
+        return ingested[-1]
+
+    monkeypatch.setattr(files, "ingest_rows", ingesting)
+    with pytest.raises((RuntimeError, ChildProcessError), match=error):
+        run(store, write("t.csv", MIXED_CSV), partial=True, **THERE)
+    assert ingested[0][0].new > 0
+    assert written(store) == dict.fromkeys(written(store), [])
+    assert second_processes() == []
+
+
+def test_an_interrupted_import_ends_its_second_process(
+    store: Store, write: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = []
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        running.extend(second_processes())
+        raise KeyboardInterrupt  # Ctrl-C while a chunk is written
+
+    monkeypatch.setattr(files, "ingest_rows", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(store, write("t.csv", MIXED_CSV), partial=True, **THERE)
+    assert len(running) == 1 and second_processes() == []
+    assert written(store) == dict.fromkeys(written(store), [])

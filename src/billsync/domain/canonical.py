@@ -199,7 +199,7 @@ class _Reader:
         if not value:
             return None
         try:
-            return dt.date.fromisoformat(value)
+            return _day(value)
         except ValueError:
             self.fail(name, f"{value!r} is not a date (YYYY-MM-DD)")
             return None
@@ -220,6 +220,13 @@ class _Reader:
         return moment
 
 
+@lru_cache(maxsize=4096)
+def _day(value: str) -> dt.date:
+    """A day, read once: lines share their days, one object each (which a second
+    process reading the lines pickles once)."""
+    return dt.date.fromisoformat(value)
+
+
 class _Moment(NamedTuple):
     at: dt.datetime  # aware
     utc: dt.datetime  # the same instant in UTC: wall clocks jump at daylight-saving changes
@@ -236,7 +243,8 @@ def _moment(value: str, tz: ZoneInfo | None) -> _Moment | None:
             return None
         stamp = stamp.replace(tzinfo=tz)
     local = stamp.astimezone(tz) if tz else stamp
-    return _Moment(stamp, stamp.astimezone(dt.UTC), local.date())
+    day = _day(local.date().isoformat())  # the one object of that day, as a date column's
+    return _Moment(stamp, stamp.astimezone(dt.UTC), day)
 
 
 # The fields that give an amount of time, at most one of them.
@@ -310,7 +318,7 @@ _ref = lru_cache(maxsize=65_536)(SourceRef)
 def forget_repeats() -> None:
     """Drop the values lines have shared. A bulk read leaves up to 65,536 times and
     references alive, tens of megabytes that the work after it (a run) can use."""
-    for cached in (_moment, _seconds, _terms, _ref):
+    for cached in (_day, _moment, _seconds, _terms, _ref):
         cached.cache_clear()
 
 

@@ -4,9 +4,9 @@ A row is a tuple of plain values (text, numbers, days, instants), in this order:
 
     external_id, source_revision, raw_sha256, *FIELDS, *MAPPED (its codes), payload, line_no
 
-A bulk import builds the rows where it reads the file; this module imports no
-database code. (A tuple of plain values also pickles several times faster than the
-Incoming and Canonical it is made from.)
+A bulk import builds the rows in a second process, which imports this module and not
+the database's: a tuple of plain values crosses to the writing process several times
+faster than the Incoming and Canonical it is made from.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def _row(item: Incoming, codes: Codes) -> IncomingRow:
 
 
 # The text of each member, one object each: `.value` is a Python-level descriptor (a
-# million calls on a bulk import), and `str` of a member makes a new string each time.
+# million calls on a bulk import), and `str` of a member makes a new string each time,
+# which a second process pickles each time.
 _TEXT: dict[Approval | Category, str] = {m: m.value for m in (*Approval, *Category)}
 
 
