@@ -3,6 +3,8 @@ raised here, and no process left behind however the caller leaves."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from billsync.pipeline.second_process import in_second_process
@@ -57,3 +59,12 @@ def test_leaving_early_ends_it() -> None:
         assert next(items) == 0
         assert len(second_processes()) == 1
     assert second_processes() == []
+
+
+def test_a_module_in_the_working_directory_does_not_shadow_what_it_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "json.py").write_text("raise SystemExit('the json.py of the working directory')\n")
+    monkeypatch.chdir(tmp_path)
+    with in_second_process(numbers, 2) as items:
+        assert list(items) == [0, 1]

@@ -39,10 +39,11 @@ def in_second_process(produce: Callable[..., Iterable[T]], *args: Any) -> Iterat
     receiving, sending = os.pipe()
     try:
         child = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(sending)],
+            # -P: not the working directory's modules first (a json.py where one imports)
+            [sys.executable, "-P", "-m", __name__, str(sending)],
             stdin=subprocess.PIPE,
             pass_fds=(sending,),
-            # It imports what this process can (a test's or a script's path included).
+            # What it imports is what this process can (a test's or a script's path too).
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
             # Its own group: Ctrl-C at a terminal interrupts this process alone, which
             # then ends it.

@@ -4,9 +4,9 @@ A row is a tuple of plain values (text, numbers, days, instants), in this order:
 
     external_id, source_revision, raw_sha256, *FIELDS, *MAPPED (its codes), payload, line_no
 
-A bulk import builds the rows in a second process, which imports this module and not
-the database's: a tuple of plain values crosses to the writing process several times
-faster than the Incoming and Canonical it is made from.
+A large file's import builds the rows in a second process, which imports this module
+and not the database's: a tuple of plain values crosses to the writing process several
+times faster than the Incoming and Canonical it is made from.
 """
 
 from __future__ import annotations
