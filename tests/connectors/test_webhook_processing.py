@@ -121,6 +121,19 @@ def second() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
+def fetching_an_edit(
+    vendor: Vendor, paused: Paused, now: dt.datetime
+) -> tuple[str, Running[SyncSummary]]:
+    """An entry edited to 3600 s at `now`, and a worker that has fetched the edit from
+    QuickBooks and waits (on `paused`) to write it."""
+    ident = vendor.add(now - dt.timedelta(minutes=1))
+    vendor.process()
+    vendor.edit(ident, 3600, now)
+    worker = Running(lambda: vendor.process(paused))
+    assert paused.fetched.wait(30)
+    return ident, worker
+
+
 def test_a_fetch_of_an_older_state_is_never_written_after_a_newer_one(store: Store) -> None:
     """Two edits in one second (one stamp). The first edit's event has fetched its
     entry and not yet written it when the second edit's event is processed: the older
@@ -128,11 +141,7 @@ def test_a_fetch_of_an_older_state_is_never_written_after_a_newer_one(store: Sto
     now = second()
     paused = Paused("/timeactivity/")
     with quickbooks(store) as vendor:
-        ident = vendor.add(now - dt.timedelta(minutes=1))
-        vendor.process()
-        vendor.edit(ident, 3600, now)
-        first = Running(lambda: vendor.process(paused))
-        assert paused.fetched.wait(30)  # it has read 3600 from QuickBooks
+        ident, first = fetching_an_edit(vendor, paused, now)  # it has read 3600
         vendor.edit(ident, 7200, now)
         later = vendor.process()  # another worker, the next delivery
         paused.go.set()
@@ -162,14 +171,9 @@ def test_a_worker_that_dies_holding_a_connection_delays_its_events_and_loses_non
 
 
 def test_a_worker_whose_lease_was_taken_over_mid_fetch_writes_nothing(store: Store) -> None:
-    now = second()
     paused = Paused("/timeactivity/")
     with quickbooks(store) as vendor:
-        ident = vendor.add(now - dt.timedelta(minutes=1))
-        vendor.process()
-        vendor.edit(ident, 3600, now)
-        stuck = Running(lambda: vendor.process(paused))
-        assert paused.fetched.wait(30)
+        ident, stuck = fetching_an_edit(vendor, paused, second())
         vendor.run_out()
         assert vendor.claim("the worker that took over")
         paused.go.set()
