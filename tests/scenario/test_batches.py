@@ -1,5 +1,6 @@
-"""A run checks and rates its entries in batches of whole people, to bound its memory:
-what it finds and drafts does not depend on how big those batches are."""
+"""A run checks and rates its entries in batches of whole people, to bound its memory,
+and on a large workspace rates every other batch in a second process: what it finds
+and drafts depends on neither."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
+from tests.support import producers
 
 from billsync.demo.timegen import SOURCES, generate_count, workspace_for_rows, write_by_source
 from billsync.domain.canonical import Defaults
@@ -18,18 +21,23 @@ from billsync.pipeline.workspace import apply
 from billsync.store import exceptions as exception_store
 from billsync.store import invoices as invoice_store
 from billsync.store.db import Store
+from billsync.store.tables import time_entries
 
 _names = itertools.count(1)
+ONE_PROCESS = 10**9  # entries from which a second process would rate: never here
 
 
-def _outcome(store: Store, tmp: Path) -> tuple[Any, ...]:
+def _imported(store: Store, tmp: Path) -> None:
     records = workspace_for_rows(3000)
     paths = {source: tmp / f"{source}.csv" for source in SOURCES}
     write_by_source(generate_count(3000, 5, records=records), paths)
     apply(store, "firm.yaml", records, "finance")
     for source, path in paths.items():
         import_file(store, path, source=source, actor="importer", defaults=Defaults(), partial=True)
-    report = pipeline.run(store, today=dt.date(2026, 11, 25), actor="finance")
+
+
+def _outcome(store: Store, **batching: int) -> tuple[Any, ...]:
+    report = pipeline.run(store, today=dt.date(2026, 11, 25), actor="finance", **batching)
     with store.reading() as tx:
         invoices = [
             (i["contract"], i["kind"], i["total"], i["amount_due"])
@@ -38,15 +46,94 @@ def _outcome(store: Store, tmp: Path) -> tuple[Any, ...]:
         # Messages name entries by source and external id (their database ids
         # differ between the two workspaces).
         exceptions = sorted((e["code"], e["message"]) for e in exception_store.listing(tx))
-    return report.entries, sorted(invoices), exceptions
+        lines = sorted(
+            (str(r.quantity), str(r.unit_price), str(r.amount))
+            for r in tx.conn.execute(
+                invoice_store.line_entries.select()
+                .join(time_entries, time_entries.c.id == invoice_store.line_entries.c.entry_id)
+                .where(time_entries.c.workspace_id == tx.workspace_id)
+            )
+        )
+    return report.entries, sorted(invoices), exceptions, lines
 
 
-def test_the_outcome_does_not_depend_on_the_batch_size(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    whole = _outcome(store, tmp_path)
-    monkeypatch.setattr(pipeline, "BATCH", 7)  # many batches, each person still whole
-    other = Store(store.engine, f"{store.workspace}-batched-{next(_names)}")
-    batched = _outcome(other, tmp_path)
+def _other(store: Store) -> Store:
+    return Store(store.engine, f"{store.workspace}-other-{next(_names)}")
+
+
+def test_the_outcome_does_not_depend_on_the_batch_size(store: Store, tmp_path: Path) -> None:
+    _imported(store, tmp_path)
+    whole = _outcome(store, second_process_from=ONE_PROCESS)
+    other = _other(store)
+    _imported(other, tmp_path)
+    # Many batches, each person still whole.
+    batched = _outcome(other, batch_size=7, second_process_from=ONE_PROCESS)
     assert whole == batched
     assert whole[1] and whole[2]  # it drafted invoices and found exceptions to compare
+
+
+def _spied(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many batches each second process was given."""
+    given: list[int] = []
+    real = pipeline.in_second_process
+
+    def spy(produce: Any, *args: Any) -> Any:
+        given.append(len(args[-1]))
+        return real(produce, *args)
+
+    monkeypatch.setattr(pipeline, "in_second_process", spy)
+    return given
+
+
+def test_batches_rated_in_a_second_process_give_the_same_outcome(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _imported(store, tmp_path)
+    alone = _outcome(store, batch_size=500, second_process_from=ONE_PROCESS)
+    other = _other(store)
+    _imported(other, tmp_path)
+    given = _spied(monkeypatch)
+    together = _outcome(other, batch_size=500, second_process_from=0)
+    assert given and given[0] >= 2  # the second process did rate batches
+    assert together == alone
+
+
+def test_codes_the_run_mapped_reach_the_second_process(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's mapping writes are not committed when the second process reads: the
+    codes it stored must reach it with the batches, or those entries look unmapped."""
+
+    def forget_mapping(where: Store) -> None:
+        with where.transaction() as tx:
+            tx.conn.execute(
+                update(time_entries)
+                .where(time_entries.c.workspace_id == tx.workspace_id, time_entries.c.id % 2 == 0)
+                .values(project="", task="", mapped_with="")
+            )
+
+    _imported(store, tmp_path)
+    forget_mapping(store)
+    alone = _outcome(store, batch_size=500, second_process_from=ONE_PROCESS)
+    other = _other(store)
+    _imported(other, tmp_path)
+    forget_mapping(other)
+    given = _spied(monkeypatch)
+    together = _outcome(other, batch_size=500, second_process_from=0)
+    assert given
+    assert together == alone
+    assert not [e for e in alone[2] if e[0] == "entry.unmapped" and "P-" in e[1]]
+
+
+def test_a_failure_in_the_second_process_leaves_nothing_written(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _imported(store, tmp_path)
+    with store.reading() as tx:
+        before = invoice_store.listing(tx), exception_store.listing(tx)
+    monkeypatch.setattr(pipeline, "rated_elsewhere", producers.batches_then_error)
+    with pytest.raises(RuntimeError, match="the database went away"):
+        _outcome(store, batch_size=500, second_process_from=0)
+    with store.reading() as tx:
+        assert (invoice_store.listing(tx), exception_store.listing(tx)) == before
+    assert not producers.second_processes()

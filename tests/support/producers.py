@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from billsync.pipeline.batches import Packed, rated_elsewhere
 from billsync.pipeline.file_chunks import Chunk, read_chunks
 
 
@@ -41,6 +42,12 @@ def chunks_then_death(*args: Any) -> Iterator[Chunk]:
     """The file's first chunk, then the process is killed."""
     yield next(read_chunks(*args))
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def batches_then_error(*args: Any) -> Iterator[Packed]:
+    """A run's first batch rated, then a failure."""
+    yield next(rated_elsewhere(*args))
+    raise RuntimeError("the database went away")
 
 
 def second_processes() -> list[int]:

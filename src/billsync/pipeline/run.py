@@ -15,42 +15,54 @@ import datetime as dt
 import time
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 
 from billsync.domain.billing import (
     DueInvoice,
-    billable_on_task,
     due_invoices,
     hold_whole_entries,
     over_threshold,
-    overtime_context,
     threshold_finding,
 )
 from billsync.domain.caps import CapResult, LimitAdjustment, apply_caps
 from billsync.domain.contracts import Contract
-from billsync.domain.entries import EntryState, SourceRef, TimeEntry
-from billsync.domain.findings import Finding, Severity
+from billsync.domain.entries import TimeEntry
+from billsync.domain.findings import Finding
 from billsync.domain.invoicing import draft_invoice
 from billsync.domain.mapping import Codes, MappingContext, mapped_codes
 from billsync.domain.rated import Adjustment, Portion, RatedEntry
-from billsync.domain.rating import PersonInfo, rate_entries, select_rate
-from billsync.domain.validation import ValidationContext, finding_order, validate
+from billsync.domain.validation import finding_order, validate
 from billsync.domain.workspace import ProjectStatus
 from billsync.store import entries as entry_store
 from billsync.store import exceptions as exception_store
 from billsync.store import invoices as invoice_store
 from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
-from billsync.store.db import Store, Tx
-from billsync.store.tables import workspaces
+from billsync.store.db import Store, Tx, export_snapshot
 
+from .batches import (
+    BATCH,
+    SECOND_PROCESS_FROM,
+    Moved,
+    Packed,
+    Setting,
+    Totals,
+    batches,
+    blocked,
+    load,
+    rate_batch,
+    rated_elsewhere,
+    said,
+    unpack,
+)
 from .collector import bulk_work
-from .workspace import Workspace, load_workspace
+from .second_process import in_second_process
+from .workspace import Workspace
 
 Progress = Callable[[str], None]
-BATCH = 25_000  # entries checked and rated at a time: a batch is its own peak of memory
+People = dict[str, "array[int]"]  # person code -> the ids of their entries
 STAGES = ("load", "map", "validate", "rate", "cap")  # of prepare
 
 
@@ -86,114 +98,41 @@ class RunReport:
     seconds: dict[str, float]
 
 
-def people_info(ws: Workspace) -> dict[str, PersonInfo]:
-    out = {}
-    for code, person in ws.people.items():
-        site = ws.sites[person.site]
-        out[code] = PersonInfo(person.role, site.timezone, site.country, site.subdivision)
-    return out
-
-
-def contracts_by_project(ws: Workspace) -> dict[str, Contract]:
-    return {
-        code: ws.contracts[p.contract]
-        for code, p in ws.projects.items()
-        if p.contract and p.contract in ws.contracts
-    }
-
-
-Moved = dict[int, tuple[str, str]]  # entry id -> (project, task) finance moved it to
-
-
-def _said(entry_id: int, ref: SourceRef, moved: Moved) -> SourceRef:
-    """What mapping starts from: a transfer by finance stands in for what the source said."""
-    if entry_id not in moved:
-        return ref
-    return SourceRef(ref.person, *moved[entry_id], ref.client)
-
-
-def _map_all(tx: Tx, context: MappingContext, moved: Moved) -> dict[str, array[int]]:
+def _map_all(tx: Tx, context: MappingContext, moved: Moved) -> tuple[People, Remapped]:
     """Map the entries whose codes may be stale (new or changed since, the mapping
     inputs changed, moved by finance), store their codes, and group every entry's id
     by person. Entries are read and written in id order, so each page of the table is
-    visited once (batch by batch, their ids are all over it)."""
+    visited once (batch by batch, their ids are all over it). Also the codes stored,
+    for a second process, which does not see them."""
     fingerprint = context.fingerprint()
     changed, which = array("q"), array("I")  # what to store, and which codes: compact
     kinds: dict[Codes, int] = {}
     for entry_id, source, ref, day in entry_store.to_map(tx, fingerprint):
-        codes = mapped_codes(context, source, _said(entry_id, ref, moved), day)
+        codes = mapped_codes(context, source, said(entry_id, ref, moved), day)
         changed.append(entry_id)
         which.append(kinds.setdefault(codes, len(kinds)))
     distinct = list(kinds)
     entry_store.save_mapping(
         tx, ((i, distinct[k]) for i, k in zip(changed, which, strict=True)), fingerprint
     )
-    people: dict[str, array[int]] = defaultdict(lambda: array("q"))
+    people: People = defaultdict(lambda: array("q"))
     for entry_id, person in entry_store.people_of_entries(tx):
         people[person].append(entry_id)
-    return people
+    return people, Remapped(changed, which, distinct)
 
 
-def _batches(people: dict[str, array[int]]) -> Iterator[list[int]]:
-    """Entry ids in batches of whole people, about BATCH entries each. Every rule across
-    entries (overlaps, a person's day and week, the same work from two sources) is one
-    person's, so a batch is checked and rated on its own."""
-    batch: list[int] = []
-    for person in sorted(people):
-        ids = people.pop(person)
-        # Entries of no known person meet no rule across entries: they split freely.
-        pieces = [ids] if person else [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
-        for piece in pieces:
-            if batch and len(batch) + len(piece) > BATCH:
-                yield batch
-                batch = []
-            batch.extend(piece)
-    if batch:
-        yield batch
+@dataclass
+class Remapped:
+    """The codes a run's mapping stored: entry ids in order, and which codes each got."""
 
+    ids: array[int]
+    which: array[int]
+    distinct: list[Codes]
 
-def _as_mapped(ws: Workspace, moved: Moved, loaded: list[TimeEntry]) -> list[TimeEntry]:
-    """Loaded entries (mapped already) as mapping saw them, non-billable tasks applied."""
-    return [
-        billable_on_task(
-            e if e.id not in moved else replace(e, ref=_said(e.id, e.ref, moved)),
-            ws.projects.get(e.project),
-        )
-        for e in loaded
-    ]
-
-
-def _rate_lookup(
-    ws: Workspace, by_project: dict[str, Contract]
-) -> Callable[[TimeEntry], Decimal | None]:
-    def lookup(entry: TimeEntry) -> Decimal | None:
-        contract = by_project.get(entry.project)
-        person = ws.people.get(entry.person)
-        if contract is None or person is None:
-            return None
-        rate = select_rate(
-            contract,
-            person=entry.person,
-            role=person.role,
-            task=entry.task,
-            phase=entry.phase,
-            category=entry.category,
-            on=entry.work_date,
-        )
-        return rate.rate if rate is not None else None
-
-    return lookup
-
-
-def _blocked(findings: Iterable[Finding], waived: set[str], revisions: dict[int, int]) -> set[int]:
-    blocked: set[int] = set()
-    for f in findings:
-        if (
-            f.severity is Severity.BLOCKING
-            and exception_store.fingerprint(f, revisions) not in waived
-        ):
-            blocked.update(f.entry_ids)
-    return blocked
+    def of(self, work: list[array[int]]) -> list[dict[int, Codes]]:
+        """Those of each batch's entries."""
+        at = dict(zip(self.ids, self.which, strict=True))
+        return [{i: self.distinct[at[i]] for i in ids if i in at} if at else {} for ids in work]
 
 
 class _Stages:
@@ -205,136 +144,74 @@ class _Stages:
 
     def done(self, name: str) -> None:
         now = time.perf_counter()
-        self.seconds[name] += now - self.clock
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self.clock
         self.clock = now
 
 
-@dataclass
-class _Rater:
-    """Rates one batch of entries after another, contract by contract, keeping what the
-    caps and the drafts need: the unblocked portions, the revisions findings name and
-    the adjustments of the entries in portions."""
-
-    ws: Workspace
-    by_project: dict[str, Contract]
-    billed: dict[int, int]
-    waived: set[str]
-    findings: list[Finding] = field(default_factory=list)  # validation's, batch by batch
-    first: dict[str, int] = field(default_factory=dict)  # contract -> its first entry id
-    # Rating's findings by contract, with the entry each is about.
-    rating: dict[str, list[tuple[int, Finding]]] = field(default_factory=dict)
-    eligible: dict[str, list[Portion]] = field(default_factory=dict)
-    revisions: dict[int, int] = field(default_factory=dict)
-    written: dict[int, tuple[Adjustment, ...]] = field(default_factory=dict)
-    info: dict[str, PersonInfo] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.info = people_info(self.ws)
-
-    def rate(self, entries: list[TimeEntry], checked: list[Finding]) -> dict[int, RatedEntry]:
-        """Rate a batch whose validation found `checked`; returns what rating made of it."""
-        billed = self.billed
-        per_contract: dict[str, list[TimeEntry]] = defaultdict(list)
-        invoiced: dict[str, list[TimeEntry]] = defaultdict(list)
-        for e in entries:
-            contract = self.by_project.get(e.project)
-            if contract is None or e.deleted or e.state is not EntryState.ACTIVE:
-                continue
-            (invoiced if e.id in billed else per_contract)[contract.code].append(e)
-        rated: dict[int, RatedEntry] = {}
-        found = list(checked)
-        for code, group in per_contract.items():
-            self.first[code] = min(self.first.get(code, group[0].id), group[0].id)
-            context = overtime_context(invoiced.get(code, []), group)
-            rating = self.rating.setdefault(code, [])
-            for r in rate_entries(
-                group + context, self.ws.contracts[code], self.info, {e.id for e in context}
-            ):
-                if r.entry.id not in billed:
-                    rated[r.entry.id] = r
-                    if r.findings:
-                        rating += [(r.entry.id, f) for f in r.findings]
-                        found += r.findings
-        revisions = {e.id: e.revision for e in entries}
-        self.revisions.update((i, revisions[i]) for f in found for i in f.entry_ids)
-        blocked = _blocked(found, self.waived, revisions)
-        for code, group in per_contract.items():
-            eligible = self.eligible.setdefault(code, [])
-            for e in group:
-                if e.id not in blocked and (r := rated[e.id]).portions:
-                    eligible += r.portions
-                    if r.adjustments:
-                        self.written[e.id] = r.adjustments
-        self.findings += checked
-        return rated
-
-    def contracts(self) -> list[str]:
-        """Contracts with unbilled work, in the order of their first entry."""
-        return sorted(self.first, key=self.first.__getitem__)
-
-    def rating_findings(self) -> list[Finding]:
-        """Rating's findings, contract by contract and entry by entry."""
-        return [
-            f
-            for code in self.contracts()
-            for _, f in sorted(self.rating[code], key=lambda found: found[0])
-        ]
+@contextmanager
+def _second_process(
+    tx: Tx, today: dt.date, work: list[array[int]], remapped: Remapped
+) -> Iterator[Iterator[Packed]]:
+    """Every other batch of `work` rated in a second process, packed, in order."""
+    theirs = work[1::2]
+    url = tx.conn.engine.url.render_as_string(hide_password=False)
+    codes = list(zip(theirs, remapped.of(theirs), strict=True))
+    with in_second_process(
+        rated_elsewhere, url, tx.workspace_id, export_snapshot(tx), today, codes
+    ) as packed:
+        yield packed
 
 
 def prepare(
-    tx: Tx, today: dt.date, progress: Progress | None = None, *, keep_entries: bool = True
+    tx: Tx,
+    today: dt.date,
+    progress: Progress | None = None,
+    *,
+    keep_entries: bool = True,
+    batch_size: int = BATCH,
+    second_process_from: int = SECOND_PROCESS_FROM,
 ) -> Prepared:
     """Map, validate and rate the entries batch by batch, then cap each contract's work.
-    With `keep_entries`, every entry and its rating are kept in the result."""
+    With `keep_entries`, every entry and its rating are kept in the result (in this
+    process); without, from `second_process_from` entries every other batch is rated in
+    a second process."""
     stages = _Stages()
-    ws = load_workspace(tx)
-    by_project = contracts_by_project(ws)
-    billed = invoice_store.billed_revisions(tx, growing=False)
-    waived = {r["fingerprint"] for r in exception_store.listing(tx, status="waived")}
-    locked = (
-        tx.conn.execute(workspaces.select().where(workspaces.c.id == tx.workspace_id))
-        .one()
-        .locked_until
-    )
-    checks = ValidationContext(
-        today=today,
-        contracts_by_project=by_project,
-        projects=ws.projects,
-        locked_until=locked,
-        billed=billed,
-        rate_lookup=_rate_lookup(ws, by_project),
-    )
-    context = ws.mapping()
-    moved = entry_store.transfers(tx)
-    rater = _Rater(ws, by_project, billed, waived)
+    setting = Setting.read(tx, today)
+    ws = setting.ws
+    totals = Totals()
     kept: dict[int, TimeEntry] = {}
     kept_rated: dict[int, RatedEntry] = {}
-    count = 0
-    people = _map_all(tx, context, moved)
+    people, remapped = _map_all(tx, ws.mapping(), setting.moved)
+    count = sum(map(len, people.values()))
+    work = list(batches(people, batch_size))
     stages.done("map")
-    for ids in _batches(people):
-        loaded = list(entry_store.load_entries(tx, ids))
-        count += len(loaded)
-        entries = _as_mapped(ws, moved, loaded)
-        del loaded  # one copy of a batch in memory
-        stages.done("load")
-        checked = validate(entries, checks)
-        stages.done("validate")
-        rated = rater.rate(entries, checked)
-        if keep_entries:
-            kept.update((e.id, e) for e in entries)
-            kept_rated.update(rated)
-        stages.done("rate")
+    apart = not keep_entries and count >= second_process_from and len(work) > 1
+    with _second_process(tx, today, work, remapped) if apart else nullcontext(None) as theirs:
+        for index, ids in enumerate(work):
+            if theirs is not None and index % 2:
+                totals.add(unpack(next(theirs)))
+                stages.done("wait")
+                continue
+            entries = load(tx, setting, ids, {})
+            stages.done("load")
+            checked = validate(entries, setting.checks)
+            stages.done("validate")
+            batch, rated = rate_batch(setting, entries, checked)
+            totals.add(batch)
+            if keep_entries:
+                kept.update((e.id, e) for e in entries)
+                kept_rated.update(rated)
+            stages.done("rate")
     for name in STAGES[:-1]:
         if progress:
             progress(name)
-    findings = sorted(rater.findings, key=finding_order) + rater.rating_findings()
+    findings = sorted(totals.findings, key=finding_order) + totals.rating_findings()
     portions: dict[str, list[Portion]] = {}
     held: dict[str, list[Portion]] = {}
     adjustments: dict[str, list[LimitAdjustment]] = {}
-    for code in rater.contracts():
+    for code in totals.contracts():
         contract = ws.contracts[code]
-        eligible = rater.eligible.pop(code, [])
+        eligible = totals.eligible.pop(code, [])
         result: CapResult = apply_caps(
             contract, eligible, invoice_store.cap_usage(tx, contract, today), today
         )
@@ -342,9 +219,9 @@ def prepare(
         named_ids = {i for f in result.findings for i in f.entry_ids}
         named = {p.entry_id: p.revision for p in eligible if p.entry_id in named_ids}
         del eligible
-        rater.revisions.update(named)
+        totals.revisions.update(named)
         billable, waiting = hold_whole_entries(result)
-        released = _blocked(result.findings, waived, named)
+        released = blocked(result.findings, setting.waived, named)
         # A waived cap finding lets its entries through; the rest wait behind it.
         portions[code] = billable + [p for p in waiting if p.entry_id not in released]
         held[code] = [p for p in waiting if p.entry_id in released]
@@ -355,14 +232,14 @@ def prepare(
     return Prepared(
         ws,
         today,
-        count,
-        billed,
+        totals.count,
+        setting.billed,
         findings,
         portions,
         adjustments,
         held,
-        rater.revisions,
-        rater.written,
+        totals.revisions,
+        totals.written,
         kept,
         kept_rated,
         {name: round(spent, 3) for name, spent in stages.seconds.items()},
@@ -477,12 +354,22 @@ def run(
     progress: Progress | None = None,
     planner: Planner = clock_plan,
     action: str = "run",
+    batch_size: int = BATCH,
+    second_process_from: int = SECOND_PROCESS_FROM,
 ) -> RunReport:
-    """Prepare, sync the exceptions queue, and draft what the planner says is due."""
+    """Prepare, sync the exceptions queue, and draft what the planner says is due.
+    (`batch_size` and `second_process_from`: see prepare.)"""
     with bulk_work(), store.transaction() as tx:
         authorize(tx, actor, action)
         audit = AuditLog(tx, actor)
-        prep = prepare(tx, today, progress, keep_entries=False)
+        prep = prepare(
+            tx,
+            today,
+            progress,
+            keep_entries=False,
+            batch_size=batch_size,
+            second_process_from=second_process_from,
+        )
         clock = time.perf_counter()
         plan = planner(tx, prep)
         findings = prep.findings + _threshold_findings(prep, plan)

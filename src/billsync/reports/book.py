@@ -31,7 +31,8 @@ from billsync.domain.entries import EntryState, TimeEntry
 from billsync.domain.money import hours, quantity, quantize
 from billsync.domain.rated import RatedEntry
 from billsync.domain.rating import PersonInfo, rate_entries
-from billsync.pipeline.run import Prepared, contracts_by_project, people_info, prepare
+from billsync.pipeline.batches import contracts_by_project, people_info
+from billsync.pipeline.run import Prepared, prepare
 from billsync.pipeline.workspace import Workspace
 from billsync.store import invoices as invoice_store
 from billsync.store.db import Tx

@@ -18,6 +18,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy.pool import NullPool
 
 from .tables import workspaces
 
@@ -51,6 +52,36 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def export_snapshot(tx: Tx) -> str | None:
+    """What another process needs to read what `tx` reads (its own writes aside): on
+    PostgreSQL an exported snapshot; on SQLite nothing, since a write transaction holds
+    the write lock and a reader sees the last commit, which is where it started."""
+    if tx.conn.dialect.name != "postgresql":
+        return None
+    return str(tx.conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+
+
+@contextmanager
+def reading_snapshot(url: str, workspace_id: int, snapshot: str | None) -> Iterator[Tx]:
+    """A read-only transaction, in another process, on what the transaction that gave
+    `snapshot` (see export_snapshot) reads."""
+    sqlite = url.startswith("sqlite")
+    engine = create_engine(url, poolclass=NullPool)
+    if sqlite:
+        # A deferred BEGIN: it takes no lock, and its first read fixes what it sees.
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    try:
+        with engine.connect() as conn:
+            if snapshot is not None:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            yield Tx(conn, workspace_id)
+            conn.rollback()
+    finally:
+        engine.dispose()
 
 
 def migrate(engine: Engine) -> None:

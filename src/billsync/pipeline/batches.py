@@ -1,0 +1,309 @@
+"""A run's entries checked and rated in batches of whole people, here or in a second process.
+
+Every rule across entries (overlaps, a person's day and week, the same work from two
+sources) is one person's, so a batch of whole people is checked and rated on its own,
+and a run holds one batch's entries at a time. On a large workspace every other batch
+is checked and rated in a second process while this one does the batch before. That
+process reads the state the run's transaction started from (the run holds the write
+lock; on PostgreSQL it reads the run's exported snapshot), and is told the codes the
+run's mapping changed, which is all the run has written by then. Batches are added up
+in their order, wherever they were rated, so the result is the same either way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from array import array
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from operator import attrgetter
+from typing import Any
+
+from billsync.domain.billing import billable_on_task, overtime_context
+from billsync.domain.contracts import Contract
+from billsync.domain.entries import EntryState, SourceRef, TimeEntry
+from billsync.domain.findings import Finding, Severity
+from billsync.domain.mapping import Codes
+from billsync.domain.rated import Adjustment, Portion, RatedEntry
+from billsync.domain.rating import PersonInfo, rate_entries, select_rate
+from billsync.domain.validation import ValidationContext, validate
+from billsync.store import entries as entry_store
+from billsync.store import exceptions as exception_store
+from billsync.store import invoices as invoice_store
+from billsync.store.db import Tx, reading_snapshot
+from billsync.store.tables import workspaces
+
+from .collector import bulk_work
+from .workspace import Workspace, load_workspace
+
+BATCH = 25_000  # entries checked and rated at a time: a batch is its own peak of memory
+# From this many entries a second process rates every other batch. Below, starting it
+# (about 0.4 s) costs more than it saves.
+SECOND_PROCESS_FROM = 2 * BATCH
+
+Moved = dict[int, tuple[str, str]]  # entry id -> (project, task) finance moved it to
+
+
+def people_info(ws: Workspace) -> dict[str, PersonInfo]:
+    out = {}
+    for code, person in ws.people.items():
+        site = ws.sites[person.site]
+        out[code] = PersonInfo(person.role, site.timezone, site.country, site.subdivision)
+    return out
+
+
+def contracts_by_project(ws: Workspace) -> dict[str, Contract]:
+    return {
+        code: ws.contracts[p.contract]
+        for code, p in ws.projects.items()
+        if p.contract and p.contract in ws.contracts
+    }
+
+
+def said(entry_id: int, ref: SourceRef, moved: Moved) -> SourceRef:
+    """What mapping starts from: a transfer by finance stands in for what the source said."""
+    if entry_id not in moved:
+        return ref
+    return SourceRef(ref.person, *moved[entry_id], ref.client)
+
+
+def blocked(findings: Iterable[Finding], waived: set[str], revisions: dict[int, int]) -> set[int]:
+    """The entries that blocking findings, unless waived, keep off invoices."""
+    out: set[int] = set()
+    for f in findings:
+        if (
+            f.severity is Severity.BLOCKING
+            and exception_store.fingerprint(f, revisions) not in waived
+        ):
+            out.update(f.entry_ids)
+    return out
+
+
+def _rate_lookup(
+    ws: Workspace, by_project: dict[str, Contract]
+) -> Callable[[TimeEntry], Decimal | None]:
+    def lookup(entry: TimeEntry) -> Decimal | None:
+        contract = by_project.get(entry.project)
+        person = ws.people.get(entry.person)
+        if contract is None or person is None:
+            return None
+        rate = select_rate(
+            contract,
+            person=entry.person,
+            role=person.role,
+            task=entry.task,
+            phase=entry.phase,
+            category=entry.category,
+            on=entry.work_date,
+        )
+        return rate.rate if rate is not None else None
+
+    return lookup
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What every batch is checked and rated against, read once per run (and once in
+    the second process, from the same state)."""
+
+    ws: Workspace
+    by_project: dict[str, Contract]
+    billed: dict[int, int]  # entry id -> revision on a live invoice (growing drafts aside)
+    waived: set[str]  # fingerprints of waived exceptions
+    moved: Moved
+    checks: ValidationContext
+    info: dict[str, PersonInfo]
+
+    @classmethod
+    def read(cls, tx: Tx, today: dt.date) -> Setting:
+        ws = load_workspace(tx)
+        by_project = contracts_by_project(ws)
+        billed = invoice_store.billed_revisions(tx, growing=False)
+        locked = (
+            tx.conn.execute(workspaces.select().where(workspaces.c.id == tx.workspace_id))
+            .one()
+            .locked_until
+        )
+        return cls(
+            ws,
+            by_project,
+            billed,
+            {r["fingerprint"] for r in exception_store.listing(tx, status="waived")},
+            entry_store.transfers(tx),
+            ValidationContext(
+                today=today,
+                contracts_by_project=by_project,
+                projects=ws.projects,
+                locked_until=locked,
+                billed=billed,
+                rate_lookup=_rate_lookup(ws, by_project),
+            ),
+            people_info(ws),
+        )
+
+
+def batches(people: dict[str, array[int]], size: int = BATCH) -> Iterator[array[int]]:
+    """Entry ids in batches of whole people, about `size` entries each (emptying
+    `people` as it goes)."""
+    batch: array[int] = array("q")
+    for person in sorted(people):
+        ids = people.pop(person)
+        # Entries of no known person meet no rule across entries: they split freely.
+        pieces = [ids] if person else [ids[i : i + size] for i in range(0, len(ids), size)]
+        for piece in pieces:
+            if batch and len(batch) + len(piece) > size:
+                yield batch
+                batch = array("q")
+            batch.extend(piece)
+    if batch:
+        yield batch
+
+
+def load(tx: Tx, setting: Setting, ids: array[int], codes: Mapping[int, Codes]) -> list[TimeEntry]:
+    """A batch's entries as mapping saw them, non-billable tasks applied. `codes` are
+    the codes this run's mapping gave entries and has not stored where `tx` can see."""
+    moved = setting.moved
+    projects = setting.ws.projects
+    out = []
+    for e in entry_store.load_entries(tx, ids):
+        if e.id in codes:
+            person, project, task, phase, cost_center = codes[e.id]
+            e = replace(
+                e, person=person, project=project, task=task, phase=phase, cost_center=cost_center
+            )
+        if e.id in moved:
+            e = replace(e, ref=said(e.id, e.ref, moved))
+        out.append(billable_on_task(e, projects.get(e.project)))
+    return out
+
+
+@dataclass
+class Batch:
+    """What checking and rating one batch found."""
+
+    count: int  # entries
+    checked: list[Finding]  # validation's findings
+    first: dict[str, int]  # contract -> its first entry id with unbilled work
+    rating: dict[str, list[tuple[int, Finding]]]  # rating's, by contract, with their entry
+    eligible: dict[str, list[Portion]]  # contract -> the unblocked portions
+    revisions: dict[int, int]  # entry id -> revision, of the entries findings name
+    written: dict[int, tuple[Adjustment, ...]]  # how billable differs from worked time
+
+
+def rate_batch(
+    setting: Setting, entries: list[TimeEntry], checked: list[Finding]
+) -> tuple[Batch, dict[int, RatedEntry]]:
+    """Rate a batch, whose validation found `checked`, contract by contract; also what
+    rating made of each entry."""
+    billed = setting.billed
+    per_contract: dict[str, list[TimeEntry]] = defaultdict(list)
+    invoiced: dict[str, list[TimeEntry]] = defaultdict(list)
+    for e in entries:
+        contract = setting.by_project.get(e.project)
+        if contract is None or e.deleted or e.state is not EntryState.ACTIVE:
+            continue
+        (invoiced if e.id in billed else per_contract)[contract.code].append(e)
+    batch = Batch(len(entries), checked, {}, {}, {}, {}, {})
+    rated: dict[int, RatedEntry] = {}
+    found = list(checked)
+    for code, group in per_contract.items():
+        batch.first[code] = group[0].id
+        context = overtime_context(invoiced.get(code, []), group)
+        rating = batch.rating[code] = []
+        for r in rate_entries(
+            group + context, setting.ws.contracts[code], setting.info, {e.id for e in context}
+        ):
+            if r.entry.id not in billed:
+                rated[r.entry.id] = r
+                if r.findings:
+                    rating += [(r.entry.id, f) for f in r.findings]
+                    found += r.findings
+    revisions = {e.id: e.revision for e in entries}
+    batch.revisions = {i: revisions[i] for f in found for i in f.entry_ids}
+    held = blocked(found, setting.waived, revisions)
+    for code, group in per_contract.items():
+        eligible = batch.eligible[code] = []
+        for e in group:
+            if e.id not in held and (r := rated[e.id]).portions:
+                eligible += r.portions
+                if r.adjustments:
+                    batch.written[e.id] = r.adjustments
+    return batch, rated
+
+
+@dataclass
+class Totals:
+    """The batches added up, in their order: what the caps and the drafts need."""
+
+    count: int = 0
+    findings: list[Finding] = field(default_factory=list)  # validation's
+    first: dict[str, int] = field(default_factory=dict)
+    rating: dict[str, list[tuple[int, Finding]]] = field(default_factory=dict)
+    eligible: dict[str, list[Portion]] = field(default_factory=dict)
+    revisions: dict[int, int] = field(default_factory=dict)
+    written: dict[int, tuple[Adjustment, ...]] = field(default_factory=dict)
+
+    def add(self, batch: Batch) -> None:
+        self.count += batch.count
+        self.findings += batch.checked
+        for code, first in batch.first.items():
+            self.first[code] = min(self.first.get(code, first), first)
+        for code, found in batch.rating.items():
+            self.rating.setdefault(code, []).extend(found)
+        for code, portions in batch.eligible.items():
+            self.eligible.setdefault(code, []).extend(portions)
+        self.revisions.update(batch.revisions)
+        self.written.update(batch.written)
+
+    def contracts(self) -> list[str]:
+        """Contracts with unbilled work, in the order of their first entry."""
+        return sorted(self.first, key=self.first.__getitem__)
+
+    def rating_findings(self) -> list[Finding]:
+        """Rating's findings, contract by contract and entry by entry."""
+        return [
+            f
+            for code in self.contracts()
+            for _, f in sorted(self.rating[code], key=lambda found: found[0])
+        ]
+
+
+# A portion crosses as its fields: a batch's portions as columns of them. What portions
+# share (who worked, the price, days, amounts) then crosses once per batch, and building
+# them again costs about a microsecond each, where pickling the objects costs ten.
+_PORTION = attrgetter(
+    "entry_id", "revision", "work_date", "seconds", "quantity", "amount", "worked", "price"
+)
+Packed = tuple[Any, ...]
+
+
+def pack(batch: Batch) -> Packed:
+    eligible = batch.eligible
+    columns = {code: list(zip(*map(_PORTION, ps), strict=True)) for code, ps in eligible.items()}
+    return (batch.count, batch.checked, batch.first, batch.rating, columns, batch.revisions,
+            batch.written)  # fmt: skip
+
+
+def unpack(packed: Packed) -> Batch:
+    count, checked, first, rating, columns, revisions, written = packed
+    eligible = {code: list(map(Portion, *cols)) if cols else [] for code, cols in columns.items()}
+    return Batch(count, checked, first, rating, eligible, revisions, written)
+
+
+def rated_elsewhere(
+    url: str,
+    workspace_id: int,
+    snapshot: str | None,
+    today: dt.date,
+    work: list[tuple[array[int], dict[int, Codes]]],
+) -> Iterator[Packed]:
+    """In the second process: each batch of `work` (its ids, and the codes the run
+    gave them that it has not committed) checked and rated, packed, in order."""
+    # In the second process too, where no caller has paused the collector.
+    with bulk_work(), reading_snapshot(url, workspace_id, snapshot) as tx:
+        setting = Setting.read(tx, today)
+        for ids, codes in work:
+            entries = load(tx, setting, ids, codes)
+            yield pack(rate_batch(setting, entries, validate(entries, setting.checks))[0])
