@@ -20,7 +20,7 @@ from billsync.pipeline.files import import_file
 from billsync.pipeline.workspace import apply
 from billsync.store import exceptions as exception_store
 from billsync.store import invoices as invoice_store
-from billsync.store.db import Store
+from billsync.store.db import Store, open_store
 from billsync.store.tables import time_entries
 
 _names = itertools.count(1)
@@ -137,3 +137,15 @@ def test_a_failure_in_the_second_process_leaves_nothing_written(
     with store.reading() as tx:
         assert (invoice_store.listing(tx), exception_store.listing(tx)) == before
     assert not producers.second_processes()
+
+
+def test_an_in_memory_database_is_rated_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No other process can open it."""
+    store = open_store("sqlite://", "memory")
+    _imported(store, tmp_path)
+    given = _spied(monkeypatch)
+    entries, invoices, _, _ = _outcome(store, batch_size=500, second_process_from=0)
+    assert given == []
+    assert entries > 1000 and invoices

@@ -185,7 +185,12 @@ def prepare(
     count = sum(map(len, people.values()))
     work = list(batches(people, batch_size))
     stages.done("map")
-    apart = not keep_entries and count >= second_process_from and len(work) > 1
+    apart = (
+        not keep_entries
+        and count >= second_process_from
+        and len(work) > 1
+        and tx.conn.engine.url.database not in (None, "", ":memory:")  # another can open it
+    )
     with _second_process(tx, today, work, remapped) if apart else nullcontext(None) as theirs:
         for index, ids in enumerate(work):
             if theirs is not None and index % 2:
