@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
+from tests.conftest import BACKENDS
 from tests.support import producers
 
 from billsync.demo.timegen import SOURCES, generate_count, workspace_for_rows, write_by_source
@@ -20,7 +21,7 @@ from billsync.pipeline.files import import_file
 from billsync.pipeline.workspace import apply
 from billsync.store import exceptions as exception_store
 from billsync.store import invoices as invoice_store
-from billsync.store.db import Store, open_store
+from billsync.store.db import Store, make_engine, open_store
 from billsync.store.tables import time_entries
 
 _names = itertools.count(1)
@@ -149,3 +150,32 @@ def test_an_in_memory_database_is_rated_in_one_process(
     entries, invoices, _, _ = _outcome(store, batch_size=500, second_process_from=0)
     assert given == []
     assert entries > 1000 and invoices
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b == "postgresql"])
+def test_the_second_process_reads_what_the_run_started_from(
+    backend: str, database_urls: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL another transaction may commit while the run goes on (on SQLite
+    the run holds the write lock; writers that append audit events wait for the
+    workspace's row): the second process reads what the run read when it began."""
+    engine = make_engine(database_urls[backend])
+    store = Store(engine, f"snapshot-{next(_names)}")
+    _imported(store, tmp_path)
+    alone = _outcome(store, batch_size=500, second_process_from=ONE_PROCESS)
+    other = Store(engine, f"snapshot-{next(_names)}")
+    _imported(other, tmp_path)
+    real = pipeline.in_second_process
+
+    def unmapped_then_start(produce: Any, *args: Any) -> Any:
+        # The second process's entries unmapped, committed after the run's snapshot.
+        theirs = [i for ids, _ in args[-1] for i in ids]
+        with other.transaction(lock=False) as tx:
+            tx.conn.execute(
+                update(time_entries).where(time_entries.c.id.in_(theirs)).values(project="")
+            )
+        return real(produce, *args)
+
+    monkeypatch.setattr(pipeline, "in_second_process", unmapped_then_start)
+    assert _outcome(other, batch_size=500, second_process_from=0) == alone
+    engine.dispose()
