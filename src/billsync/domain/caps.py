@@ -47,6 +47,7 @@ from datetime import date
 from decimal import ROUND_FLOOR, Decimal, Inexact, localcontext
 from heapq import merge
 from operator import attrgetter
+from typing import Any
 
 from .contracts import Cap, CapScope, Contract, OverCap, Unit
 from .findings import Finding, Severity
@@ -100,12 +101,10 @@ class CapResult:
 
 
 # The order work is consumed in, the earliest work first: a sort key. Base time (""
-# premium) sorts before its overtime, as rating splits a day. Price and seconds only
-# break ties (parts of one entry), so that no order ever depends on the order portions
-# came in. Fields read in C: caps and drafts sort every portion by it.
-chronological: Callable[
-    [Portion], tuple[date, int, str, int, Decimal, int, str, str, str, str, str, Decimal]
-] = attrgetter(
+# premium) sorts before its overtime, as rating splits a day. The rest only breaks
+# ties (parts of one entry), every field of a portion, so that no order ever depends
+# on the order portions came in. Fields read in C: caps and drafts sort by it.
+chronological: Callable[[Portion], tuple[Any, ...]] = attrgetter(
     "work_date",
     "entry_id",
     "price.premium",
@@ -118,6 +117,11 @@ chronological: Callable[
     "worked.role",
     "worked.category",
     "amount",
+    "quantity",
+    "price.base_rate",
+    "price.multiplier",
+    "price.unit",
+    "worked.project",
 )
 # Its first four fields: the order of work, blind to the size of a portion.
 _work_order = attrgetter("work_date", "entry_id", "price.premium", "revision")
