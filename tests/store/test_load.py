@@ -120,3 +120,4 @@ def test_loaded_entries_are_what_sqlalchemy_reads(
     assert loaded[1].adjustments and loaded[1].source_rate == Decimal("1.5")
     assert str(loaded[2].source_rate) == "1.50" and loaded[3].start is None
     assert loaded[0].ref is loaded[1].ref  # a repeated value is one object
+    assert loaded[0].person is loaded[7].person  # also where other values differ

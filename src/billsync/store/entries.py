@@ -307,18 +307,24 @@ def _packed(tx: Tx) -> ColumnElement[Any]:
     return func.json_array(*_PACKED)
 
 
-def _unpacked(text: str, processors: Sequence[Processor]) -> tuple[Any, ...]:
+def _unpacked(
+    text: str, processors: Sequence[Processor], shared: dict[Any, Any]
+) -> tuple[Any, ...]:
     """What an entry takes of a packed array: revision, source, what the source called
-    things, zone, approval, billable, category, deleted, state and the five codes."""
+    things, zone, approval, billable, category, deleted, state and the five codes. Its
+    text is one object per value through `shared`, as arrays repeat it."""
     values = [
         value if process is None else process(value)
         for process, value in zip(processors, json.loads(text), strict=True)
     ]
     (revision, source, person, project, task, client, zone, approval, billable, category,
      deleted, state, *codes) = values  # fmt: skip
+    one = shared.setdefault
+    said = (person, project, task, client)
     return (
-        revision, source, SourceRef(person, project, task, client), zone, _APPROVAL[approval],
-        billable, _CATEGORY[category], deleted, _STATE[state], *codes,
+        revision, one(source, source), shared.get(said) or one(said, SourceRef(*said)),
+        one(zone, zone), _APPROVAL[approval], billable, _CATEGORY[category], deleted,
+        _STATE[state], *[one(code, code) for code in codes],
     )  # fmt: skip
 
 
@@ -331,7 +337,8 @@ class _Loader:
     read: list[Processor]  # the result processors of _READ
     packed: list[Processor]  # and of _PACKED
     adjustments: dict[int, tuple[WriteAdjustment, ...]]
-    shared: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # packed text -> values
+    packs: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # text -> _unpacked
+    shared: dict[Any, Any] = field(default_factory=dict)  # what _unpacked shares
 
     @classmethod
     def of(
@@ -354,11 +361,11 @@ class _Loader:
             values if process is None else converted(values, process, column.type)
             for values, process, column in zip(columns, self.read, _READ, strict=True)
         )
-        shared = self.shared
-        for text in set(packed).difference(shared):
-            shared[text] = _unpacked(text, self.packed)
+        packs = self.packs
+        for text in set(packed).difference(packs):
+            packs[text] = _unpacked(text, self.packed, self.shared)
         revision, source, ref, zone, approval, billable, category, deleted, state, *codes = zip(
-            *map(shared.__getitem__, packed), strict=True
+            *map(packs.__getitem__, packed), strict=True
         )
         person, project, task, phase, cost_center = codes
         adjustments = map(self.adjustments.get, ids, repeat(()))
