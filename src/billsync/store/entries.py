@@ -255,7 +255,7 @@ def _existing(tx: Tx, source: str, external_ids: Sequence[str]) -> dict[str, Any
 
 Processor = Callable[[Any], Any] | None  # a column type's result processor
 
-# What loading reads of an entry: these columns as the driver gives them...
+# What loading reads of an entry: these columns one by one...
 _READ = [
     time_entries.c[name]
     for name in (
@@ -269,10 +269,10 @@ _READ = [
         "source_rate",
     )
 ]
-# ...and these as one JSON array. Their values repeat across entries: the driver makes
-# one value where it made seventeen, and each distinct array is parsed once. Only text,
-# integer and boolean columns, whose values JSON gives back exactly.
-_PACKED = [
+# ...and these, whose values repeat across entries: built once per distinct set and
+# shared by the entries that have it. Only text, integer and boolean columns (see
+# _shared_read).
+_SHARED = [
     time_entries.c[name]
     for name in (
         "revision",
@@ -300,72 +300,63 @@ _CATEGORY = {c.value: c for c in Category}
 _STATE = {s.value: s for s in EntryState}
 
 
-def _packed(tx: Tx) -> ColumnElement[Any]:
-    if tx.conn.dialect.name == "postgresql":
-        # As text: psycopg would parse the JSON of every row.
-        return cast(func.json_build_array(*_PACKED), Text)
-    return func.json_array(*_PACKED)
+def _shared_read(tx: Tx) -> list[ColumnElement[Any]]:
+    """How _SHARED is read. SQLite's driver making a value per column and row is most of
+    loading: there they come as one JSON array, parsed once per distinct array (JSON
+    gives text, integers and booleans back exactly). PostgreSQL's driver makes them
+    faster than the server would build the arrays."""
+    if tx.conn.dialect.name == "sqlite":
+        return [func.json_array(*_SHARED)]
+    return [_raw(column) for column in _SHARED]
 
 
-def _unpacked(
-    text: str, processors: Sequence[Processor], shared: dict[Any, Any]
-) -> tuple[Any, ...]:
-    """What an entry takes of a packed array: revision, source, what the source called
-    things, zone, approval, billable, category, deleted, state and the five codes. Its
-    text is one object per value through `shared`, as arrays repeat it."""
-    values = [
-        value if process is None else process(value)
-        for process, value in zip(processors, json.loads(text), strict=True)
-    ]
-    (revision, source, person, project, task, client, zone, approval, billable, category,
-     deleted, state, *codes) = values  # fmt: skip
-    one = shared.setdefault
-    said = (person, project, task, client)
-    return (
-        revision, one(source, source), shared.get(said) or one(said, SourceRef(*said)),
-        one(zone, zone), _APPROVAL[approval], billable, _CATEGORY[category], deleted,
-        _STATE[state], *[one(code, code) for code in codes],
-    )  # fmt: skip
+def _raw(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The column as the driver gives it: SQLAlchemy converts none of its values."""
+    return type_coerce(column, NullType())
 
 
 @dataclass
 class _Loader:
-    """Builds entries from rows of _READ and the packed array, a chunk at a time and
-    column by column: each conversion runs once per distinct value, the loops over rows
-    run in C (map, zip, dict)."""
+    """Builds entries from rows of _READ and _shared_read, a chunk at a time and column
+    by column: each conversion runs once per distinct value, the loops over rows run in
+    C (map, zip, dict)."""
 
     read: list[Processor]  # the result processors of _READ
-    packed: list[Processor]  # and of _PACKED
+    shared: list[Processor]  # and of _SHARED
+    packed: bool  # _SHARED is read as a JSON array
     adjustments: dict[int, tuple[WriteAdjustment, ...]]
-    packs: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # text -> _unpacked
-    shared: dict[Any, Any] = field(default_factory=dict)  # what _unpacked shares
+    made: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)  # _made's
+    text: dict[Any, Any] = field(default_factory=dict)  # one object per text value
 
     @classmethod
     def of(
         cls, tx: Tx, described: Sequence[Any], adjustments: dict[int, tuple[WriteAdjustment, ...]]
     ) -> _Loader:
-        """A loader for rows the driver `described`. Each column's result processor is
-        picked as SQLAlchemy picks it, by the driver's type of the column; packed values
-        come from JSON, not from the driver."""
+        """A loader for rows the driver `described`. A column's result processor is
+        picked as SQLAlchemy picks it, by the driver's type of the column (those of
+        text, integer and boolean columns depend on none)."""
         dialect = tx.conn.dialect
         read = zip(_READ, described[: len(_READ)], strict=True)
         return cls(
             [column.type._cached_result_processor(dialect, d[1]) for column, d in read],
-            [column.type._cached_result_processor(dialect, None) for column in _PACKED],
+            [column.type._cached_result_processor(dialect, None) for column in _SHARED],
+            dialect.name == "sqlite",
             adjustments,
         )
 
     def entries(self, rows: Sequence[Sequence[Any]]) -> Iterator[TimeEntry]:
-        *columns, packed = zip(*rows, strict=True)
+        columns = list(zip(*rows, strict=True))
+        read, shared = columns[: len(_READ)], columns[len(_READ) :]
         ids, external_ids, days, seconds, starts, ends, notes, rates = (
             values if process is None else converted(values, process, column.type)
-            for values, process, column in zip(columns, self.read, _READ, strict=True)
+            for values, process, column in zip(read, self.read, _READ, strict=True)
         )
-        packs = self.packs
-        for text in set(packed).difference(packs):
-            packs[text] = _unpacked(text, self.packed, self.shared)
+        keys = list(zip(*shared, strict=True))  # each row's _shared_read
+        made = self.made
+        for key in set(keys).difference(made):
+            made[key] = self._made(key)
         revision, source, ref, zone, approval, billable, category, deleted, state, *codes = zip(
-            *map(packs.__getitem__, packed), strict=True
+            *map(made.__getitem__, keys), strict=True
         )
         person, project, task, phase, cost_center = codes
         adjustments = map(self.adjustments.get, ids, repeat(()))
@@ -373,6 +364,26 @@ class _Loader:
             TimeEntry, ids, revision, source, external_ids, ref, days, seconds, zone, starts,
             ends, notes, approval, billable, category, rates, deleted, state, person, project,
             task, phase, cost_center, adjustments,
+        )  # fmt: skip
+
+    def _made(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        """What an entry takes of _SHARED, read as `key`: revision, source, what the
+        source called things, zone, approval, billable, category, deleted, state and the
+        five codes."""
+        values = [
+            value if process is None else process(value)
+            for process, value in zip(
+                self.shared, json.loads(key[0]) if self.packed else key, strict=True
+            )
+        ]
+        (revision, source, person, project, task, client, zone, approval, billable, category,
+         deleted, state, *codes) = values  # fmt: skip
+        one = self.text.setdefault
+        said = (person, project, task, client)
+        return (
+            revision, one(source, source), self.text.get(said) or one(said, SourceRef(*said)),
+            one(zone, zone), _APPROVAL[approval], billable, _CATEGORY[category], deleted,
+            _STATE[state], *[one(code, code) for code in codes],
         )  # fmt: skip
 
 
@@ -383,6 +394,11 @@ def _among(
     value, and SQLAlchemy's work on those costs more than the lookups themselves."""
     if tx.conn.dialect.name == "postgresql":
         kind = ARRAY(column.type)
+        if column.type.python_type is int:
+            # As the array's text, which PostgreSQL reads in C: psycopg would check each
+            # element of a list in Python.
+            text = "{" + ",".join(map(str, values)) + "}"
+            return column == any_(cast(bindparam(f"{column.key}_list", text, type_=Text), kind))
         return column == any_(bindparam(f"{column.key}_list", list(values), type_=kind))
     listed = func.json_each(json.dumps(list(values))).table_valued("value")
     return column.in_(select(listed.c.value))
@@ -421,7 +437,7 @@ def load_entries(tx: Tx, ids: Sequence[int] | None = None) -> Iterator[TimeEntry
     Its values are what SQLAlchemy's row processing gives (each column type's result
     processor, run here once per distinct value); entries share the values they repeat
     (codes, what the source called things, days), which is most of an entry's memory."""
-    query = select(*map(_raw, _READ), _packed(tx)).order_by(time_entries.c.id)
+    query = select(*map(_raw, _READ), *_shared_read(tx)).order_by(time_entries.c.id)
     if ids is None:
         query = query.where(_whole_workspace(tx))
     else:
@@ -436,11 +452,6 @@ def load_entries(tx: Tx, ids: Sequence[int] | None = None) -> Iterator[TimeEntry
     loader = _Loader.of(tx, result.cursor.description, adjustments)
     for rows in result.partitions():
         yield from loader.entries(rows)
-
-
-def _raw(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """The column as the driver gives it: SQLAlchemy converts no value of it."""
-    return type_coerce(column, NullType())
 
 
 def to_map(tx: Tx, fingerprint: str) -> Iterator[tuple[int, str, SourceRef, dt.date]]:
