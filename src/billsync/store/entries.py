@@ -294,17 +294,13 @@ _SHARED = [
         "cost_center",
     )
 ]
-# Enum members by value: a dict lookup, where calling the enum costs a call.
-_APPROVAL = {a.value: a for a in Approval}
-_CATEGORY = {c.value: c for c in Category}
-_STATE = {s.value: s for s in EntryState}
 
 
 def _shared_read(tx: Tx) -> list[ColumnElement[Any]]:
-    """How _SHARED is read. SQLite's driver making a value per column and row is most of
-    loading: there they come as one JSON array, parsed once per distinct array (JSON
-    gives text, integers and booleans back exactly). PostgreSQL's driver makes them
-    faster than the server would build the arrays."""
+    """How _SHARED is read. On SQLite, the driver making a value per column and row is
+    most of loading's time: the columns come as one JSON array, parsed once per distinct
+    array (JSON gives text, integers and booleans back exactly). On PostgreSQL, the
+    driver makes the values faster than the server would build the arrays."""
     if tx.conn.dialect.name == "sqlite":
         return [func.json_array(*_SHARED)]
     return [_raw(column) for column in _SHARED]
@@ -326,7 +322,7 @@ class _Loader:
     packed: bool  # _SHARED is read as a JSON array
     adjustments: dict[int, tuple[WriteAdjustment, ...]]
     made: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)  # _made's
-    text: dict[Any, Any] = field(default_factory=dict)  # one object per text value
+    interned: dict[Any, Any] = field(default_factory=dict)  # one object per text, reference
 
     @classmethod
     def of(
@@ -378,12 +374,12 @@ class _Loader:
         ]
         (revision, source, person, project, task, client, zone, approval, billable, category,
          deleted, state, *codes) = values  # fmt: skip
-        one = self.text.setdefault
+        one = self.interned.setdefault
         said = (person, project, task, client)
+        ref = self.interned.get(said) or one(said, SourceRef(*said))
         return (
-            revision, one(source, source), self.text.get(said) or one(said, SourceRef(*said)),
-            one(zone, zone), _APPROVAL[approval], billable, _CATEGORY[category], deleted,
-            _STATE[state], *[one(code, code) for code in codes],
+            revision, one(source, source), ref, one(zone, zone), Approval(approval), billable,
+            Category(category), deleted, EntryState(state), *[one(code, code) for code in codes],
         )  # fmt: skip
 
 
