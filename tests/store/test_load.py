@@ -55,14 +55,14 @@ def _row(n: int, **values: Any) -> dict[str, Any]:
 ROWS = [
     _row(1),
     _row(2, source_rate=Decimal("1.5")),
-    _row(3, source_rate=Decimal("1.50"), revision=3),  # the same combination, other digits
+    _row(3, source_rate=Decimal("1.50")),  # the same shared values, other digits
     _row(4, source_rate=Decimal("145.00"), work_date=dt.date(2026, 3, 3)),
     _row(5, start_at=dt.datetime(2026, 3, 2, 8, tzinfo=OSLO), end_at=STAMP, notes=ODD),
     _row(6, start_at=STAMP, end_at=STAMP + dt.timedelta(microseconds=1), billable=False),
     _row(7, src_person=ODD, src_client="Ø", person="", project="", task="", deleted=True),
     _row(8, approval="rejected", category="standby", state="held", phase="F1"),
     _row(9, state="written_off", cost_center="CC-NA", source="payroll", timezone="UTC"),
-    _row(10, revision=2, duration_seconds=0, notes="x" * 5000),
+    _row(10, revision=3, duration_seconds=0, notes="x" * 5000),
 ]
 
 
@@ -109,7 +109,7 @@ def _processed_by_sqlalchemy(tx: Tx) -> dict[int, str]:
 def test_loaded_entries_are_what_sqlalchemy_reads(
     store: Store, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    monkeypatch.setattr(entries, "CHUNK", chunk)  # a combination met again in a later chunk
+    monkeypatch.setattr(entries, "CHUNK", chunk)  # shared values met again in a later chunk
     with store.transaction() as tx:
         ids = _fill(tx)
         expected = _processed_by_sqlalchemy(tx)

@@ -118,9 +118,9 @@ def converted(
     """A column's values through `process` (a bind or result processor), run once for
     each distinct value (None stays None). Days and instants repeat across rows, and
     equal ones are stored as the same text and read back equal: they are told apart by
-    value. Other values are by object: rows share them (a price,
-    a list of adjustments), while equal decimals may differ in their digits (1.5, 1.50),
-    and lists cannot be keys. The per-value work runs in C (map, zip, dict)."""
+    value. Other values are by object: rows share them (a price, a list of adjustments),
+    while equal decimals may differ in their digits (1.5, 1.50), and lists cannot be
+    keys. The per-value work runs in C (map, zip, dict)."""
     by_value = _python_type(column_type) in (dt.date, dt.datetime)
     # The column holds every value until the call ends, so an object's id is its own.
     keys = column if by_value else list(map(id, column))
