@@ -112,14 +112,15 @@ def update_rows(
     _execute_many(conn, table, sql, [*columns, key], [pick(row) for row in rows])
 
 
-def _converted(
+def converted(
     column: Sequence[Any], process: Callable[[Any], Any], column_type: TypeEngine[Any]
 ) -> list[Any]:
-    """A column's values through `process`, run once for each distinct value (None stays
-    None). Days and instants repeat across rows and equal ones store the same text, so
-    they are told apart by value. Other values are by object: rows share them (a price,
-    a list of adjustments), while equal decimals may differ in their digits (1.5, 1.50),
-    and lists cannot be keys. The per-value work runs in C (map, zip, dict)."""
+    """A column's values through `process` (a bind or result processor), run once for
+    each distinct value (None stays None). Days and instants repeat across rows, and
+    equal ones are stored as the same text and read back equal: they are told apart by
+    value. Other values are by object: rows share them (a price, a list of adjustments),
+    while equal decimals may differ in their digits (1.5, 1.50), and lists cannot be
+    keys. The per-value work runs in C (map, zip, dict)."""
     by_value = _python_type(column_type) in (dt.date, dt.datetime)
     # The column holds every value until the call ends, so an object's id is its own.
     keys = column if by_value else list(map(id, column))
@@ -150,7 +151,7 @@ def _execute_many(
         column_type = table.c[name].type
         process = column_type._cached_bind_processor(dialect)
         if process is not None:
-            by_column[index] = _converted(by_column[index], process, column_type)
+            by_column[index] = converted(by_column[index], process, column_type)
     rows = list(zip(*by_column, strict=True))
     for i in range(0, len(rows), CHUNK):
         conn.exec_driver_sql(sql, rows[i : i + CHUNK])

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from itertools import islice
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice, repeat
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, Text, any_, bindparam, cast, func, select, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import NullType
 
 from billsync.domain.canonical import Canonical, supersedes
 from billsync.domain.entries import (
@@ -29,7 +30,7 @@ from billsync.domain.entries import (
 )
 from billsync.domain.mapping import Codes
 
-from .bulk import insert_values, update_rows
+from .bulk import converted, insert_values, update_rows
 from .db import Tx
 from .incoming import (
     CODES,
@@ -252,27 +253,38 @@ def _existing(tx: Tx, source: str, external_ids: Sequence[str]) -> dict[str, Any
     return {r.external_id: r for r in rows}
 
 
-_ENTRY_COLUMNS = [
+Processor = Callable[[Any], Any] | None  # a column type's result processor
+
+# What loading reads of an entry: these columns one by one...
+_READ = [
     time_entries.c[name]
     for name in (
         "id",
+        "external_id",
+        "work_date",
+        "duration_seconds",
+        "start_at",
+        "end_at",
+        "notes",
+        "source_rate",
+    )
+]
+# ...and these, whose values repeat across entries: built once per distinct set and
+# shared by the entries that have it. Only text, integer and boolean columns (see
+# _shared_read).
+_SHARED = [
+    time_entries.c[name]
+    for name in (
         "revision",
         "source",
-        "external_id",
         "src_person",
         "src_project",
         "src_task",
         "src_client",
-        "work_date",
-        "duration_seconds",
         "timezone",
-        "start_at",
-        "end_at",
-        "notes",
         "approval",
         "billable",
         "category",
-        "source_rate",
         "deleted",
         "state",
         "person",
@@ -282,53 +294,93 @@ _ENTRY_COLUMNS = [
         "cost_center",
     )
 ]
-# Enum members by value: a dict lookup, where calling the enum costs a million calls.
-_APPROVAL = {a.value: a for a in Approval}
-_CATEGORY = {c.value: c for c in Category}
-_STATE = {s.value: s for s in EntryState}
 
 
-def _entry(row: Any, adjustments: tuple[WriteAdjustment, ...], shared: dict[Any, Any]) -> TimeEntry:
-    """An entry from its row. Values that repeat across entries (codes, days, zones,
-    what the source called things) are shared through `shared`: one object each, not
-    one per entry, which is most of an entry's memory."""
-    (
-        id_,
-        revision,
-        source,
-        external_id,
-        src_person,
-        src_project,
-        src_task,
-        src_client,
-        work_date,
-        seconds,
-        timezone,
-        start,
-        end,
-        notes,
-        approval,
-        billable,
-        category,
-        rate,
-        deleted,
-        state,
-        person,
-        project,
-        task,
-        phase,
-        cost_center,
-    ) = row
-    one = shared.setdefault
-    said = (src_person, src_project, src_task, src_client)
-    ref = shared.get(said) or one(said, SourceRef(*said))
-    return TimeEntry(
-        id_, revision, one(source, source), external_id, ref,
-        one(work_date, work_date), seconds, one(timezone, timezone), start, end, notes,
-        _APPROVAL[approval], billable, _CATEGORY[category], rate, deleted, _STATE[state],
-        one(person, person), one(project, project), one(task, task), one(phase, phase),
-        one(cost_center, cost_center), adjustments,
-    )  # fmt: skip
+def _shared_read(tx: Tx) -> list[ColumnElement[Any]]:
+    """How _SHARED is read. On SQLite, the driver making a value per column and row is
+    most of loading's time: the columns come as one JSON array, parsed once per distinct
+    array (JSON gives text, integers and booleans back exactly). On PostgreSQL, the
+    driver makes the values faster than the server would build the arrays."""
+    if tx.conn.dialect.name == "sqlite":
+        return [func.json_array(*_SHARED)]
+    return [_raw(column) for column in _SHARED]
+
+
+def _raw(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The column as the driver gives it: SQLAlchemy converts none of its values."""
+    return type_coerce(column, NullType())
+
+
+@dataclass
+class _Loader:
+    """Builds entries from rows of _READ and _shared_read, a chunk at a time and column
+    by column: each conversion runs once per distinct value, the loops over rows run in
+    C (map, zip, dict)."""
+
+    read: list[Processor]  # the result processors of _READ
+    shared: list[Processor]  # and of _SHARED
+    packed: bool  # _SHARED is read as a JSON array
+    adjustments: dict[int, tuple[WriteAdjustment, ...]]
+    made: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)  # _made's
+    interned: dict[Any, Any] = field(default_factory=dict)  # one object per text, reference
+
+    @classmethod
+    def of(
+        cls, tx: Tx, described: Sequence[Any], adjustments: dict[int, tuple[WriteAdjustment, ...]]
+    ) -> _Loader:
+        """A loader for rows the driver `described`. A column's result processor is
+        picked as SQLAlchemy picks it, by the driver's type of the column (those of
+        text, integer and boolean columns depend on none)."""
+        dialect = tx.conn.dialect
+        read = zip(_READ, described[: len(_READ)], strict=True)
+        return cls(
+            [column.type._cached_result_processor(dialect, d[1]) for column, d in read],
+            [column.type._cached_result_processor(dialect, None) for column in _SHARED],
+            dialect.name == "sqlite",
+            adjustments,
+        )
+
+    def entries(self, rows: Sequence[Sequence[Any]]) -> Iterator[TimeEntry]:
+        columns = list(zip(*rows, strict=True))
+        read, shared = columns[: len(_READ)], columns[len(_READ) :]
+        ids, external_ids, days, seconds, starts, ends, notes, rates = (
+            values if process is None else converted(values, process, column.type)
+            for values, process, column in zip(read, self.read, _READ, strict=True)
+        )
+        keys = list(zip(*shared, strict=True))  # each row's _shared_read
+        made = self.made
+        for key in set(keys).difference(made):
+            made[key] = self._made(key)
+        revision, source, ref, zone, approval, billable, category, deleted, state, *codes = zip(
+            *map(made.__getitem__, keys), strict=True
+        )
+        person, project, task, phase, cost_center = codes
+        adjustments = map(self.adjustments.get, ids, repeat(()))
+        return map(
+            TimeEntry, ids, revision, source, external_ids, ref, days, seconds, zone, starts,
+            ends, notes, approval, billable, category, rates, deleted, state, person, project,
+            task, phase, cost_center, adjustments,
+        )  # fmt: skip
+
+    def _made(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        """What an entry takes of _SHARED, read as `key`: revision, source, what the
+        source called things, zone, approval, billable, category, deleted, state and the
+        five codes."""
+        values = [
+            value if process is None else process(value)
+            for process, value in zip(
+                self.shared, json.loads(key[0]) if self.packed else key, strict=True
+            )
+        ]
+        (revision, source, person, project, task, client, zone, approval, billable, category,
+         deleted, state, *codes) = values  # fmt: skip
+        one = self.interned.setdefault
+        said = (person, project, task, client)
+        ref = self.interned.get(said) or one(said, SourceRef(*said))
+        return (
+            revision, one(source, source), ref, one(zone, zone), Approval(approval), billable,
+            Category(category), deleted, EntryState(state), *[one(code, code) for code in codes],
+        )  # fmt: skip
 
 
 def _among(
@@ -338,6 +390,11 @@ def _among(
     value, and SQLAlchemy's work on those costs more than the lookups themselves."""
     if tx.conn.dialect.name == "postgresql":
         kind = ARRAY(column.type)
+        if column.type.python_type is int:
+            # As the array's text, which PostgreSQL reads in C: psycopg would check each
+            # element of a list in Python.
+            text = "{" + ",".join(map(str, values)) + "}"
+            return column == any_(cast(bindparam(f"{column.key}_list", text, type_=Text), kind))
         return column == any_(bindparam(f"{column.key}_list", list(values), type_=kind))
     listed = func.json_each(json.dumps(list(values))).table_valued("value")
     return column.in_(select(listed.c.value))
@@ -372,11 +429,11 @@ def _whole_workspace(tx: Tx) -> ColumnElement[bool]:
 
 
 def load_entries(tx: Tx, ids: Sequence[int] | None = None) -> Iterator[TimeEntry]:
-    """Every current entry of the workspace (or the given ids) in id order, streamed."""
-    none: tuple[WriteAdjustment, ...] = ()
-    shared: dict[Any, Any] = {}
-    adjustments = adjustments_by_entry(tx, ids)
-    query = select(*_ENTRY_COLUMNS).order_by(time_entries.c.id)
+    """Every current entry of the workspace (or the given ids) in id order, streamed.
+    Its values are what SQLAlchemy's row processing gives (each column type's result
+    processor, run here once per distinct value); entries share the values they repeat
+    (codes, what the source called things, days), which is most of an entry's memory."""
+    query = select(*map(_raw, _READ), *_shared_read(tx)).order_by(time_entries.c.id)
     if ids is None:
         query = query.where(_whole_workspace(tx))
     else:
@@ -386,8 +443,11 @@ def load_entries(tx: Tx, ids: Sequence[int] | None = None) -> Iterator[TimeEntry
             # workspace's index instead of looking the ids up by key.
             time_entries.c.workspace_id + 0 == tx.workspace_id,
         )
-    for row in tx.conn.execute(query.execution_options(yield_per=CHUNK)):
-        yield _entry(row, adjustments.get(row[0], none), shared)
+    adjustments = adjustments_by_entry(tx, ids)
+    result = tx.conn.execute(query.execution_options(yield_per=CHUNK))
+    loader = _Loader.of(tx, result.cursor.description, adjustments)
+    for rows in result.partitions():
+        yield from loader.entries(rows)
 
 
 def to_map(tx: Tx, fingerprint: str) -> Iterator[tuple[int, str, SourceRef, dt.date]]:

@@ -1,0 +1,123 @@
+"""Loading entries: what load_entries builds is what SQLAlchemy's own row processing of
+the same rows gives, value for value (a decimal's digits, an instant's zone, a flag's
+type), on every backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+
+from billsync.domain.entries import Approval, Category, EntryState, SourceRef, TimeEntry
+from billsync.store import entries
+from billsync.store.db import Store, Tx
+from billsync.store.entries import adjustments_by_entry, load_entries
+from billsync.store.tables import entry_adjustments, time_entries
+
+OSLO = dt.timezone(dt.timedelta(hours=1))
+STAMP = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
+ODD = 'quote " back \\ tab \t line \n bell \x07 é 中 🚢'  # text JSON must escape or keep
+
+
+def _row(n: int, **values: Any) -> dict[str, Any]:
+    return {
+        "source": "csv",
+        "external_id": f"A-{n}",
+        "revision": 1,
+        "source_revision": "1",
+        "raw_sha256": "0" * 64,
+        "src_person": "kha",
+        "src_project": "P-1001",
+        "src_task": "survey",
+        "src_client": "",
+        "work_date": dt.date(2026, 3, 2),
+        "start_at": None,
+        "end_at": None,
+        "duration_seconds": 3600,
+        "timezone": "Europe/Oslo",
+        "notes": "",
+        "approval": "approved",
+        "billable": True,
+        "category": "operating",
+        "source_rate": None,
+        "deleted": False,
+        "person": "kha",
+        "project": "P-1001",
+        "task": "survey",
+        "updated_at": STAMP,
+        **values,
+    }
+
+
+ROWS = [
+    _row(1),
+    _row(2, source_rate=Decimal("1.5")),
+    _row(3, source_rate=Decimal("1.50")),  # the same shared values, other digits
+    _row(4, source_rate=Decimal("145.00"), work_date=dt.date(2026, 3, 3)),
+    _row(5, start_at=dt.datetime(2026, 3, 2, 8, tzinfo=OSLO), end_at=STAMP, notes=ODD),
+    _row(6, start_at=STAMP, end_at=STAMP + dt.timedelta(microseconds=1), billable=False),
+    _row(7, src_person=ODD, src_client="Ø", person="", project="", task="", deleted=True),
+    _row(8, approval="rejected", category="standby", state="held", phase="F1"),
+    _row(9, state="written_off", cost_center="CC-NA", source="payroll", timezone="UTC"),
+    _row(10, revision=3, duration_seconds=0, notes="x" * 5000),
+]
+
+
+def _fill(tx: Tx) -> list[int]:
+    ids = [
+        tx.conn.execute(
+            insert(time_entries).values(workspace_id=tx.workspace_id, **row)
+        ).inserted_primary_key[0]
+        for row in ROWS
+    ]
+    written = [(ids[1], -900, "rework"), (ids[1], 300, "travel"), (ids[6], -60, "goodwill")]
+    for entry_id, seconds, reason in written:
+        tx.conn.execute(
+            insert(entry_adjustments).values(
+                entry_id=entry_id, seconds=seconds, reason=reason, note="", actor="t",
+                created_at=STAMP,
+            )
+        )  # fmt: skip
+    return ids
+
+
+def _processed_by_sqlalchemy(tx: Tx) -> dict[int, str]:
+    """Each entry's repr, built from rows SQLAlchemy converted itself."""
+    written = adjustments_by_entry(tx)
+    rows = tx.conn.execute(
+        select(time_entries).where(time_entries.c.workspace_id == tx.workspace_id)
+    )
+    return {
+        r.id: repr(
+            TimeEntry(
+                r.id, r.revision, r.source, r.external_id,
+                SourceRef(r.src_person, r.src_project, r.src_task, r.src_client), r.work_date,
+                r.duration_seconds, r.timezone, r.start_at, r.end_at, r.notes,
+                Approval(r.approval), r.billable, Category(r.category), r.source_rate,
+                r.deleted, EntryState(r.state), r.person, r.project, r.task, r.phase,
+                r.cost_center, written.get(r.id, ()),
+            )
+        )
+        for r in rows
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("chunk", [entries.CHUNK, 3])
+def test_loaded_entries_are_what_sqlalchemy_reads(
+    store: Store, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(entries, "CHUNK", chunk)  # shared values met again in a later chunk
+    with store.transaction() as tx:
+        ids = _fill(tx)
+        expected = _processed_by_sqlalchemy(tx)
+        loaded = list(load_entries(tx))
+        some = list(load_entries(tx, [ids[6], ids[1], ids[4]]))
+    assert [repr(e) for e in loaded] == [expected[i] for i in sorted(ids)]
+    assert [repr(e) for e in some] == [expected[i] for i in sorted([ids[1], ids[4], ids[6]])]
+    assert loaded[1].adjustments and loaded[1].source_rate == Decimal("1.5")
+    assert str(loaded[2].source_rate) == "1.50" and loaded[3].start is None
+    assert loaded[0].ref is loaded[1].ref  # a repeated value is one object
+    assert loaded[0].person is loaded[7].person  # also where other values differ
