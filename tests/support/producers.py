@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from billsync.pipeline.batches import Packed, rated_elsewhere
+from billsync.pipeline.batches import Batch, rated_elsewhere
 from billsync.pipeline.file_chunks import Chunk, read_chunks
 
 
@@ -44,7 +44,7 @@ def chunks_then_death(*args: Any) -> Iterator[Chunk]:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def batches_then_error(*args: Any) -> Iterator[Packed]:
+def batches_then_error(*args: Any) -> Iterator[Batch]:
     """A run's first batch rated, then a failure."""
     yield next(rated_elsewhere(*args))
     raise RuntimeError("the database went away")

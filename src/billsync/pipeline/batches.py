@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from array import array
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -38,10 +39,10 @@ from billsync.store.tables import workspaces
 from .collector import bulk_work
 from .workspace import Workspace, load_workspace
 
-BATCH = 25_000  # entries checked and rated at a time: a batch is its own peak of memory
-# From this many entries a second process rates every other batch. Below, starting it
-# (about 0.4 s) costs more than it saves.
-SECOND_PROCESS_FROM = 2 * BATCH
+BATCH = 10_000  # entries checked and rated at a time: a batch is its own peak of memory
+# From this many entries a second process rates every other batch. Below, what it
+# saves does not pay for starting it (about 0.7 s before its first batch is rated).
+SECOND_PROCESS_FROM = 100_000
 
 Moved = dict[int, tuple[str, str]]  # entry id -> (project, task) finance moved it to
 
@@ -187,7 +188,7 @@ class Batch:
     checked: list[Finding]  # validation's findings
     first: dict[str, int]  # contract -> its first entry id with unbilled work
     rating: dict[str, list[tuple[int, Finding]]]  # rating's, by contract, with their entry
-    eligible: dict[str, list[Portion]]  # contract -> the unblocked portions
+    eligible: dict[str, Columns]  # contract -> the unblocked portions, as columns
     revisions: dict[int, int]  # entry id -> revision, of the entries findings name
     written: dict[int, tuple[Adjustment, ...]]  # how billable differs from worked time
 
@@ -224,13 +225,51 @@ def rate_batch(
     batch.revisions = {i: revisions[i] for f in found for i in f.entry_ids}
     held = blocked(found, setting.waived, revisions)
     for code, group in per_contract.items():
-        eligible = batch.eligible[code] = []
+        eligible: list[Portion] = []
         for e in group:
             if e.id not in held and (r := rated[e.id]).portions:
                 eligible += r.portions
                 if r.adjustments:
                     batch.written[e.id] = r.adjustments
+        batch.eligible[code] = columns(eligible)
     return batch, rated
+
+
+class Written(Mapping[int, tuple[Adjustment, ...]]):
+    """Entry id -> how its billable time differs from worked time, for every entry in
+    portions: most entries are rounded, and the few distinct differences are shared.
+    Ids and which difference each has are held in arrays (a dict of the million entries
+    of a large run would take 60 MB); `done()` sorts them, for lookups by bisection."""
+
+    def __init__(self) -> None:
+        self.ids, self.which = array("q"), array("l")
+        self.kinds: list[tuple[Adjustment, ...]] = []
+        self._index: dict[tuple[Adjustment, ...], int] = {}
+
+    def update(self, more: Mapping[int, tuple[Adjustment, ...]]) -> None:
+        index = self._index
+        for entry_id, written in more.items():
+            self.ids.append(entry_id)
+            self.which.append(index.setdefault(written, len(index)))
+        self.kinds = list(index)
+
+    def done(self) -> Written:
+        order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
+        self.ids = array("q", map(self.ids.__getitem__, order))
+        self.which = array("l", map(self.which.__getitem__, order))
+        return self
+
+    def __getitem__(self, entry_id: int) -> tuple[Adjustment, ...]:
+        at = bisect_left(self.ids, entry_id)
+        if at == len(self.ids) or self.ids[at] != entry_id:
+            raise KeyError(entry_id)
+        return self.kinds[self.which[at]]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass
@@ -241,9 +280,9 @@ class Totals:
     findings: list[Finding] = field(default_factory=list)  # validation's
     first: dict[str, int] = field(default_factory=dict)
     rating: dict[str, list[tuple[int, Finding]]] = field(default_factory=dict)
-    eligible: dict[str, list[Portion]] = field(default_factory=dict)
+    eligible: dict[str, Eligible] = field(default_factory=dict)
     revisions: dict[int, int] = field(default_factory=dict)
-    written: dict[int, tuple[Adjustment, ...]] = field(default_factory=dict)
+    written: Written = field(default_factory=Written)
 
     def add(self, batch: Batch) -> None:
         self.count += batch.count
@@ -253,7 +292,7 @@ class Totals:
         for code, found in batch.rating.items():
             self.rating.setdefault(code, []).extend(found)
         for code, portions in batch.eligible.items():
-            self.eligible.setdefault(code, []).extend(portions)
+            self.eligible.setdefault(code, Eligible()).extend(portions)
         self.revisions.update(batch.revisions)
         self.written.update(batch.written)
 
@@ -270,26 +309,51 @@ class Totals:
         ]
 
 
-# A portion crosses as its fields: a batch's portions as columns of them. What portions
-# share (who worked, the price, days, amounts) then crosses once per batch, and building
-# them again costs about a microsecond each, where pickling the objects costs ten.
+# A batch's portions as columns of their fields, in _PORTION's order. What portions
+# share (who worked, the price, days, amounts) is then held, and crosses to this
+# process, once per batch, and building the portions again costs about a microsecond
+# each, where pickling the objects costs ten.
 _PORTION = attrgetter(
     "entry_id", "revision", "work_date", "seconds", "quantity", "amount", "worked", "price"
 )
-Packed = tuple[Any, ...]
+Columns = list[tuple[Any, ...]]
 
 
-def pack(batch: Batch) -> Packed:
-    eligible = batch.eligible
-    columns = {code: list(zip(*map(_PORTION, ps), strict=True)) for code, ps in eligible.items()}
-    return (batch.count, batch.checked, batch.first, batch.rating, columns, batch.revisions,
-            batch.written)  # fmt: skip
+def columns(portions: list[Portion]) -> Columns:
+    return list(zip(*map(_PORTION, portions), strict=True))
 
 
-def unpack(packed: Packed) -> Batch:
-    count, checked, first, rating, columns, revisions, written = packed
-    eligible = {code: list(map(Portion, *cols)) if cols else [] for code, cols in columns.items()}
-    return Batch(count, checked, first, rating, eligible, revisions, written)
+class Eligible:
+    """A contract's unblocked portions, held as columns until its caps are applied: the
+    numbers in arrays, the rest by reference, about a third of the memory of portions
+    (a run holds every billable portion of the workspace at the end of its batches,
+    while the second process still runs)."""
+
+    def __init__(self) -> None:
+        self.numbers = (array("q"), array("q"), array("q"))  # entry id, revision, seconds
+        self.shared: tuple[list[Any], ...] = ([], [], [], [], [])  # day, quantity, ...
+
+    def extend(self, batch: Columns) -> None:
+        if not batch:
+            return
+        entry_ids, revisions, days, seconds, *rest = batch
+        for held, given in zip(self.numbers, (entry_ids, revisions, seconds), strict=True):
+            held.extend(given)
+        for held_list, given in zip(self.shared, (days, *rest), strict=True):
+            held_list.extend(given)
+
+    def portions(self) -> list[Portion]:
+        entry_ids, revisions, seconds = self.numbers
+        days, quantities, amounts, worked, prices = self.shared
+        # Few lengths recur: one int object each, not one per portion.
+        lengths: dict[int, int] = {}
+        shared_seconds = [lengths.setdefault(n, n) for n in seconds]
+        return list(
+            map(
+                Portion, entry_ids, revisions, days, shared_seconds, quantities, amounts, worked,
+                prices,
+            )
+        )  # fmt: skip
 
 
 def rated_elsewhere(
@@ -298,12 +362,12 @@ def rated_elsewhere(
     snapshot: str | None,
     today: dt.date,
     work: list[tuple[array[int], dict[int, Codes]]],
-) -> Iterator[Packed]:
+) -> Iterator[Batch]:
     """In the second process: each batch of `work` (its ids, and the codes the run
-    gave them that it has not committed) checked and rated, packed, in order."""
+    gave them that it has not committed) checked and rated, in order."""
     # In the second process too, where no caller has paused the collector.
     with bulk_work(), reading_snapshot(url, workspace_id, snapshot) as tx:
         setting = Setting.read(tx, today)
         for ids, codes in work:
             entries = load(tx, setting, ids, codes)
-            yield pack(rate_batch(setting, entries, validate(entries, setting.checks))[0])
+            yield rate_batch(setting, entries, validate(entries, setting.checks))[0]

@@ -15,7 +15,7 @@ import datetime as dt
 import time
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
@@ -45,8 +45,8 @@ from billsync.store.db import Store, Tx, export_snapshot
 from .batches import (
     BATCH,
     SECOND_PROCESS_FROM,
+    Batch,
     Moved,
-    Packed,
     Setting,
     Totals,
     batches,
@@ -55,7 +55,6 @@ from .batches import (
     rate_batch,
     rated_elsewhere,
     said,
-    unpack,
 )
 from .collector import bulk_work
 from .second_process import in_second_process
@@ -81,7 +80,7 @@ class Prepared:
     # Entry id -> revision, for every entry a finding names (their fingerprints).
     revisions: dict[int, int]
     # Entry id -> how its billable time differs from worked time, for entries in portions.
-    written: dict[int, tuple[Adjustment, ...]]
+    written: Mapping[int, tuple[Adjustment, ...]]
     # Every entry and what rating made of it: kept only when asked (reports want them;
     # a run does without, and holds a batch's entries only while it rates them).
     entries: dict[int, TimeEntry] = field(default_factory=dict)
@@ -151,8 +150,8 @@ class _Stages:
 @contextmanager
 def _second_process(
     tx: Tx, today: dt.date, work: list[array[int]], remapped: Remapped
-) -> Iterator[Iterator[Packed]]:
-    """Every other batch of `work` rated in a second process, packed, in order."""
+) -> Iterator[Iterator[Batch]]:
+    """Every other batch of `work` rated in a second process, in order."""
     theirs = work[1::2]
     url = tx.conn.engine.url.render_as_string(hide_password=False)
     codes = list(zip(theirs, remapped.of(theirs), strict=True))
@@ -194,7 +193,7 @@ def prepare(
     with _second_process(tx, today, work, remapped) if apart else nullcontext(None) as theirs:
         for index, ids in enumerate(work):
             if theirs is not None and index % 2:
-                totals.add(unpack(next(theirs)))
+                totals.add(next(theirs))
                 stages.done("wait")
                 continue
             entries = load(tx, setting, ids, {})
@@ -216,7 +215,9 @@ def prepare(
     adjustments: dict[str, list[LimitAdjustment]] = {}
     for code in totals.contracts():
         contract = ws.contracts[code]
-        eligible = totals.eligible.pop(code, [])
+        held_back = totals.eligible.pop(code, None)
+        eligible = held_back.portions() if held_back is not None else []
+        del held_back
         result: CapResult = apply_caps(
             contract, eligible, invoice_store.cap_usage(tx, contract, today), today
         )
@@ -244,7 +245,7 @@ def prepare(
         adjustments,
         held,
         totals.revisions,
-        totals.written,
+        totals.written.done(),
         kept,
         kept_rated,
         {name: round(spent, 3) for name, spent in stages.seconds.items()},
