@@ -105,10 +105,11 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=4096)
 def _from_sqlite(text: str | None) -> dt.datetime | None:
     """An instant from the text SQLite keeps (UTC, no offset). Loading reads millions of
-    them and the same clock times recur: each is read once, and entries share it."""
+    them and the same clock times recur: each is read once, and entries share it. (A
+    few thousand: a run holds a batch's entries at a time, in two processes.)"""
     if text is None:
         return None
     # Read with its offset, not given one after: replace() costs twice the reading.
