@@ -239,12 +239,13 @@ class Written(Mapping[int, tuple[Adjustment, ...]]):
     """Entry id -> how its billable time differs from worked time, for every entry in
     portions: most entries are rounded, and the few distinct differences are shared.
     Ids and which difference each has are held in arrays (a dict of the million entries
-    of a large run would take 60 MB); `done()` sorts them, for lookups by bisection."""
+    of a large run would take 60 MB), sorted when first read, for lookups by bisection."""
 
     def __init__(self) -> None:
         self.ids, self.which = array("q"), array("l")
         self.kinds: list[tuple[Adjustment, ...]] = []
         self._index: dict[tuple[Adjustment, ...], int] = {}
+        self._sorted = True
 
     def update(self, more: Mapping[int, tuple[Adjustment, ...]]) -> None:
         index = self._index
@@ -252,21 +253,26 @@ class Written(Mapping[int, tuple[Adjustment, ...]]):
             self.ids.append(entry_id)
             self.which.append(index.setdefault(written, len(index)))
         self.kinds = list(index)
+        if more:
+            self._sorted = False
 
-    def done(self) -> Written:
-        order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
-        self.ids = array("q", map(self.ids.__getitem__, order))
-        self.which = array("l", map(self.which.__getitem__, order))
-        return self
+    def _read(self) -> array[int]:
+        if not self._sorted:
+            order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
+            self.ids = array("q", map(self.ids.__getitem__, order))
+            self.which = array("l", map(self.which.__getitem__, order))
+            self._sorted = True
+        return self.ids
 
     def __getitem__(self, entry_id: int) -> tuple[Adjustment, ...]:
-        at = bisect_left(self.ids, entry_id)
-        if at == len(self.ids) or self.ids[at] != entry_id:
+        ids = self._read()
+        at = bisect_left(ids, entry_id)
+        if at == len(ids) or ids[at] != entry_id:
             raise KeyError(entry_id)
         return self.kinds[self.which[at]]
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self.ids)
+        return iter(self._read())
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -310,9 +316,9 @@ class Totals:
 
 
 # A batch's portions as columns of their fields, in _PORTION's order. What portions
-# share (who worked, the price, days, amounts) is then held, and crosses to this
-# process, once per batch, and building the portions again costs about a microsecond
-# each, where pickling the objects costs ten.
+# share (who worked, the price, days, amounts) is then held once per batch, also when
+# it crosses from the second process; building the portions again costs about a
+# microsecond each, where pickling them as objects costs ten.
 _PORTION = attrgetter(
     "entry_id", "revision", "work_date", "seconds", "quantity", "amount", "worked", "price"
 )

@@ -151,14 +151,19 @@ class _Stages:
 def _second_process(
     tx: Tx, today: dt.date, work: list[array[int]], remapped: Remapped
 ) -> Iterator[Iterator[Batch]]:
-    """Every other batch of `work` rated in a second process, in order."""
+    """Every other batch of `work` rated in a second process, in order. (The codes it
+    is given are held there, not here: after a change of mapping rules, every entry's.)"""
     theirs = work[1::2]
     url = tx.conn.engine.url.render_as_string(hide_password=False)
-    codes = list(zip(theirs, remapped.of(theirs), strict=True))
     with in_second_process(
-        rated_elsewhere, url, tx.workspace_id, export_snapshot(tx), today, codes
-    ) as packed:
-        yield packed
+        rated_elsewhere,
+        url,
+        tx.workspace_id,
+        export_snapshot(tx),
+        today,
+        list(zip(theirs, remapped.of(theirs), strict=True)),
+    ) as rated:
+        yield rated
 
 
 def prepare(
@@ -245,7 +250,7 @@ def prepare(
         adjustments,
         held,
         totals.revisions,
-        totals.written.done(),
+        totals.written,
         kept,
         kept_rated,
         {name: round(spent, 3) for name, spent in stages.seconds.items()},

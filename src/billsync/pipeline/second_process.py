@@ -61,6 +61,7 @@ def in_second_process(produce: Callable[..., Iterable[T]], *args: Any) -> Iterat
         assert child.stdin is not None  # stdin=PIPE
         with suppress(BrokenPipeError), child.stdin:  # it died early: reading says so
             child.stdin.write(pickle.dumps((produce, args), pickle.HIGHEST_PROTOCOL))
+        del args  # sent: its memory is the second process's now
         yield _received(receiver, child)
     finally:
         if child.poll() is None:  # left early

@@ -1,0 +1,63 @@
+"""What a run holds of its batches until the caps: portions as columns, each entry's
+adjustments in arrays. They give back exactly what was put in."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from billsync.domain.contracts import Unit
+from billsync.domain.entries import Category
+from billsync.domain.rated import Adjustment, Portion, Price, Worked
+from billsync.pipeline.batches import Eligible, Written, columns
+
+WORKED = Worked("jdoe", "naval-architect", "P-1001", "design", "survey", Category.OPERATING)
+PRICE = Price(Unit.HOUR, Decimal("145.00"), Decimal("1"), "", Decimal("145.00"))
+OVERTIME = Price(Unit.HOUR, Decimal("145.00"), Decimal("1.5"), "daily", Decimal("217.50"))
+
+
+def _portion(entry_id: int, seconds: int, price: Price = PRICE) -> Portion:
+    quantity = Decimal(seconds) / 3600
+    return Portion(
+        entry_id,
+        entry_id % 3 + 1,
+        date(2026, 3, 2) + timedelta(days=entry_id % 5),
+        seconds,
+        quantity,
+        quantity * price.unit_price,
+        WORKED,
+        price,
+    )
+
+
+def test_portions_come_back_as_they_went_in_batch_after_batch() -> None:
+    first = [_portion(7, 28_800), _portion(7, 3_600, OVERTIME), _portion(3, 1_800)]
+    second = [_portion(12, 900), _portion(1, 28_800)]
+    held = Eligible()
+    for batch in (first, [], second):
+        held.extend(columns(batch))
+    back = held.portions()
+    assert back == first + second
+    # What portions share stays shared; equal lengths are one object.
+    assert {id(p.worked) for p in back} == {id(WORKED)}
+    assert back[0].price is PRICE and back[1].price is OVERTIME
+    assert back[0].seconds is back[4].seconds
+
+
+def test_an_entrys_adjustments_are_found_whatever_order_the_batches_came_in() -> None:
+    rounded = (Adjustment("rounding", 300),)
+    minimum = (Adjustment("minimum", 600), Adjustment("write_up", 60))
+    written = Written()
+    written.update({40: rounded, 7: minimum})
+    written.update({})
+    written.update({3: rounded, 100: (Adjustment("rounding", 300),)})
+    assert dict(written) == {3: rounded, 7: minimum, 40: rounded, 100: rounded}
+    assert written.get(7) == minimum and written.get(8, ()) == ()
+    assert len(written) == 4 and list(written) == [3, 7, 40, 100]
+    assert len(written.kinds) == 2  # equal differences are held once
+    written.update({5: minimum})  # read, then added to: still found
+    assert written[5] == minimum and written[100] == rounded
+    with pytest.raises(KeyError):
+        written[6]
