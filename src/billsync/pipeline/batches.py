@@ -252,7 +252,6 @@ class Written(Mapping[int, tuple[Adjustment, ...]]):
         for entry_id, written in more.items():
             self.ids.append(entry_id)
             self.which.append(index.setdefault(written, len(index)))
-        self.kinds = list(index)
         if more:
             self._sorted = False
 
@@ -261,6 +260,7 @@ class Written(Mapping[int, tuple[Adjustment, ...]]):
             order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
             self.ids = array("q", map(self.ids.__getitem__, order))
             self.which = array("l", map(self.which.__getitem__, order))
+            self.kinds = list(self._index)
             self._sorted = True
         return self.ids
 
