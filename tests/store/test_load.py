@@ -121,3 +121,33 @@ def test_loaded_entries_are_what_sqlalchemy_reads(
     assert str(loaded[2].source_rate) == "1.50" and loaded[3].start is None
     assert loaded[0].ref is loaded[1].ref  # a repeated value is one object
     assert loaded[0].person is loaded[7].person  # also where other values differ
+
+
+def test_people_of_entries_lists_every_id_by_person_and_counts_those_to_map(
+    store: Store,
+) -> None:
+    with store.transaction() as tx:
+        ids = _fill(tx)
+        for n in range(11, 15):  # one person's entries, stored out of id order
+            tx.conn.execute(
+                insert(time_entries).values(
+                    workspace_id=tx.workspace_id, id=ids[-1] + 100 - n, **_row(n, person="zed")
+                )
+            )
+        tx.conn.execute(
+            time_entries.update()
+            .where(time_entries.c.id.in_(ids[:3]))
+            .values(mapped_with="fp", transfer_project="")
+        )
+        tx.conn.execute(
+            time_entries.update().where(time_entries.c.id == ids[0]).values(transfer_project="P-2")
+        )
+        people, to_map = entries.people_of_entries(tx, "fp")
+        listed = {person: list(found) for person, found in people.items()}
+        changed_inputs = entries.people_of_entries(tx, "other")[1]
+        mapped = [entry_id for entry_id, *_ in entries.to_map(tx, "fp")]
+    zed = sorted(ids[-1] + 100 - n for n in range(11, 15))
+    assert listed == {"kha": sorted(set(ids) - {ids[6]}), "": [ids[6]], "zed": zed}
+    # All but the two mapped under "fp" and not moved; the moved one maps again.
+    assert to_map == len(mapped) == len(ids) + 4 - 2
+    assert changed_inputs == len(ids) + 4

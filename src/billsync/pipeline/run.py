@@ -106,6 +106,9 @@ def _map_all(tx: Tx, context: MappingContext, moved: Moved) -> tuple[People, Rem
     fingerprint = context.fingerprint()
     changed, which = array("q"), array("I")  # what to store, and which codes: compact
     kinds: dict[Codes, int] = {}
+    people, to_map = entry_store.people_of_entries(tx, fingerprint)
+    if not to_map:  # mostly so: import and sync map what they store
+        return people, Remapped(changed, which, [])
     for entry_id, source, ref, day in entry_store.to_map(tx, fingerprint):
         codes = mapped_codes(context, source, said(entry_id, ref, moved), day)
         changed.append(entry_id)
@@ -114,9 +117,7 @@ def _map_all(tx: Tx, context: MappingContext, moved: Moved) -> tuple[People, Rem
     entry_store.save_mapping(
         tx, ((i, distinct[k]) for i, k in zip(changed, which, strict=True)), fingerprint
     )
-    people: People = defaultdict(lambda: array("q"))
-    for entry_id, person in entry_store.people_of_entries(tx):
-        people[person].append(entry_id)
+    people, _ = entry_store.people_of_entries(tx, fingerprint)  # their codes may be new
     return people, Remapped(changed, which, distinct)
 
 
