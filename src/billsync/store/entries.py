@@ -496,10 +496,11 @@ def people_of_entries(tx: Tx, fingerprint: str) -> tuple[dict[str, array[int]], 
     `to_map` would read under `fingerprint`: one read of the table. The ids of a person
     come as one value, so a million entries are not a million rows in Python."""
     c = time_entries.c
-    if tx.conn.dialect.name == "postgresql":
-        ids = func.array_agg(aggregate_order_by(c.id, c.id))
-    else:
-        ids = func.json_group_array(c.id)
+    ids: ColumnElement[Any] = (
+        func.array_agg(aggregate_order_by(c.id, c.id))
+        if tx.conn.dialect.name == "postgresql"
+        else func.json_group_array(c.id)
+    )
     to_map = func.count().filter(_to_map(fingerprint))
     query = select(c.person, ids, to_map).where(_whole_workspace(tx)).group_by(c.person)
     people: dict[str, array[int]] = {}
