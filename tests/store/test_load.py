@@ -128,10 +128,12 @@ def test_people_of_entries_lists_every_id_by_person_and_counts_those_to_map(
 ) -> None:
     with store.transaction() as tx:
         ids = _fill(tx)
-        for n in range(11, 15):  # one person's entries, stored out of id order
+        # One person's entries stored out of id order (ids above any a sequence gives).
+        zed = [10**9 - n for n in range(11, 15)]
+        for n, entry_id in enumerate(zed, start=11):
             tx.conn.execute(
                 insert(time_entries).values(
-                    workspace_id=tx.workspace_id, id=ids[-1] + 100 - n, **_row(n, person="zed")
+                    workspace_id=tx.workspace_id, id=entry_id, **_row(n, person="zed")
                 )
             )
         tx.conn.execute(
@@ -146,8 +148,7 @@ def test_people_of_entries_lists_every_id_by_person_and_counts_those_to_map(
         listed = {person: list(found) for person, found in people.items()}
         changed_inputs = entries.people_of_entries(tx, "other")[1]
         mapped = [entry_id for entry_id, *_ in entries.to_map(tx, "fp")]
-    zed = sorted(ids[-1] + 100 - n for n in range(11, 15))
-    assert listed == {"kha": sorted(set(ids) - {ids[6]}), "": [ids[6]], "zed": zed}
+    assert listed == {"kha": sorted(set(ids) - {ids[6]}), "": [ids[6]], "zed": sorted(zed)}
     # All but the two mapped under "fp" and not moved; the moved one maps again.
     assert to_map == len(mapped) == len(ids) + 4 - 2
     assert changed_inputs == len(ids) + 4

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import islice
-from operator import itemgetter
+from itertools import islice, repeat
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, update
@@ -36,9 +35,8 @@ def insert_rows(
     if conn.dialect.name != "sqlite":
         _insert_server(conn, table, rows, skip_existing)
         return
-    columns = list(rows[0])
-    pick = itemgetter(*columns)
-    _insert_sqlite(conn, table, columns, [pick(row) for row in rows], skip_existing)
+    by_column = {name: [row[name] for row in rows] for name in rows[0]}
+    insert_columns(conn, table, by_column, skip_existing=skip_existing)
 
 
 def insert_values(
@@ -51,13 +49,42 @@ def insert_values(
 ) -> None:
     """`insert_rows` for rows given as values in the order of `columns`: a bulk import
     then builds no dict per row."""
-    if not values:
+    if values:
+        by_column = dict(zip(columns, zip(*values, strict=True), strict=True))
+        insert_columns(conn, table, by_column, skip_existing=skip_existing)
+
+
+def insert_columns(
+    conn: Connection,
+    table: Table,
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    same: Mapping[str, Any] | None = None,
+    skip_existing: bool = False,
+) -> None:
+    """`insert_rows` for rows given column by column (sequences of one length), and
+    `same`, the values every row shares: a bulk import builds no row of its own
+    to take apart again."""
+    same = same or {}
+    names = [*columns, *same]
+    lengths = set(map(len, columns.values()))
+    if len(lengths) > 1:
+        raise ValueError(f"columns of {table.name} of different lengths: {sorted(lengths)}")
+    if not lengths or not lengths.pop():
         return
     if conn.dialect.name != "sqlite":
-        rows = [dict(zip(columns, row, strict=True)) for row in values]
+        # Not strict: the shared values repeat without end, the columns end together.
+        shared = map(repeat, same.values())
+        rows = [
+            dict(zip(names, row, strict=True))
+            for row in zip(*columns.values(), *shared, strict=False)
+        ]
         _insert_server(conn, table, rows, skip_existing)
         return
-    _insert_sqlite(conn, table, columns, values, skip_existing)
+    marks = ", ".join("?" * len(names))
+    verb = "INSERT OR IGNORE" if skip_existing else "INSERT"
+    sql = f"{verb} INTO {table.name} ({', '.join(names)}) VALUES ({marks})"
+    _execute_columns(conn, table, sql, columns, same)
 
 
 def _insert_server(
@@ -68,19 +95,6 @@ def _insert_server(
         statement = statement.on_conflict_do_nothing()
     for i in range(0, len(rows), CHUNK):
         conn.execute(statement, list(rows[i : i + CHUNK]))
-
-
-def _insert_sqlite(
-    conn: Connection,
-    table: Table,
-    columns: Sequence[str],
-    values: Sequence[Sequence[Any]],
-    skip_existing: bool,
-) -> None:
-    marks = ", ".join("?" * len(columns))
-    verb = "INSERT OR IGNORE" if skip_existing else "INSERT"
-    sql = f"{verb} INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
-    _execute_many(conn, table, sql, columns, values)
 
 
 def insert_all(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -108,8 +122,8 @@ def update_rows(
             conn.execute(statement, renamed[i : i + CHUNK])
         return
     sql = f"UPDATE {table.name} SET {', '.join(f'{c} = ?' for c in columns)} WHERE {key} = ?"
-    pick = itemgetter(*columns, key)
-    _execute_many(conn, table, sql, [*columns, key], [pick(row) for row in rows])
+    by_column = {name: [row[name] for row in rows] for name in [*columns, key]}
+    _execute_columns(conn, table, sql, by_column, {})
 
 
 def converted(
@@ -136,23 +150,25 @@ def _python_type(column_type: TypeEngine[Any]) -> type | None:
         return None
 
 
-def _execute_many(
+def _execute_columns(
     conn: Connection,
     table: Table,
     sql: str,
-    columns: Sequence[str],
-    values: Sequence[Sequence[Any]],
+    columns: Mapping[str, Sequence[Any]],
+    same: Mapping[str, Any],
 ) -> None:
-    if not values:
-        return
+    """Execute `sql` once per row: its parameters are `columns`, then `same`, each
+    through its column type's bind processor."""
     dialect = conn.dialect
-    by_column: list[Sequence[Any]] = list(zip(*values, strict=True))
-    for index, name in enumerate(columns):
+    by_column: list[Iterable[Any]] = []
+    for name, column in columns.items():
         column_type = table.c[name].type
         process = column_type._cached_bind_processor(dialect)
-        if process is not None:
-            by_column[index] = converted(by_column[index], process, column_type)
-    rows = list(zip(*by_column, strict=True))
+        by_column.append(column if process is None else converted(column, process, column_type))
+    for name, value in same.items():
+        process = table.c[name].type._cached_bind_processor(dialect)
+        by_column.append(repeat(value if process is None or value is None else process(value)))
+    rows = list(zip(*by_column, strict=False))  # as above: the shared values never end
     for i in range(0, len(rows), CHUNK):
         conn.exec_driver_sql(sql, rows[i : i + CHUNK])
 

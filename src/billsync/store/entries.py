@@ -31,7 +31,7 @@ from billsync.domain.entries import (
 )
 from billsync.domain.mapping import Codes
 
-from .bulk import converted, insert_values, update_rows
+from .bulk import converted, insert_columns, update_rows
 from .db import Tx
 from .incoming import (
     CODES,
@@ -72,16 +72,11 @@ class IngestCounts:
         }
 
 
-# What ingest takes of a row for a new entry (not the payload and line), and for a raw
-# record (external_id, raw_sha256, payload, line_no).
-_WRITTEN = slice(0, -2)
-_RAW_OF = itemgetter(0, 2, -2, -1)
-# A new entry's columns: what the import knows, then what _WRITTEN takes of its row.
-_NEW = ("workspace_id", "source", "revision", "updated_at", "mapped_with", "external_id",
-        "source_revision", "raw_sha256", *FIELDS, *MAPPED)  # fmt: skip
-# A raw record's columns: what the import knows, then what _RAW_OF picks.
-_RAW = ("workspace_id", "source", "batch_id", "received_at", "external_id", "sha256", "payload",
-        "line_no")  # fmt: skip
+# Where a row holds what a raw record stores of it, by column.
+_RAW = {"external_id": 0, "sha256": 2, "payload": -2, "line_no": -1}
+# A new entry's columns, in the order of a row (which holds the payload and line after).
+_NEW = ("external_id", "source_revision", "raw_sha256", *FIELDS, *MAPPED)
+_external_id = itemgetter(0)
 
 
 _fields_of_row = attrgetter(*FIELDS)  # a stored entry's FIELDS, comparable with an IncomingRow's
@@ -153,27 +148,20 @@ def ingest_rows(
         tx.conn.exec_driver_sql("ANALYZE time_entries, raw_records")
     counts = IngestCounts()
     revised: list[Revised] = []
-    # Within one delivery the newest revision of each id wins, whatever the order.
-    newest: dict[str, IncomingRow] = {}
-    for item in rows:
-        seen = newest.get(item[0])
-        if seen is None or supersedes(item[1], seen[1]):
-            newest[item[0]] = item
+    newest = _newest(rows)
     counts.stale += len(rows) - len(newest)
 
-    _store_raw(tx, source, rows, batch_id, received_at)
+    _store_raw(tx, source, rows, batch_id, received_at, ids_repeat=len(newest) < len(rows))
     existing = _existing(tx, source, list(newest))
-    inserts: list[IncomingRow] = []  # in _NEW order
+    inserts: list[IncomingRow] = []
     updates: list[dict[str, Any]] = []
     restamped: list[dict[str, Any]] = []
-    known = (tx.workspace_id, source, 1, received_at, fingerprint)  # a new entry's _NEW head
 
     for external_id, item in newest.items():
         row = existing.get(external_id)
         source_revision = item[1]
         if row is None:
-            counts.new += 1
-            inserts.append(known + item[_WRITTEN])
+            inserts.append(item)
         elif not supersedes(source_revision, row.source_revision):
             counts.stale += 1
         elif item[OWN] == _fields_of_row(row):
@@ -208,7 +196,13 @@ def ingest_rows(
                     _diff(before, fields)[1],
                 )
             )
-    insert_values(tx.conn, time_entries, _NEW, inserts)
+    counts.new += len(inserts)
+    if inserts:
+        # What a new entry's row holds of its own, then what the import knows.
+        written = dict(zip(_NEW, zip(*inserts, strict=True), strict=False))
+        same = {"workspace_id": tx.workspace_id, "source": source, "revision": 1,
+                "updated_at": received_at, "mapped_with": fingerprint}  # fmt: skip
+        insert_columns(tx.conn, time_entries, written, same=same)
     update_rows(tx.conn, time_entries, "id", updates)
     update_rows(tx.conn, time_entries, "id", restamped)
     return counts, revised
@@ -227,20 +221,36 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any]
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
 
 
+def _newest(rows: Sequence[IncomingRow]) -> dict[str, IncomingRow]:
+    """Each external id's row: within one delivery the newest revision of each id
+    wins, whatever the order."""
+    newest = dict(zip(map(_external_id, rows), rows, strict=True))
+    if len(newest) == len(rows):
+        return newest  # each id once, as in most deliveries: nothing to choose
+    newest.clear()
+    for item in rows:
+        seen = newest.get(item[0])
+        if seen is None or supersedes(item[1], seen[1]):
+            newest[item[0]] = item
+    return newest
+
+
 def _store_raw(
     tx: Tx,
     source: str,
     rows: Sequence[IncomingRow],
     batch_id: int | None,
     received_at: dt.datetime,
+    *,
+    ids_repeat: bool,
 ) -> None:
     """Every payload verbatim; one already stored (same id and hash) is kept once."""
-    known = (tx.workspace_id, source, batch_id, received_at)  # a raw record's _RAW head
-    distinct = {(row[0], row[2]): row for row in rows}
-    insert_values(
-        tx.conn, raw_records, _RAW, [known + _RAW_OF(row) for row in distinct.values()],
-        skip_existing=True,
-    )  # fmt: skip
+    if ids_repeat:  # the same record twice is one raw record
+        rows = list({(row[0], row[2]): row for row in rows}.values())
+    columns = {name: list(map(itemgetter(at), rows)) for name, at in _RAW.items()}
+    same = {"workspace_id": tx.workspace_id, "source": source, "batch_id": batch_id,
+            "received_at": received_at}  # fmt: skip
+    insert_columns(tx.conn, raw_records, columns, same=same, skip_existing=True)
 
 
 def _existing(tx: Tx, source: str, external_ids: Sequence[str]) -> dict[str, Any]:
