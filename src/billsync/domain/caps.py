@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal, Inexact, localcontext
+from functools import partial
 from heapq import merge
 from itertools import compress, count, islice
 from operator import attrgetter, eq
@@ -308,11 +309,14 @@ _OUTCOME = {
 }
 
 
+_amount = attrgetter("amount")
+
+
 def _excess_records(contract: Contract, bucket: _Bucket) -> tuple[Finding, LimitAdjustment | None]:
     currency = contract.currency
-    excess_hours = sum((portion_hours(p) for p in bucket.beyond), ZERO)
-    excess_amount = sum((p.amount for p in bucket.beyond), ZERO)
-    entry_ids = tuple(sorted({p.entry_id for p in bucket.beyond}))
+    excess_hours = sum(map(portion_hours, bucket.beyond), ZERO)
+    excess_amount = sum(map(_amount, bucket.beyond), ZERO)
+    entry_ids = tuple(sorted(set(map(_entry_id, bucket.beyond))))
     on_exceed = bucket.cap.on_exceed
     severity, outcome = _OUTCOME[on_exceed]
     at_stake = f"{quantity(excess_hours)} h ({_measure_text(excess_amount, 'amount', currency)})"
@@ -482,7 +486,7 @@ def apply_caps(
     # In order of work, so the earliest work fills a cap and the latest goes beyond it.
     billable = in_chronological_order(portions)
     if ledger.caps:
-        within = (_consume(ledger, portion) for portion in billable)
+        within = map(partial(_consume, ledger), billable)
         billable = [portion for portion in within if portion is not None]
     outcomes: dict[OverCap, list[Portion]] = {o: [] for o in OverCap}
     findings: list[Finding] = []
