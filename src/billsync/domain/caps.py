@@ -45,8 +45,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal, Inexact, localcontext
+from functools import partial
 from heapq import merge
-from operator import attrgetter
+from itertools import compress, count, islice
+from operator import attrgetter, eq
 from typing import Any
 
 from .contracts import Cap, CapScope, Contract, OverCap, Unit
@@ -129,7 +131,10 @@ _work_order = attrgetter("work_date", "entry_id", "price.premium", "revision")
 
 def portion_hours(portion: Portion) -> Decimal:
     """Hours a portion uses of a cap: its quantity, or for a day rate the hours behind it."""
-    return portion.quantity if portion.unit is Unit.HOUR else hours(portion.seconds)
+    return portion.quantity if portion.price.unit is _HOUR else hours(portion.seconds)
+
+
+_HOUR = Unit.HOUR
 
 
 def _exact_difference(whole: Decimal, part: Decimal) -> Decimal:
@@ -187,14 +192,19 @@ def covers(cap: Cap, phase: str, task: str) -> bool:
     return True  # contract and period caps take all of the contract's work
 
 
-def _room(limit: Decimal | None, used: Decimal) -> Decimal | None:
+def _seconds_within(seconds: int, size: Decimal, limit: Decimal, used: Decimal) -> int:
+    """How many of a portion's seconds fit under one limit, given what the portion
+    measures by it (hours or amount): all of them if it fits whole, else at least a
+    second less, rounded down so the part stays under the limit."""
     # Never below zero: usage past a limit (billed before a cap was lowered or added)
     # leaves no room, and empty work still fits.
-    return None if limit is None else max(limit - used, ZERO)
-
-
-def _floor_seconds(value: Decimal) -> int:
-    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+    room = max(limit - used, ZERO)
+    if size <= room:
+        return seconds
+    if not room:
+        return 0  # what the division below gives, without it: common once a cap is full
+    fits = int((seconds * room / size).to_integral_value(rounding=ROUND_FLOOR))
+    return max(min(seconds - 1, fits), 0)
 
 
 @dataclass(slots=True)
@@ -214,20 +224,15 @@ class _Bucket:
 
     def allowed_seconds(self, portion: Portion, worked: Decimal) -> int:
         """How many of the portion's seconds still fit, given the hours it uses
-        (`portion_hours`); all of them if it fits whole."""
-        room_hours = _room(self.limit_hours, self.hours)
-        room_amount = _room(self.limit_amount, self.amount)
-        hours_fit = room_hours is None or worked <= room_hours
-        amount_fit = room_amount is None or portion.amount <= room_amount
-        if hours_fit and amount_fit:
-            return portion.seconds
-        allowed = portion.seconds - 1  # it does not fit whole, so at least a second less
-        # Whichever limit is hit first decides; rounding down keeps the part under both.
-        if room_hours is not None and not hours_fit:
-            allowed = min(allowed, _floor_seconds(portion.seconds * room_hours / worked))
-        if room_amount is not None and not amount_fit:
-            allowed = min(allowed, _floor_seconds(portion.seconds * room_amount / portion.amount))
-        return max(allowed, 0)
+        (`portion_hours`); all of them if it fits whole. Whichever limit is hit first
+        decides."""
+        allowed = seconds = portion.seconds
+        if self.limit_hours is not None:
+            allowed = _seconds_within(seconds, worked, self.limit_hours, self.hours)
+        if self.limit_amount is not None:
+            by_amount = _seconds_within(seconds, portion.amount, self.limit_amount, self.amount)
+            allowed = min(allowed, by_amount)
+        return allowed
 
 
 def _plain(value: Decimal) -> str:
@@ -304,11 +309,14 @@ _OUTCOME = {
 }
 
 
+_amount = attrgetter("amount")
+
+
 def _excess_records(contract: Contract, bucket: _Bucket) -> tuple[Finding, LimitAdjustment | None]:
     currency = contract.currency
-    excess_hours = sum((portion_hours(p) for p in bucket.beyond), ZERO)
-    excess_amount = sum((p.amount for p in bucket.beyond), ZERO)
-    entry_ids = tuple(sorted({p.entry_id for p in bucket.beyond}))
+    excess_hours = sum(map(portion_hours, bucket.beyond), ZERO)
+    excess_amount = sum(map(_amount, bucket.beyond), ZERO)
+    entry_ids = tuple(sorted(set(map(_entry_id, bucket.beyond))))
     on_exceed = bucket.cap.on_exceed
     severity, outcome = _OUTCOME[on_exceed]
     at_stake = f"{quantity(excess_hours)} h ({_measure_text(excess_amount, 'amount', currency)})"
@@ -342,6 +350,9 @@ def _excess_records(contract: Contract, bucket: _Bucket) -> tuple[Finding, Limit
     return finding, adjustment
 
 
+_shape = attrgetter("worked.phase", "worked.task", "work_date")  # what decides the buckets
+
+
 class _Ledger:
     """The buckets of one apply_caps call, created as work reaches them."""
 
@@ -355,14 +366,14 @@ class _Ledger:
 
     def buckets_for(self, portion: Portion) -> list[_Bucket]:
         """The buckets of every cap the portion falls under, in the contract's order."""
-        worked = portion.worked
-        shape = (worked.phase, worked.task, portion.work_date)
+        shape = _shape(portion)
         found = self._by_shape.get(shape)
         if found is None:
+            phase, task, work_date = shape
             found = self._by_shape[shape] = [
-                self._bucket(index, portion.work_date)
+                self._bucket(index, work_date)
                 for index, (cap, _) in enumerate(self.caps)
-                if covers(cap, worked.phase, worked.task)
+                if covers(cap, phase, task)
             ]
         return found
 
@@ -393,27 +404,38 @@ class _Ledger:
 def in_chronological_order(portions: Iterable[Portion]) -> list[Portion]:
     """The portions sorted by `chronological`. A key tuple per portion would take as
     much memory as the portions (a contract may have a million): they are sorted by
-    entry, then (stably) by day, with keys they hold already, and only the runs that
-    tie on both (the parts of one entry) by the whole key."""
-    ordered = sorted(portions, key=_entry_id)
+    premium, then (stably) by entry, then by day, with keys they hold already, and only
+    the runs that tie on all three by the whole key. (The parts of one entry are at
+    different premiums: such runs are rare.)"""
+    ordered = sorted(portions, key=_premium)
+    ordered.sort(key=_entry_id)
     ordered.sort(key=_work_date)
-    start, count = 0, len(ordered)
-    while start < count:
-        first, end = ordered[start], start + 1
-        while (
-            end < count
-            and ordered[end].entry_id == first.entry_id
-            and ordered[end].work_date == first.work_date
-        ):
-            end += 1
-        if end - start > 1:
-            ordered[start:end] = sorted(ordered[start:end], key=chronological)
-        start = end
+    for start, end in _tied_runs(ordered):
+        ordered[start:end] = sorted(ordered[start:end], key=chronological)
     return ordered
 
 
+_premium = attrgetter("price.premium")
 _entry_id = attrgetter("entry_id")
 _work_date = attrgetter("work_date")
+
+
+def _tied_runs(ordered: list[Portion]) -> list[list[int]]:
+    """[start, end) of each run of neighbours equal in day, entry and premium. Entries
+    are compared in C; only neighbours of one entry are looked at here."""
+    entry_ids = list(map(_entry_id, ordered))
+    runs: list[list[int]] = []
+    for at in compress(count(), map(eq, entry_ids, islice(entry_ids, 1, None))):
+        if _day_and_premium(ordered[at]) != _day_and_premium(ordered[at + 1]):
+            continue
+        if runs and runs[-1][1] == at + 1:
+            runs[-1][1] = at + 2
+        else:
+            runs.append([at, at + 2])
+    return runs
+
+
+_day_and_premium = attrgetter("work_date", "price.premium")
 
 
 def _in_work_order(portions: Iterable[Portion]) -> tuple[Portion, ...]:
@@ -431,12 +453,16 @@ def _consume(ledger: _Ledger, portion: Portion) -> Portion | None:
     if not buckets:
         return portion
     worked = portion_hours(portion)
-    allowed = [bucket.allowed_seconds(portion, worked) for bucket in buckets]
-    least = min(allowed)
+    least, tightest = portion.seconds, None
+    for bucket in buckets:
+        allowed = bucket.allowed_seconds(portion, worked)
+        if allowed < least:
+            least, tightest = allowed, bucket
+            if not least:
+                break  # none can allow less: the tightest is this first one
     within = portion
-    if least < portion.seconds:
-        tightest = buckets[allowed.index(least)]
-        if least == 0:
+    if tightest is not None:
+        if not least:
             tightest.beyond.append(portion)
             return None
         within, beyond = split_portion(portion, least)
@@ -460,7 +486,7 @@ def apply_caps(
     # In order of work, so the earliest work fills a cap and the latest goes beyond it.
     billable = in_chronological_order(portions)
     if ledger.caps:
-        within = (_consume(ledger, portion) for portion in billable)
+        within = map(partial(_consume, ledger), billable)
         billable = [portion for portion in within if portion is not None]
     outcomes: dict[OverCap, list[Portion]] = {o: [] for o in OverCap}
     findings: list[Finding] = []

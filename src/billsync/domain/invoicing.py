@@ -152,10 +152,13 @@ def _describe(contract: Contract, portion: Portion) -> str:
     return text
 
 
+_quantity = attrgetter("quantity")
+
+
 def _time_line(contract: Contract, key: tuple[str, ...], portions: list[Portion]) -> InvoiceLine:
     """The line of portions that share `key`, given in chronological order."""
     first = portions[0]
-    printed = quantity(sum((p.quantity for p in portions), ZERO))
+    printed = quantity(sum(map(_quantity, portions), ZERO))
     return InvoiceLine(
         kind=LineKind.TIME,
         description=_describe(contract, first),

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from billsync.domain.billing import (
     DueInvoice,
@@ -294,7 +295,7 @@ def draft_due(
     limits = prep.adjustments.get(contract.code, [])
     # The entries limit adjustments name are few; the due ones may be a million.
     named = {i for a in limits for i in a.entry_ids}
-    present = {p.entry_id for p in due.portions if p.entry_id in named}
+    present = named.intersection(map(_entry_id, due.portions))
     limit = [a for a in limits if not present.isdisjoint(a.entry_ids)]
     growing = (
         invoice_store.continuous_draft(tx, contract.code) if due.kind == "continuous" else None
@@ -322,6 +323,9 @@ def draft_due(
         contract_version=prep.ws.contract_versions.get(contract.code, 1),
     )
     return invoice_store.insert_draft(tx, draft, meta, audit, prep.written)
+
+
+_entry_id = attrgetter("entry_id")
 
 
 @dataclass(frozen=True)

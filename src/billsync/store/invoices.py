@@ -12,7 +12,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from operator import attrgetter
+from itertools import chain, compress, repeat
+from operator import attrgetter, ne
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, select, update
@@ -117,7 +118,6 @@ def _status_json(draft: InvoiceDraft) -> dict[str, str | None]:
     }
 
 
-_entry_id = attrgetter("entry_id")
 _BILLED = ("entry_id", "revision", "invoice_id", "live", "adjustments")
 _LINE_ENTRY = (
     "line_id",
@@ -132,62 +132,76 @@ _LINE_ENTRY = (
     "phase",
     "task",
 )
+# A portion's values in a line_entries row after its line's id, read in C.
+_LINE_ENTRY_FIELDS = attrgetter(
+    "entry_id",
+    "revision",
+    "seconds",
+    "quantity",
+    "price.unit_price",
+    "amount",
+    "price.premium",
+    "work_date",
+    "worked.phase",
+    "worked.task",
+)
+_entry_id = attrgetter("entry_id")
+_revision = attrgetter("revision")
+_portions = attrgetter("portions")
 
 
 def _insert_lines(
     tx: Tx, invoice_id: int, draft: InvoiceDraft, adjustments: Adjustments
 ) -> list[int]:
     """Write the draft's lines, what each bills and the marks on its entries; returns
-    the ids of the entries marked, in order."""
+    the ids of the entries marked, in order. (Rows are built in C, a million a run.)"""
     line_ids = _insert_line_rows(tx, invoice_id, draft)
-    # Each entry once, in id order, from its portions sorted by entry (a dict of a
-    # million entries would take several times the memory of the sorted list).
-    marked: list[Portion] = []
-    for portion in sorted((p for line in draft.lines for p in line.portions), key=_entry_id):
-        if not marked or marked[-1].entry_id != portion.entry_id:
-            marked.append(portion)
-    # One list per kind of difference, not one per entry: the rows share it, and it is
-    # converted once. The kinds are shared tuples, held by `adjustments`: told apart by id.
-    as_json: dict[int, list[dict[str, Any]]] = {}
-
-    def json_of(entry_id: int) -> list[dict[str, Any]]:
-        written = adjustments.get(entry_id, ())
-        found = as_json.get(id(written))
-        if found is None:
-            found = as_json[id(written)] = [
-                {"reason": a.reason, "seconds": a.seconds} for a in written
-            ]
-        return found
-
+    marked = _first_of_each_entry(draft)
+    entry_ids = list(map(_entry_id, marked))
     insert_all_values(
         tx.conn,
         billed_entries,
         _BILLED,
-        ((p.entry_id, p.revision, invoice_id, True, json_of(p.entry_id)) for p in marked),
+        zip(
+            entry_ids,
+            map(_revision, marked),
+            repeat(invoice_id, len(marked)),
+            repeat(True, len(marked)),
+            _as_json(list(map(adjustments.get, entry_ids, repeat(())))),
+            strict=True,
+        ),
     )
     insert_all_values(
         tx.conn,
         line_entries,
         _LINE_ENTRY,
-        (
-            (
-                line_id,
-                p.entry_id,
-                p.revision,
-                p.seconds,
-                p.quantity,
-                p.price.unit_price,
-                p.amount,
-                p.price.premium,
-                p.work_date,
-                p.worked.phase,
-                p.worked.task,
-            )
+        chain.from_iterable(
+            map(tuple.__add__, repeat((line_id,)), map(_LINE_ENTRY_FIELDS, line.portions))
             for line_id, line in zip(line_ids, draft.lines, strict=True)
-            for p in line.portions
         ),
     )
-    return [p.entry_id for p in marked]
+    return entry_ids
+
+
+def _first_of_each_entry(draft: InvoiceDraft) -> list[Portion]:
+    """A portion of each entry the draft bills, in id order. From its portions sorted by
+    entry (a dict of a million entries would take several times the memory), each the
+    first of its entry: where its id differs from the one before."""
+    ordered = sorted(chain.from_iterable(map(_portions, draft.lines)), key=_entry_id)
+    entry_ids = list(map(_entry_id, ordered))
+    return list(compress(ordered, map(ne, entry_ids, chain((None,), entry_ids))))
+
+
+def _as_json(written: list[tuple[Adjustment, ...]]) -> list[list[dict[str, Any]]]:
+    """Entries' differences as JSON values: one list per kind of difference, not one per
+    entry, so that the rows share it and it is converted once. The kinds are shared
+    tuples (held by the adjustments mapping): told apart by id."""
+    kinds = dict(zip(map(id, written), written, strict=True))
+    as_json = {
+        key: [{"reason": a.reason, "seconds": a.seconds} for a in kind]
+        for key, kind in kinds.items()
+    }
+    return list(map(as_json.__getitem__, map(id, written)))
 
 
 def _insert_line_rows(tx: Tx, invoice_id: int, draft: InvoiceDraft) -> list[int]:
