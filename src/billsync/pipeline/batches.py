@@ -211,16 +211,17 @@ def rate_batch(
     found = list(checked)
     for code, group in per_contract.items():
         batch.first[code] = group[0].id
-        context = overtime_context(invoiced.get(code, []), group)
+        context = overtime_context(invoiced[code], group) if code in invoiced else []
         rating = batch.rating[code] = []
-        for r in rate_entries(
+        results = rate_entries(
             group + context, setting.ws.contracts[code], setting.info, {e.id for e in context}
-        ):
-            if r.entry.id not in billed:
-                rated[r.entry.id] = r
-                if r.findings:
-                    rating += [(r.entry.id, f) for f in r.findings]
-                    found += r.findings
+        )
+        # Results are in the input's order: the invoiced context's come after the group's.
+        for e, r in zip(group, results[: len(group)], strict=True):
+            rated[e.id] = r
+            if r.findings:
+                rating += [(e.id, f) for f in r.findings]
+                found += r.findings
     revisions = {e.id: e.revision for e in entries}
     batch.revisions = {i: revisions[i] for f in found for i in f.entry_ids}
     held = blocked(found, setting.waived, revisions)
