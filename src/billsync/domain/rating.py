@@ -331,12 +331,13 @@ def _within_thresholds(
     """How many of an entry's seconds fall within the day's threshold, and how many of
     those within the week's. The entry's seconds run straight time, then weekly
     overtime, then daily overtime; only the within-day ones count towards the week."""
-    within_day = seconds
-    if rules.daily_after is not None:
-        within_day = min(seconds, max(0, rules.daily_after - day_done))
-    straight = within_day
-    if rules.weekly_after is not None:
-        straight = min(within_day, max(0, rules.weekly_after - week_done))
+    # Comparisons, not min() and max(): those parse keyword arguments on every call.
+    within_day = straight = seconds
+    daily, weekly = rules.daily_after, rules.weekly_after
+    if daily is not None and day_done + seconds > daily:
+        within_day = straight = daily - day_done if daily > day_done else 0
+    if weekly is not None and week_done + within_day > weekly:
+        straight = weekly - week_done if weekly > week_done else 0
     return within_day, straight
 
 
