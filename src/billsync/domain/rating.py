@@ -265,6 +265,7 @@ def _card_of(contract: Contract) -> _RateCard:
 
 _KINDS = ("daily", "weekly", "weekend", "holiday")
 _Premium = tuple[Decimal, str]  # multiplier, name
+_Split = tuple[tuple[_Premium, int], ...]  # seconds at each premium
 
 
 def _to_seconds(hours_: Decimal | None) -> int | None:
@@ -300,6 +301,7 @@ class _Premiums:
                     kinds = {threshold, "weekend" if weekend else "", "holiday" if holiday else ""}
                     applicable = [(k, multipliers[k]) for k in _KINDS if k in kinds]
                     self._table[threshold, weekend, holiday] = _combine(applicable, overtime.stack)
+        self._splits: dict[tuple[int, int, int, tuple[bool, bool]], _Split] = {}
 
     def day_flags(self, day: date, person: PersonInfo) -> tuple[bool, bool]:
         weekend = day.weekday() in self.weekend_days
@@ -310,6 +312,22 @@ class _Premiums:
 
     def premium(self, threshold: str, weekend: bool, holiday: bool) -> _Premium:
         return self._table[threshold, weekend, holiday]
+
+    def split(self, straight: int, weekly: int, daily: int, flags: tuple[bool, bool]) -> _Split:
+        """An entry's straight, weekly overtime and daily overtime seconds by premium.
+        Parts that end up at the same premium (a holiday outranking daily overtime, say)
+        are one: an entry has one portion per price, not one per rule crossed. Each
+        split is worked out once: lengths and thresholds repeat."""
+        key = (straight, weekly, daily, flags)
+        split = self._splits.get(key)
+        if split is None:
+            merged: dict[_Premium, int] = {}
+            for threshold, seconds in (("", straight), ("weekly", weekly), ("daily", daily)):
+                if seconds:
+                    premium = self.premium(threshold, *flags)
+                    merged[premium] = merged.get(premium, 0) + seconds
+            split = self._splits[key] = tuple(merged.items())
+        return split
 
 
 def _combine(applicable: Iterable[tuple[str, Decimal | None]], stack: bool) -> _Premium:
@@ -554,30 +572,9 @@ def _rate_hourly(
         if straight == seconds:  # no threshold crossed: the common case, kept cheap
             out[work.position] = (pricer.hours(work, seconds, work.row.rate.rate, plain),)
         else:
-            parts = (
-                ("", straight),
-                ("weekly", within_day - straight),
-                ("daily", seconds - within_day),
-            )
-            out[work.position] = _split_portions(work, parts, flags, rules, pricer)
-
-
-def _split_portions(
-    work: _Work,
-    parts: Iterable[tuple[str, int]],
-    flags: tuple[bool, bool],
-    rules: _Premiums,
-    pricer: _Pricer,
-) -> tuple[Portion, ...]:
-    # Parts that end up at the same premium (a holiday outranking daily overtime, say)
-    # are one portion: an entry has one line per price, not one per rule crossed.
-    merged: dict[_Premium, int] = {}
-    for threshold, seconds in parts:
-        if seconds:
-            premium = rules.premium(threshold, *flags)
-            merged[premium] = merged.get(premium, 0) + seconds
-    rate = work.row.rate.rate
-    return tuple(pricer.hours(work, s, rate, premium) for premium, s in merged.items())
+            split = rules.split(straight, within_day - straight, seconds - within_day, flags)
+            rate = work.row.rate.rate
+            out[work.position] = tuple([pricer.hours(work, s, rate, p) for p, s in split])
 
 
 def _rate_day(works: list[_Work], pricer: _Pricer, out: list[tuple[Portion, ...]]) -> None:
