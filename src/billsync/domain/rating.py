@@ -55,7 +55,7 @@ from __future__ import annotations
 import weakref
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -135,9 +135,11 @@ class _Rounder:
 
     def billable(self, entry: TimeEntry) -> tuple[int, tuple[Adjustment, ...]]:
         """Rounded seconds plus finance's writes, never below zero."""
-        seconds, adjustments = self.round(entry.duration_seconds)
+        # The memo read here, not through round(): one call per entry, not two.
+        rounded = self._memo.get(entry.duration_seconds) or self.round(entry.duration_seconds)
         if not entry.adjustments:
-            return seconds, adjustments
+            return rounded
+        seconds, adjustments = rounded
         writes = tuple(
             Adjustment(w.reason or ("write_up" if w.seconds > 0 else "write_down"), w.seconds)
             for w in entry.adjustments
@@ -204,14 +206,22 @@ class _RateCard:
         self._candidates: dict[_RateKey, tuple[_Row, ...]] = {}
 
     def select(self, key: _RateKey, on: date) -> _Row | None:
+        return _effective(self.candidates(key), on)
+
+    def candidates(self, key: _RateKey) -> tuple[_Row, ...]:
+        """The rows matching this work, best first, whatever their dates."""
         candidates = self._candidates.get(key)
         if candidates is None:
             candidates = tuple(row for row in self._rows if row.matches(key))
             self._candidates[key] = candidates
-        for row in candidates:
-            if row.start <= on <= row.end:
-                return row
-        return None
+        return candidates
+
+
+def _effective(candidates: tuple[_Row, ...], on: date) -> _Row | None:
+    for row in candidates:
+        if row.start <= on <= row.end:
+            return row
+    return None
 
 
 def select_rate(
@@ -255,6 +265,7 @@ def _card_of(contract: Contract) -> _RateCard:
 
 _KINDS = ("daily", "weekly", "weekend", "holiday")
 _Premium = tuple[Decimal, str]  # multiplier, name
+_Split = tuple[tuple[_Premium, int], ...]  # seconds at each premium
 
 
 def _to_seconds(hours_: Decimal | None) -> int | None:
@@ -290,6 +301,7 @@ class _Premiums:
                     kinds = {threshold, "weekend" if weekend else "", "holiday" if holiday else ""}
                     applicable = [(k, multipliers[k]) for k in _KINDS if k in kinds]
                     self._table[threshold, weekend, holiday] = _combine(applicable, overtime.stack)
+        self._splits: dict[tuple[int, int, int, tuple[bool, bool]], _Split] = {}
 
     def day_flags(self, day: date, person: PersonInfo) -> tuple[bool, bool]:
         weekend = day.weekday() in self.weekend_days
@@ -300,6 +312,22 @@ class _Premiums:
 
     def premium(self, threshold: str, weekend: bool, holiday: bool) -> _Premium:
         return self._table[threshold, weekend, holiday]
+
+    def split(self, straight: int, weekly: int, daily: int, flags: tuple[bool, bool]) -> _Split:
+        """An entry's straight, weekly overtime and daily overtime seconds by premium.
+        Parts that end up at the same premium (a holiday outranking daily overtime, say)
+        are one: an entry has one portion per price, not one per rule crossed. Each
+        split is worked out once: lengths and thresholds repeat."""
+        key = (straight, weekly, daily, flags)
+        split = self._splits.get(key)
+        if split is None:
+            merged: dict[_Premium, int] = {}
+            for threshold, seconds in (("", straight), ("weekly", weekly), ("daily", daily)):
+                if seconds:
+                    premium = self.premium(threshold, *flags)
+                    merged[premium] = merged.get(premium, 0) + seconds
+            split = self._splits[key] = tuple(merged.items())
+        return split
 
 
 def _combine(applicable: Iterable[tuple[str, Decimal | None]], stack: bool) -> _Premium:
@@ -321,26 +349,64 @@ def _within_thresholds(
     """How many of an entry's seconds fall within the day's threshold, and how many of
     those within the week's. The entry's seconds run straight time, then weekly
     overtime, then daily overtime; only the within-day ones count towards the week."""
-    within_day = seconds
-    if rules.daily_after is not None:
-        within_day = min(seconds, max(0, rules.daily_after - day_done))
-    straight = within_day
-    if rules.weekly_after is not None:
-        straight = min(within_day, max(0, rules.weekly_after - week_done))
+    # Comparisons, not min() and max(): those parse keyword arguments on every call.
+    within_day = straight = seconds
+    daily, weekly = rules.daily_after, rules.weekly_after
+    if daily is not None and day_done + seconds > daily:
+        within_day = straight = daily - day_done if daily > day_done else 0
+    if weekly is not None and week_done + within_day > weekly:
+        straight = weekly - week_done if weekly > week_done else 0
     return within_day, straight
 
 
 # -- the rating run ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What every entry of one person's work on one project, task, phase and category
+    shares: the person, the rate rows that may price it, and who worked on what."""
+
+    person: PersonInfo
+    candidates: tuple[_Row, ...]  # matching rows, best first, whatever their dates
+    worked: Worked
+
+
+class _Shapes:
+    """Entries' shapes, each worked out the first time it is seen. A million entries
+    have a few thousand shapes, so each entry costs one dictionary lookup here instead
+    of three (its person, its rate rows, who worked on what)."""
+
+    def __init__(self, people: Mapping[str, PersonInfo], card: _RateCard) -> None:
+        self._people = people
+        self._card = card
+        self._known: dict[tuple[str, str, str, str, Category], _Shape] = {}
+
+    def of(self, entry: TimeEntry) -> _Shape | None:
+        """None: the entry's person is not in `people` (a rare mistake, not cached)."""
+        key = (entry.person, entry.project, entry.task, entry.phase, entry.category)
+        shape = self._known.get(key)
+        if shape is None:
+            person = self._people.get(entry.person)
+            if person is None:
+                return None
+            role = person.role
+            rate_key = (entry.person, role, entry.task, entry.phase, entry.category)
+            worked = Worked(
+                entry.person, role, entry.project, entry.phase, entry.task, entry.category
+            )
+            shape = self._known[key] = _Shape(person, self._card.candidates(rate_key), worked)
+        return shape
+
+
 @dataclass(slots=True)
 class _Work:
-    """An entry that bills: its seconds, its person and the rate row that prices it."""
+    """An entry that bills: its seconds, its shape and the rate row that prices it."""
 
     position: int  # in the caller's list
     entry: TimeEntry
     seconds: int
-    person: PersonInfo
+    shape: _Shape
     row: _Row
     billed: bool = False  # already invoiced: it used up its day's threshold first
 
@@ -363,55 +429,59 @@ class _Work:
 
 class _Pricer:
     """Builds portions. What portions have in common is one object each: a price per
-    rate row and premium (quantized once), who worked on what, and the quantity and
-    amount of equal hours at one price (a run keeps a million portions until they are
-    capped and drafted)."""
+    rate row and premium (quantized once), who worked on what (the work's shape), and
+    the quantity and amount of equal hours at one price (a run keeps a million portions
+    until they are capped and drafted)."""
 
     def __init__(self, currency: str) -> None:
         self._currency = currency
         # (row, premium name, short-day hours?) -> its price
         self._prices: dict[tuple[int, str, bool], Price] = {}
-        # (seconds, the price's key) -> (the same seconds, hours, amount): equal seconds
-        # are one object too (an overtime split computes its own)
-        self._hours: dict[tuple[int, tuple[int, str, bool]], tuple[int, Decimal, Decimal]] = {}
-        self._worked: dict[tuple[str, str, str, str, str, Category], Worked] = {}
+        # (row, premium name, seconds) -> (the same seconds, hours, amount, price): equal
+        # seconds are one object too (an overtime split computes its own)
+        self._hours: dict[tuple[int, str, int], tuple[int, Decimal, Decimal, Price]] = {}
 
     def hours(
         self, work: _Work, seconds: int, base_rate: Decimal, premium: _Premium = NO_PREMIUM
     ) -> Portion:
         """A portion of `seconds` in hours."""
-        key, price = self._price(work, _HOUR, base_rate, premium)
-        shared = self._hours.get((seconds, key))
+        # Row and premium name fix the price: an hours portion of a day row is short-day
+        # hours, and a premium's multiplier follows from its name on one contract.
+        key = (work.row.index, premium[1], seconds)
+        shared = self._hours.get(key)
         if shared is None:
+            price = self._price(work, _HOUR, base_rate, premium)
             quantity = hours(seconds)
-            shared = self._hours[seconds, key] = (seconds, quantity, quantity * price.unit_price)
-        return self._portion(work, *shared, price)
+            shared = self._hours[key] = (seconds, quantity, quantity * price.unit_price, price)
+        e = work.entry
+        seconds, quantity, amount, price = shared
+        return Portion(
+            e.id, e.revision, e.work_date, seconds, quantity, amount, work.shape.worked, price
+        )
 
     def days(self, work: _Work, days: Decimal, base_rate: Decimal) -> Portion:
         """A portion of the work's seconds as a share of days."""
-        _, price = self._price(work, _DAY, base_rate, NO_PREMIUM)
-        return self._portion(work, work.seconds, days, days * price.unit_price, price)
+        price = self._price(work, _DAY, base_rate, NO_PREMIUM)
+        e = work.entry
+        return Portion(
+            e.id,
+            e.revision,
+            e.work_date,
+            work.seconds,
+            days,
+            days * price.unit_price,
+            work.shape.worked,
+            price,
+        )
 
-    def _price(
-        self, work: _Work, unit: Unit, base_rate: Decimal, premium: _Premium
-    ) -> tuple[tuple[int, str, bool], Price]:
+    def _price(self, work: _Work, unit: Unit, base_rate: Decimal, premium: _Premium) -> Price:
         multiplier, name = premium
         key = (work.row.index, name, work.row.per_day and unit is _HOUR)
         price = self._prices.get(key)
         if price is None:
             unit_price = quantize(base_rate * multiplier, self._currency)
             price = self._prices[key] = Price(unit, base_rate, multiplier, name, unit_price)
-        return key, price
-
-    def _portion(
-        self, work: _Work, seconds: int, quantity: Decimal, amount: Decimal, price: Price
-    ) -> Portion:
-        e = work.entry
-        shape = (e.person, work.person.role, e.project, e.phase, e.task, e.category)
-        worked = self._worked.get(shape)
-        if worked is None:
-            worked = self._worked[shape] = Worked(*shape)
-        return Portion(e.id, e.revision, e.work_date, seconds, quantity, amount, worked, price)
+        return price
 
 
 def _rates_entry(entry: TimeEntry) -> bool:
@@ -432,7 +502,7 @@ def rate_entries(
     whose id is in `billed` were invoiced already: they count towards each day's and
     week's thresholds before any other, so late time is what goes beyond them.
     """
-    rounder, card = _Rounder(contract.rounding), _card_of(contract)
+    rounder, shapes = _Rounder(contract.rounding), _Shapes(people, _card_of(contract))
     billable: list[tuple[int, tuple[Adjustment, ...]]] = []
     findings: dict[int, tuple[Finding, ...]] = {}
     hourly: dict[str, list[_Work]] = defaultdict(list)  # by person
@@ -441,25 +511,25 @@ def rate_entries(
         if not _rates_entry(entry):
             billable.append((0, ()))
             continue
-        seconds, adjustments = rounder.billable(entry)
-        billable.append((seconds, adjustments))
+        rounded = rounder.billable(entry)
+        billable.append(rounded)
+        seconds = rounded[0]
         if not seconds:
             continue
-        person = people.get(entry.person)
-        if person is None:
+        shape = shapes.of(entry)
+        if shape is None:
             findings[position] = (_person_unknown(entry, contract, seconds),)
             continue
-        key = (entry.person, person.role, entry.task, entry.phase, entry.category)
-        row = card.select(key, entry.work_date)
+        row = _effective(shape.candidates, entry.work_date)
         if row is None:
-            findings[position] = (_rate_missing(entry, person, contract, seconds),)
+            findings[position] = (_rate_missing(entry, shape.person, contract, seconds),)
         elif row.per_day:
             daily[entry.person, entry.work_date].append(
-                _Work(position, entry, seconds, person, row, entry.id in billed)
+                _Work(position, entry, seconds, shape, row, entry.id in billed)
             )
         else:
             hourly[entry.person].append(
-                _Work(position, entry, seconds, person, row, entry.id in billed)
+                _Work(position, entry, seconds, shape, row, entry.id in billed)
             )
 
     portions: list[tuple[Portion, ...]] = [()] * len(entries)
@@ -468,10 +538,13 @@ def rate_entries(
         _rate_hourly(works, premiums, pricer, portions)
     for works in daily.values():
         _rate_day(works, pricer, portions)
-    return [
-        RatedEntry(entry, seconds, adjustments, portions[i], findings.get(i, ()))
-        for i, (entry, (seconds, adjustments)) in enumerate(zip(entries, billable, strict=True))
+    rated = [
+        RatedEntry(entry, seconds, adjustments, priced)
+        for entry, (seconds, adjustments), priced in zip(entries, billable, portions, strict=True)
     ]
+    for position, found in findings.items():  # few: most entries find a rate
+        rated[position] = replace(rated[position], findings=found)
+    return rated
 
 
 def _rate_hourly(
@@ -487,7 +560,7 @@ def _rate_hourly(
     for work in works:
         d = work.entry.work_date
         if d != day:
-            day, day_done, flags = d, 0, rules.day_flags(d, work.person)
+            day, day_done, flags = d, 0, rules.day_flags(d, work.shape.person)
             plain = rules.premium("", *flags)
             iso = d.isocalendar()
             if (iso.year, iso.week) != week:
@@ -499,30 +572,9 @@ def _rate_hourly(
         if straight == seconds:  # no threshold crossed: the common case, kept cheap
             out[work.position] = (pricer.hours(work, seconds, work.row.rate.rate, plain),)
         else:
-            parts = (
-                ("", straight),
-                ("weekly", within_day - straight),
-                ("daily", seconds - within_day),
-            )
-            out[work.position] = _split_portions(work, parts, flags, rules, pricer)
-
-
-def _split_portions(
-    work: _Work,
-    parts: Iterable[tuple[str, int]],
-    flags: tuple[bool, bool],
-    rules: _Premiums,
-    pricer: _Pricer,
-) -> tuple[Portion, ...]:
-    # Parts that end up at the same premium (a holiday outranking daily overtime, say)
-    # are one portion: an entry has one line per price, not one per rule crossed.
-    merged: dict[_Premium, int] = {}
-    for threshold, seconds in parts:
-        if seconds:
-            premium = rules.premium(threshold, *flags)
-            merged[premium] = merged.get(premium, 0) + seconds
-    rate = work.row.rate.rate
-    return tuple(pricer.hours(work, s, rate, premium) for premium, s in merged.items())
+            split = rules.split(straight, within_day - straight, seconds - within_day, flags)
+            rate = work.row.rate.rate
+            out[work.position] = tuple([pricer.hours(work, s, rate, p) for p, s in split])
 
 
 def _rate_day(works: list[_Work], pricer: _Pricer, out: list[tuple[Portion, ...]]) -> None:

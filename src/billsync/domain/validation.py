@@ -76,6 +76,10 @@ RateLookup = Callable[[TimeEntry], Decimal | None]
 DEFAULT_MAX_DAILY_HOURS = Decimal(16)
 _ONE_SECOND = timedelta(seconds=1)
 _PERCENT_EXPONENT = Decimal("0.1")
+# Enum members bound once: looking one up on its class costs more than a global name,
+# and every entry asks.
+_APPROVED, _REJECTED = Approval.APPROVED, Approval.REJECTED
+_WRITTEN_OFF = EntryState.WRITTEN_OFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +200,7 @@ def check_unmapped(entry: TimeEntry, ctx: ValidationContext) -> Finding | None:
 
 def check_not_approved(entry: TimeEntry, ctx: ValidationContext) -> Finding | None:
     """entry.not_approved: only approved time is billed."""
-    if entry.approval is Approval.APPROVED:
+    if entry.approval is _APPROVED:
         return None
     message = (
         f"{_entry_text(entry)} is {entry.approval}, not approved: approve it in "
@@ -610,7 +614,7 @@ def validate(entries: Sequence[TimeEntry], ctx: ValidationContext) -> list[Findi
     findings: list[Finding] = []
     together: list[TimeEntry] = []  # live and not rejected: the cross-entry checks' input
     for entry in _newest_revisions(entries):
-        if entry.state is EntryState.WRITTEN_OFF:
+        if entry.state is _WRITTEN_OFF:
             continue
         changed = check_changed_after_billing(entry, ctx)
         if changed is not None:
@@ -621,7 +625,7 @@ def validate(entries: Sequence[TimeEntry], ctx: ValidationContext) -> list[Findi
             finding = check(entry, ctx)
             if finding is not None:
                 findings.append(finding)
-        if entry.approval is not Approval.REJECTED:
+        if entry.approval is not _REJECTED:
             together.append(entry)
     for group_check in GROUP_CHECKS:
         findings.extend(group_check(together, ctx))

@@ -199,35 +199,40 @@ def rate_batch(
     """Rate a batch, whose validation found `checked`, contract by contract; also what
     rating made of each entry."""
     billed = setting.billed
+    # Codes read once per batch, not once per entry: a contract is a pydantic model.
+    code_of = {project: contract.code for project, contract in setting.by_project.items()}
+    active = EntryState.ACTIVE
     per_contract: dict[str, list[TimeEntry]] = defaultdict(list)
     invoiced: dict[str, list[TimeEntry]] = defaultdict(list)
     for e in entries:
-        contract = setting.by_project.get(e.project)
-        if contract is None or e.deleted or e.state is not EntryState.ACTIVE:
+        code = code_of.get(e.project)
+        if code is None or e.deleted or e.state is not active:
             continue
-        (invoiced if e.id in billed else per_contract)[contract.code].append(e)
+        (invoiced if e.id in billed else per_contract)[code].append(e)
     batch = Batch(len(entries), checked, {}, {}, {}, {}, {})
     rated: dict[int, RatedEntry] = {}
+    results: dict[str, list[RatedEntry]] = {}  # contract -> its group's, in the group's order
     found = list(checked)
     for code, group in per_contract.items():
         batch.first[code] = group[0].id
-        context = overtime_context(invoiced.get(code, []), group)
+        context = overtime_context(invoiced[code], group) if code in invoiced else []
         rating = batch.rating[code] = []
-        for r in rate_entries(
+        # Results are in the input's order: the invoiced context's come after the group's.
+        results[code] = rate_entries(
             group + context, setting.ws.contracts[code], setting.info, {e.id for e in context}
-        ):
-            if r.entry.id not in billed:
-                rated[r.entry.id] = r
-                if r.findings:
-                    rating += [(r.entry.id, f) for f in r.findings]
-                    found += r.findings
+        )[: len(group)]
+        for e, r in zip(group, results[code], strict=True):
+            rated[e.id] = r
+            if r.findings:
+                rating += [(e.id, f) for f in r.findings]
+                found += r.findings
     revisions = {e.id: e.revision for e in entries}
     batch.revisions = {i: revisions[i] for f in found for i in f.entry_ids}
     held = blocked(found, setting.waived, revisions)
     for code, group in per_contract.items():
         eligible: list[Portion] = []
-        for e in group:
-            if e.id not in held and (r := rated[e.id]).portions:
+        for e, r in zip(group, results[code], strict=True):
+            if r.portions and e.id not in held:
                 eligible += r.portions
                 if r.adjustments:
                     batch.written[e.id] = r.adjustments
