@@ -270,11 +270,17 @@ class Written(Mapping[int, tuple[Adjustment, ...]]):
         return self.ids
 
     def __getitem__(self, entry_id: int) -> tuple[Adjustment, ...]:
+        found: tuple[Adjustment, ...] | None = self.get(entry_id)
+        if found is None:
+            raise KeyError(entry_id)
+        return found
+
+    def get(self, entry_id: int, default: Any = None) -> Any:
+        # Itself, not Mapping's (by __getitem__ and KeyError): a draft asks for each of
+        # its entries, a million in a large run.
         ids = self._read()
         at = bisect_left(ids, entry_id)
-        if at == len(ids) or ids[at] != entry_id:
-            raise KeyError(entry_id)
-        return self.kinds[self.which[at]]
+        return self.kinds[self.which[at]] if at < len(ids) and ids[at] == entry_id else default
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._read())
