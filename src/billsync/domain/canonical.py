@@ -33,29 +33,29 @@ _MEMBERS: dict[type, dict[str, Approval | Category]] = {
     kind: {member.value: member for member in kind} for kind in (Approval, Category)
 }
 DURATION = re.compile(r"^(\d{1,2}):([0-5]\d)$")
-KNOWN_FIELDS = frozenset(
-    {
-        "external_id",
-        "person",
-        "project",
-        "task",
-        "client",
-        "date",
-        "hours",
-        "minutes",
-        "duration",
-        "start",
-        "end",
-        "timezone",
-        "notes",
-        "approval",
-        "billable",
-        "category",
-        "rate",
-        "revision",
-        "deleted",
-    }
+# A record's fields, in the order `parse_fields` reads them.
+FIELDS = (
+    "external_id",
+    "person",
+    "project",
+    "task",
+    "client",
+    "timezone",
+    "start",
+    "end",
+    "date",
+    "hours",
+    "minutes",
+    "duration",
+    "revision",
+    "approval",
+    "category",
+    "billable",
+    "deleted",
+    "rate",
+    "notes",
 )
+KNOWN_FIELDS = frozenset(FIELDS)
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,15 @@ def zone(name: str) -> ZoneInfo | None:
         return None
 
 
+@lru_cache(maxsize=4096)
+def _zone(value: str | None, default: str | None) -> tuple[str, ZoneInfo | None]:
+    """A record's time zone name (its own, else the default, else "") and the zone it
+    names, if any. Lines share their zones: one name object each (which a second
+    process reading the lines pickles once)."""
+    name = (value or "").strip() or default or ""
+    return name, zone(name) if name else None
+
+
 def revision_stamp(value: str) -> str:
     """Sortable text for a source revision the source gave: a counter or a timestamp.
     Counters sort before timestamps, so a source should keep to one kind."""
@@ -151,11 +160,8 @@ class _Reader:
         self.fields = fields
         self.errors: list[FieldError] = []
 
-    def text(self, name: str, required: bool = False) -> str:
-        value = (self.fields.get(name) or "").strip()
-        if required and not value:
-            self.errors.append(FieldError(name, "is required"))
-        return value
+    def text(self, name: str) -> str:
+        return (self.fields.get(name) or "").strip()
 
     def fail(self, name: str, reason: str) -> None:
         self.errors.append(FieldError(name, reason))
@@ -194,30 +200,9 @@ class _Reader:
             return None
         return number
 
-    def day(self, name: str) -> dt.date | None:
-        value = self.text(name)
-        if not value:
-            return None
-        try:
-            return _day(value)
-        except ValueError:
-            self.fail(name, f"{value!r} is not a date (YYYY-MM-DD)")
-            return None
 
-    def moment(self, name: str, tz: ZoneInfo | None, quiet: bool = False) -> _Moment | None:
-        value = self.text(name)
-        if not value:
-            return None
-        try:
-            moment = _moment(value, tz)
-        except ValueError:
-            self.fail(name, f"{value!r} is not an ISO 8601 date and time")
-            return None
-        if moment is None:
-            if not quiet:
-                self.fail(name, "has no UTC offset and no timezone is given")
-            return None
-        return moment
+# Why a time has no instant when no zone is given for it (not said for a bad zone).
+_NO_ZONE = "has no UTC offset and no timezone is given"
 
 
 @lru_cache(maxsize=4096)
@@ -227,6 +212,18 @@ def _day(value: str) -> dt.date:
     return dt.date.fromisoformat(value)
 
 
+@lru_cache(maxsize=4096)
+def _date(value: str | None) -> dt.date | str | None:
+    """What a date field says: its day, None when it is empty, or why it is no day."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        return _day(text)
+    except ValueError:
+        return f"{text!r} is not a date (YYYY-MM-DD)"
+
+
 class _Moment(NamedTuple):
     at: dt.datetime  # aware
     utc: dt.datetime  # the same instant in UTC: wall clocks jump at daylight-saving changes
@@ -234,13 +231,19 @@ class _Moment(NamedTuple):
 
 
 @lru_cache(maxsize=65_536)
-def _moment(value: str, tz: ZoneInfo | None) -> _Moment | None:
-    """The instant a time means, None when it needs a zone and has none. The same
-    clock times recur on every day's lines: each is read once, and lines share it."""
-    stamp = dt.datetime.fromisoformat(value)
+def _moment(value: str | None, tz: ZoneInfo | None) -> _Moment | str | None:
+    """The instant a time field means (None when it is empty), or why it is none. The
+    same clock times recur on every day's lines: each is read once, and lines share it."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return f"{text!r} is not an ISO 8601 date and time"
     if stamp.tzinfo is None:
         if tz is None:
-            return None
+            return _NO_ZONE
         stamp = stamp.replace(tzinfo=tz)
     local = stamp.astimezone(tz) if tz else stamp
     day = _day(local.date().isoformat())  # the one object of that day, as a date column's
@@ -311,81 +314,125 @@ def _terms(values: tuple[str | None, ...], default_approval: Approval) -> _Terms
     )
 
 
-# Lines share their people, projects and tasks: one reference for each combination.
-_ref = lru_cache(maxsize=65_536)(SourceRef)
+@lru_cache(maxsize=65_536)
+def _ref(values: tuple[str | None, ...]) -> tuple[SourceRef | None, tuple[FieldError, ...]]:
+    """The reference the person, project, task and client fields (as given, in that
+    order) make, else the errors of the required ones. Lines share their people,
+    projects and tasks: one reference for each combination."""
+    person, project, task, client = ((value or "").strip() for value in values)
+    required = (("person", person), ("project", project))
+    missing = tuple(FieldError(name, "is required") for name, text in required if not text)
+    return (None if missing else SourceRef(person, project, task, client)), missing
+
+
+# A source revision's stamp, worked out once: a source stamps many lines alike.
+_revision = lru_cache(maxsize=4096)(revision_stamp)
 
 
 def forget_repeats() -> None:
     """Drop the values lines have shared. A bulk read leaves up to 65,536 times and
     references alive, tens of megabytes that the work after it (a run) can use."""
-    for cached in (_day, _moment, _seconds, _terms, _ref):
+    for cached in (_zone, _day, _date, _moment, _seconds, _terms, _ref, _revision):
         cached.cache_clear()
 
 
+def _time_error(errors: list[FieldError], name: str, reason: str, bad_zone: bool) -> None:
+    """Say why a time field has no instant; that it has no zone is not said again
+    when the zone given is the fault."""
+    if not (bad_zone and reason is _NO_ZONE):
+        errors.append(FieldError(name, reason))
+
+
 def parse_record(fields: Mapping[str, str], defaults: Defaults) -> Canonical | list[FieldError]:
-    r = _Reader(fields)
-    text = r.text
-    if not KNOWN_FIELDS.issuperset(fields):
-        for name in sorted(set(fields) - KNOWN_FIELDS):
-            r.fail(name, "unknown column")
-    external_id = text("external_id", required=True)
-    person = text("person", required=True)
-    project = text("project", required=True)
-    tz_name = text("timezone") or defaults.timezone or ""
-    tz = zone(tz_name) if tz_name else None
+    """A record given by field name (a connector's, a JSON line's)."""
+    unknown = [] if KNOWN_FIELDS.issuperset(fields) else sorted(set(fields) - KNOWN_FIELDS)
+    errors = [FieldError(name, "unknown column") for name in unknown]
+    return parse_fields(tuple(map(fields.get, FIELDS)), defaults, errors)
+
+
+def parse_fields(
+    values: tuple[str | None, ...], defaults: Defaults, errors: list[FieldError] | None = None
+) -> Canonical | list[FieldError]:
+    """A record given as its FIELDS' values, in that order (None or "": not given), and
+    the errors found before (which it adds to). Every field is read as its text
+    stripped, inline or by a cached helper: this runs once per line of a file."""
+    errors = [] if errors is None else errors
+    (external_id, person, project, task, client, zone_name, start_at, end_at, date, hours,
+     minutes, duration, given_revision, approval, category, billable, deleted, rate,
+     notes) = values  # fmt: skip
+    external_id = (external_id or "").strip()
+    if not external_id:
+        errors.append(FieldError("external_id", "is required"))
+    ref, ref_errors = _ref((person, project, task, client))
+    errors += ref_errors
+    tz_name, tz = _zone(zone_name, defaults.timezone)
     if tz_name and tz is None:
-        r.fail("timezone", f"{tz_name!r} is not an IANA time zone")
+        errors.append(FieldError("timezone", f"{tz_name!r} is not an IANA time zone"))
     bad_zone = bool(tz_name) and tz is None  # said once, not again for each time
-    start = r.moment("start", tz, quiet=bad_zone)
-    end = r.moment("end", tz, quiet=bad_zone)
-    day = r.day("date")
-    seconds, amount_errors = _seconds(tuple(map(fields.get, _AMOUNT)))
-    r.errors += amount_errors
-    if (start is None) != (end is None) and not r.errors:
-        r.fail("end" if start else "start", "start and end go together")
+    start = _moment(start_at, tz)
+    if isinstance(start, str):
+        _time_error(errors, "start", start, bad_zone)
+        start = None
+    end = _moment(end_at, tz)
+    if isinstance(end, str):
+        _time_error(errors, "end", end, bad_zone)
+        end = None
+    day = _date(date)
+    if isinstance(day, str):
+        errors.append(FieldError("date", day))
+        day = None
+    seconds, amount_errors = _seconds((hours, minutes, duration))
+    errors += amount_errors
+    if (start is None) != (end is None) and not errors:
+        errors.append(FieldError("end" if start else "start", "start and end go together"))
     if start and end:
         span = int((end.utc - start.utc).total_seconds())
         if span <= 0:
-            r.fail("end", "is not after start")
+            errors.append(FieldError("end", "is not after start"))
         else:
             if seconds is not None and seconds != span:
-                r.fail("hours", f"{seconds} s disagrees with start-end ({span} s)")
+                errors.append(
+                    FieldError("hours", f"{seconds} s disagrees with start-end ({span} s)")
+                )
             seconds = span
         if day and day != start.day:
-            r.fail("date", f"{day} is not the local day of start ({start.day})")
+            errors.append(FieldError("date", f"{day} is not the local day of start ({start.day})"))
         day = start.day
-    elif not r.errors:
+    elif not errors:
         if day is None:
-            r.fail("date", "is required when start and end are not given")
+            errors.append(FieldError("date", "is required when start and end are not given"))
         if seconds is None:
-            r.fail("hours", "one of hours, minutes, duration or start/end is required")
-    if not tz_name and not r.errors:
-        r.fail("timezone", "is required (or pass a default time zone)")
+            errors.append(
+                FieldError("hours", "one of hours, minutes, duration or start/end is required")
+            )
+    if not tz_name and not errors:
+        errors.append(FieldError("timezone", "is required (or pass a default time zone)"))
     if seconds is not None and seconds > MAX_SECONDS:
-        r.fail("hours", f"{seconds / 3600:g} h is more than a day in one entry")
+        errors.append(FieldError("hours", f"{seconds / 3600:g} h is more than a day in one entry"))
     revision: str | None = None
-    if given_revision := text("revision"):
+    if given_revision := (given_revision or "").strip():
         try:
-            revision = revision_stamp(given_revision)
+            revision = _revision(given_revision)
         except ValueError as exc:
-            r.fail("revision", f"{given_revision!r}: {exc}")
-    terms = _terms(tuple(map(fields.get, _TERMS)), defaults.approval)
-    r.errors += terms.errors
-    if r.errors or day is None or seconds is None:
-        return r.errors
+            errors.append(FieldError("revision", f"{given_revision!r}: {exc}"))
+    terms = _terms((approval, category, billable, deleted, rate), defaults.approval)
+    errors += terms.errors
+    if errors or ref is None or day is None or seconds is None:
+        return errors
+    # Positional, in Canonical's field order: by keyword, a call builds a dict.
     return Canonical(
-        external_id=external_id,
-        ref=_ref(person, project, text("task"), text("client")),
-        work_date=day,
-        duration_seconds=seconds,
-        timezone=tz_name,
-        start=start.at if start else None,
-        end=end.at if end else None,
-        notes=text("notes"),
-        approval=terms.approval,
-        billable=terms.billable,
-        category=terms.category,
-        source_rate=terms.rate,
-        source_revision=revision,
-        deleted=terms.deleted,
+        external_id,
+        ref,
+        day,
+        seconds,
+        tz_name,
+        start.at if start else None,
+        end.at if end else None,
+        (notes or "").strip(),
+        terms.approval,
+        terms.billable,
+        terms.category,
+        terms.rate,
+        revision,
+        terms.deleted,
     )

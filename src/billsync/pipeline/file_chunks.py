@@ -12,10 +12,19 @@ import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import TextIO
 
-from billsync.domain.canonical import KNOWN_FIELDS, Defaults, FieldError, parse_record
+from billsync.domain.canonical import (
+    FIELDS,
+    KNOWN_FIELDS,
+    Canonical,
+    Defaults,
+    FieldError,
+    parse_fields,
+    parse_record,
+)
 from billsync.errors import UserError
 from billsync.store.incoming import Incoming, IncomingRow, Mapper, incoming_rows
 
@@ -62,8 +71,10 @@ def _records(handle: TextIO) -> Iterator[tuple[int, list[str], str]]:
         yield read, cells, text.rstrip("\r\n")
 
 
-def _rows(path: Path, handle: TextIO) -> Iterator[tuple[int, dict[str, str] | str, str]]:
-    """(line number, fields or why the line is unreadable, verbatim payload)."""
+def _parsed(
+    path: Path, handle: TextIO, defaults: Defaults
+) -> Iterator[tuple[int, Canonical | list[FieldError], str]]:
+    """(line number, record or its errors, verbatim payload) of each line."""
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         for number, line in enumerate(handle, start=1):
             line = line.rstrip("\r\n")
@@ -72,12 +83,13 @@ def _rows(path: Path, handle: TextIO) -> Iterator[tuple[int, dict[str, str] | st
             try:
                 value = json.loads(line, parse_float=str, parse_int=str)
             except json.JSONDecodeError as exc:
-                yield number, f"not valid JSON: {exc.msg}", line
+                yield number, _unreadable(f"not valid JSON: {exc.msg}"), line
                 continue
             if not isinstance(value, dict):
-                yield number, "not a JSON object", line
+                yield number, _unreadable("not a JSON object"), line
                 continue
-            yield number, {k: "" if v is None else str(v) for k, v in value.items()}, line
+            fields = {k: "" if v is None else str(v) for k, v in value.items()}
+            yield number, parse_record(fields, defaults), line
         return
     records = _records(handle)
     first = next(records, None)
@@ -98,13 +110,22 @@ def _rows(path: Path, handle: TextIO) -> Iterator[tuple[int, dict[str, str] | st
                 )
             ],
         )
+    # Each field's cell by position (the last of a name given twice); a field the
+    # header lacks reads the empty cell added after a line's own.
+    position = {name: i for i, name in enumerate(names)}
+    fields_of = itemgetter(*(position.get(name, len(names)) for name in FIELDS))
     for line_no, cells, payload in records:
         if not cells:
             continue
         if len(cells) != len(names):
-            yield line_no, f"has {len(cells)} cells, the header {len(names)}", payload
+            yield line_no, _unreadable(f"has {len(cells)} cells, the header {len(names)}"), payload
             continue
-        yield line_no, dict(zip(names, cells, strict=True)), payload
+        cells.append("")
+        yield line_no, parse_fields(fields_of(cells), defaults), payload
+
+
+def _unreadable(reason: str) -> list[FieldError]:
+    return [FieldError("(line)", reason)]
 
 
 @dataclass
@@ -128,10 +149,10 @@ def read_chunks(
     chunk = Chunk([], [], 0)
     # In a second process too, where no caller has paused the collector.
     with bulk_work(), path.open(encoding="utf-8-sig", newline="") as handle:
-        rows = _rows(path, handle)
+        lines = _parsed(path, handle, defaults)
         while True:
             try:
-                line_no, fields, payload = next(rows)
+                line_no, parsed, payload = next(lines)
             except StopIteration:
                 break
             except UnicodeDecodeError as exc:
@@ -139,15 +160,11 @@ def read_chunks(
                 chunk.bad.append(BadLine(chunk.lines + 1, (FieldError("(file)", reason),), ""))
                 break
             chunk.lines += 1
-            if isinstance(fields, str):
-                chunk.bad.append(BadLine(line_no, (FieldError("(line)", fields),), payload))
+            if isinstance(parsed, list):
+                chunk.bad.append(BadLine(line_no, tuple(parsed), payload))
             else:
-                parsed = parse_record(fields, defaults)
-                if isinstance(parsed, list):
-                    chunk.bad.append(BadLine(line_no, tuple(parsed), payload))
-                else:
-                    stamp = parsed.source_revision or received_at_stamp
-                    good.append(Incoming(parsed, payload, line_no, stamp))
+                stamp = parsed.source_revision or received_at_stamp
+                good.append(Incoming(parsed, payload, line_no, stamp))
             if chunk.lines >= size:
                 yield _finished(chunk, good, source, mapper)
                 chunk = Chunk([], [], 0)
