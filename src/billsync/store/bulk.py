@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import islice, repeat
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, update
@@ -37,21 +37,6 @@ def insert_rows(
         return
     by_column = {name: [row[name] for row in rows] for name in rows[0]}
     insert_columns(conn, table, by_column, skip_existing=skip_existing)
-
-
-def insert_values(
-    conn: Connection,
-    table: Table,
-    columns: Sequence[str],
-    values: Sequence[Sequence[Any]],
-    *,
-    skip_existing: bool = False,
-) -> None:
-    """`insert_rows` for rows given as values in the order of `columns`: a bulk import
-    then builds no dict per row."""
-    if values:
-        by_column = dict(zip(columns, zip(*values, strict=True), strict=True))
-        insert_columns(conn, table, by_column, skip_existing=skip_existing)
 
 
 def insert_columns(
@@ -95,13 +80,6 @@ def _insert_server(
         statement = statement.on_conflict_do_nothing()
     for i in range(0, len(rows), CHUNK):
         conn.execute(statement, list(rows[i : i + CHUNK]))
-
-
-def insert_all(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Insert rows as they come, CHUNK at a time: never all of them in memory at once."""
-    it = iter(rows)
-    while chunk := list(islice(it, CHUNK)):
-        insert_rows(conn, table, chunk)
 
 
 def update_rows(
@@ -171,13 +149,3 @@ def _execute_columns(
     rows = list(zip(*by_column, strict=False))  # as above: the shared values never end
     for i in range(0, len(rows), CHUNK):
         conn.exec_driver_sql(sql, rows[i : i + CHUNK])
-
-
-def insert_all_values(
-    conn: Connection, table: Table, columns: Sequence[str], values: Iterable[Sequence[Any]]
-) -> None:
-    """`insert_values` for rows as they come, CHUNK at a time: never all of them in memory
-    at once, and no dict per row."""
-    it = iter(values)
-    while chunk := list(islice(it, CHUNK)):
-        insert_values(conn, table, columns, chunk)
