@@ -8,9 +8,9 @@ payroll), then runs the imports and the pipeline exactly as the CLI does, into a
 workspace. Prints one JSON line: seconds per stage, entries per second end to end, and
 the peak resident memory of the measured path (generating the data is not part of it),
 sampled every 20 ms: of this process, of the second processes (the one that parses a
-large import file, the one that rates every other batch of a large run), and of all of
-them at once. The "wait" stage is the time the run spent waiting for the batches the
-second process rated.
+large import file, the one that rates batches of a large run too), and of all of them
+at once. The "wait" stage is the time the run spent giving batches to the second
+process, taking what it rated, and waiting for its last ones.
 """
 
 from __future__ import annotations

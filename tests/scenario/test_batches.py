@@ -1,11 +1,13 @@
 """A run checks and rates its entries in batches of whole people, to bound its memory,
-and on a large workspace rates every other batch in a second process: what it finds
-and drafts depends on neither."""
+and on a large workspace shares the batches with a second process: what it finds and
+drafts depends on neither."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,16 +75,29 @@ def test_the_outcome_does_not_depend_on_the_batch_size(store: Store, tmp_path: P
     assert whole[1] and whole[2]  # it drafted invoices and found exceptions to compare
 
 
+def _watched(monkeypatch: pytest.MonkeyPatch, before: Callable[[Any], None]) -> None:
+    """`before(batch)` called with each batch the run gives a second process, first."""
+    real = pipeline.sharing_with_second_process
+
+    @contextmanager
+    def watched(produce: Any, *args: Any) -> Iterator[Any]:
+        with real(produce, *args) as shared:
+            give = shared.give
+
+            def watched_give(batch: Any) -> None:
+                before(batch)
+                give(batch)
+
+            shared.give = watched_give  # type: ignore[method-assign]
+            yield shared
+
+    monkeypatch.setattr(pipeline, "sharing_with_second_process", watched)
+
+
 def _spied(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many batches each second process was given."""
+    """The places in the run of the batches given to second processes."""
     given: list[int] = []
-    real = pipeline.in_second_process
-
-    def spy(produce: Any, *args: Any) -> Any:
-        given.append(len(args[-1]))
-        return real(produce, *args)
-
-    monkeypatch.setattr(pipeline, "in_second_process", spy)
+    _watched(monkeypatch, lambda batch: given.append(batch[0]))
     return given
 
 
@@ -95,7 +110,8 @@ def test_batches_rated_in_a_second_process_give_the_same_outcome(
     _imported(other, tmp_path)
     given = _spied(monkeypatch)
     together = _outcome(other, batch_size=500, second_process_from=0)
-    assert given and given[0] >= 2  # the second process did rate batches
+    assert len(given) >= 2  # the second process did rate batches
+    assert 0 not in given  # and this one too: it takes the first
     assert together == alone
 
 
@@ -165,17 +181,15 @@ def test_the_second_process_reads_what_the_run_started_from(
     alone = _outcome(store, batch_size=500, second_process_from=ONE_PROCESS)
     other = Store(engine, f"snapshot-{next(_names)}")
     _imported(other, tmp_path)
-    real = pipeline.in_second_process
 
-    def unmapped_then_start(produce: Any, *args: Any) -> Any:
-        # The second process's entries unmapped, committed after the run's snapshot.
-        theirs = [i for ids, _ in args[-1] for i in ids]
+    def unmap_first(batch: Any) -> None:
+        # The entries of a batch for the second process unmapped, committed after
+        # the run's snapshot and before that process reads them.
         with other.transaction(lock=False) as tx:
             tx.conn.execute(
-                update(time_entries).where(time_entries.c.id.in_(theirs)).values(project="")
+                update(time_entries).where(time_entries.c.id.in_(list(batch[1]))).values(project="")
             )
-        return real(produce, *args)
 
-    monkeypatch.setattr(pipeline, "in_second_process", unmapped_then_start)
+    _watched(monkeypatch, unmap_first)
     assert _outcome(other, batch_size=500, second_process_from=0) == alone
     engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,28 @@ def numbers_then_unpicklable(count: int) -> Iterator[int]:
 def numbers_then_death(count: int) -> Iterator[int]:
     yield from range(count)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def doubled(given: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """Each number it is given, and twice it."""
+    for number in given:
+        yield number, 2 * number
+
+
+def doubled_until_negative(given: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """As doubled, and a negative number is an error."""
+    for number in given:
+        if number < 0:
+            raise ValueError(f"{number} is negative")
+        yield number, 2 * number
+
+
+def doubled_until_zero(given: Iterable[int]) -> Iterator[tuple[int, int]]:
+    """As doubled, and zero kills the process."""
+    for number in given:
+        if number == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield number, 2 * number
 
 
 def chunks_then_error(*args: Any) -> Iterator[Chunk]:

@@ -1,5 +1,6 @@
-"""A generator run in a second process: its items in order, its errors and its death
-raised here, and no process left behind however the caller leaves."""
+"""A generator run in a second process, alone or on what it is given: its items in
+order, its errors and its death raised here, and no process left behind however the
+caller leaves."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from billsync.pipeline.second_process import in_second_process
+from billsync.pipeline.second_process import in_second_process, sharing_with_second_process
 from support.producers import (
+    doubled,
+    doubled_until_negative,
+    doubled_until_zero,
     numbers,
     numbers_then_death,
     numbers_then_error,
@@ -68,3 +72,65 @@ def test_a_module_in_the_working_directory_does_not_shadow_what_it_imports(
     monkeypatch.chdir(tmp_path)
     with in_second_process(numbers, 2) as items:
         assert list(items) == [0, 1]
+
+
+def test_what_it_is_given_comes_back_made_in_the_order_given() -> None:
+    with sharing_with_second_process(doubled) as shared:
+        for number in (3, 1, 2):
+            shared.give(number)
+        made = list(shared.made())  # what is ready: none, some or all of them
+        made += shared.rest()
+    assert made == [(3, 6), (1, 2), (2, 4)]
+    assert second_processes() == []
+
+
+def test_giving_while_taking_what_it_made() -> None:
+    """The way a run shares batches: give, take what is ready, give more."""
+    got: list[tuple[int, int]] = []
+    with sharing_with_second_process(doubled) as shared:
+        for number in range(50):
+            shared.give(number)
+            got += shared.made()
+        got += shared.rest()
+    assert got == [(n, 2 * n) for n in range(50)]
+
+
+def test_given_nothing_it_makes_nothing() -> None:
+    with sharing_with_second_process(doubled) as shared:
+        assert list(shared.rest()) == []
+    assert second_processes() == []
+
+
+def test_an_error_there_comes_after_what_it_made_before() -> None:
+    got: list[tuple[int, int]] = []
+    with (
+        pytest.raises(ValueError, match="-1 is negative") as raised,
+        sharing_with_second_process(doubled_until_negative) as shared,
+    ):
+        for number in (1, 2, -1, 3):
+            shared.give(number)
+        got.extend(shared.rest())
+    assert got == [(1, 2), (2, 4)]
+    assert "doubled_until_negative" in raised.value.__notes__[0]
+    assert second_processes() == []
+
+
+def test_its_death_while_sharing_is_an_error_here() -> None:
+    with (
+        pytest.raises(ChildProcessError, match="stopped before it finished"),
+        sharing_with_second_process(doubled_until_zero) as shared,
+    ):
+        shared.give(1)
+        shared.give(0)
+        list(shared.rest())
+    assert second_processes() == []
+
+
+def test_leaving_a_sharing_early_ends_it() -> None:
+    with pytest.raises(KeyboardInterrupt), sharing_with_second_process(doubled) as shared:
+        # More than its input pipe holds: the writing thread waits on it.
+        for number in range(100_000):
+            shared.give(number)
+        assert len(second_processes()) == 1
+        raise KeyboardInterrupt
+    assert second_processes() == []

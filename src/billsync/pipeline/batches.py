@@ -2,8 +2,8 @@
 
 Every rule across entries (overlaps, a person's day and week, the same work from two
 sources) is one person's, so a batch of whole people is checked and rated on its own,
-and a run holds one batch's entries at a time. On a large workspace every other batch
-is checked and rated in a second process while this one does the batch before. That
+and a run holds one batch's entries at a time. On a large workspace a second process
+checks and rates batches too, each batch going to whichever process is free. That
 process reads the state the run's transaction started from (the run holds the write
 lock; on PostgreSQL it reads the run's exported snapshot), and is told the codes the
 run's mapping changed, which is all the run has written by then. Batches are added up
@@ -40,7 +40,7 @@ from .collector import bulk_work
 from .workspace import Workspace, load_workspace
 
 BATCH = 10_000  # entries checked and rated at a time: a batch is its own peak of memory
-# From this many entries a second process rates every other batch. Below, what it
+# From this many entries a second process rates batches too. Below, what it
 # saves does not pay for starting it (about 0.7 s before its first batch is rated).
 SECOND_PROCESS_FROM = 100_000
 
@@ -300,6 +300,14 @@ class Totals:
     eligible: dict[str, Eligible] = field(default_factory=dict)
     revisions: dict[int, int] = field(default_factory=dict)
     written: Written = field(default_factory=Written)
+    added: int = 0  # batches added by add_in_order
+
+    def add_in_order(self, done: dict[int, Batch]) -> None:
+        """Add, and take out of `done` (batches by their place in the run), those that
+        come next in order: batches rated in two processes finish out of order."""
+        while self.added in done:
+            self.add(done.pop(self.added))
+            self.added += 1
 
     def add(self, batch: Batch) -> None:
         self.count += batch.count
@@ -378,13 +386,14 @@ def rated_elsewhere(
     workspace_id: int,
     snapshot: str | None,
     today: dt.date,
-    work: list[tuple[array[int], dict[int, Codes]]],
-) -> Iterator[Batch]:
-    """In the second process: each batch of `work` (its ids, and the codes the run
-    gave them that it has not committed) checked and rated, in order."""
+    given: Iterable[tuple[int, array[int], dict[int, Codes]]],
+) -> Iterator[tuple[int, Batch]]:
+    """In the second process: each batch it is given (its place among the run's
+    batches, its ids, and the codes the run gave them that it has not committed),
+    checked and rated, with its place."""
     # In the second process too, where no caller has paused the collector.
     with bulk_work(), reading_snapshot(url, workspace_id, snapshot) as tx:
         setting = Setting.read(tx, today)
-        for ids, codes in work:
+        for index, ids, codes in given:
             entries = load(tx, setting, ids, codes)
-            yield rate_batch(setting, entries, validate(entries, setting.checks))[0]
+            yield index, rate_batch(setting, entries, validate(entries, setting.checks))[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from array import array
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -58,12 +59,13 @@ from .batches import (
     said,
 )
 from .collector import bulk_work
-from .second_process import in_second_process
+from .second_process import Shared, sharing_with_second_process
 from .workspace import Workspace
 
 Progress = Callable[[str], None]
 People = dict[str, "array[int]"]  # person code -> the ids of their entries
 STAGES = ("load", "map", "validate", "rate", "cap")  # of prepare
+AHEAD = 2  # batches the second process holds: the one it rates and the next
 
 
 @dataclass
@@ -130,10 +132,14 @@ class Remapped:
     which: array[int]
     distinct: list[Codes]
 
-    def of(self, work: list[array[int]]) -> list[dict[int, Codes]]:
-        """Those of each batch's entries."""
-        at = dict(zip(self.ids, self.which, strict=True))
-        return [{i: self.distinct[at[i]] for i in ids if i in at} if at else {} for ids in work]
+    def of(self, batch: array[int]) -> dict[int, Codes]:
+        """Those of a batch's entries (found by bisection: the ids may be a million)."""
+        ids, out = self.ids, {}
+        for entry_id in batch if ids else ():
+            at = bisect_left(ids, entry_id)
+            if at < len(ids) and ids[at] == entry_id:
+                out[entry_id] = self.distinct[self.which[at]]
+        return out
 
 
 class _Stages:
@@ -150,22 +156,13 @@ class _Stages:
 
 
 @contextmanager
-def _second_process(
-    tx: Tx, today: dt.date, work: list[array[int]], remapped: Remapped
-) -> Iterator[Iterator[Batch]]:
-    """Every other batch of `work` rated in a second process, in order. (The codes it
-    is given are held there, not here: after a change of mapping rules, every entry's.)"""
-    theirs = work[1::2]
+def _second_process(tx: Tx, today: dt.date) -> Iterator[Shared[tuple[int, Batch]]]:
+    """A second process that checks and rates the batches it is given."""
     url = tx.conn.engine.url.render_as_string(hide_password=False)
-    with in_second_process(
-        rated_elsewhere,
-        url,
-        tx.workspace_id,
-        export_snapshot(tx),
-        today,
-        list(zip(theirs, remapped.of(theirs), strict=True)),
-    ) as rated:
-        yield rated
+    with sharing_with_second_process(
+        rated_elsewhere, url, tx.workspace_id, export_snapshot(tx), today
+    ) as shared:
+        yield shared
 
 
 def prepare(
@@ -179,8 +176,8 @@ def prepare(
 ) -> Prepared:
     """Map, validate and rate the entries batch by batch, then cap each contract's work.
     With `keep_entries`, every entry and its rating are kept in the result (in this
-    process); without, from `second_process_from` entries every other batch is rated in
-    a second process."""
+    process); without, from `second_process_from` entries a second process rates
+    batches too, each going to whichever process is free."""
     stages = _Stages()
     setting = Setting.read(tx, today)
     ws = setting.ws
@@ -197,22 +194,34 @@ def prepare(
         and len(work) > 1
         and tx.conn.engine.url.database not in (None, "", ":memory:")  # another can open it
     )
-    with _second_process(tx, today, work, remapped) if apart else nullcontext(None) as theirs:
-        for index, ids in enumerate(work):
-            if theirs is not None and index % 2:
-                totals.add(next(theirs))
+    done: dict[int, Batch] = {}  # rated, waiting for the batches before them to be added
+    unclaimed = iter(range(len(work)))
+    with _second_process(tx, today) if apart else nullcontext(None) as there:
+        lent = 0  # batches the second process has been given and has not answered
+        for index in unclaimed:
+            if there is not None:
+                for theirs, batch in there.made():
+                    done[theirs] = batch
+                    lent -= 1
+                # It holds the next while it rates one: it never waits for this process.
+                while lent < AHEAD and (given := next(unclaimed, None)) is not None:
+                    there.give((given, work[given], remapped.of(work[given])))
+                    lent += 1
                 stages.done("wait")
-                continue
-            entries = load(tx, setting, ids, {})
+            entries = load(tx, setting, work[index], {})
             stages.done("load")
             checked = validate(entries, setting.checks)
             stages.done("validate")
-            batch, rated = rate_batch(setting, entries, checked)
-            totals.add(batch)
+            done[index], rated = rate_batch(setting, entries, checked)
             if keep_entries:
                 kept.update((e.id, e) for e in entries)
                 kept_rated.update(rated)
+            totals.add_in_order(done)
             stages.done("rate")
+        if there is not None:
+            done.update(there.rest())
+            stages.done("wait")
+    totals.add_in_order(done)
     for name in STAGES[:-1]:
         if progress:
             progress(name)

@@ -1,6 +1,7 @@
 """A generator run in a second process, so that its work and this process's use of what
-it yields share the machine's cores (an import file parsed while the chunk before it
-is written).
+it yields share the machine's cores: an import file parsed while the chunk before it is
+written (`in_second_process`), or a share of a run's batches rated while this process
+rates others, each batch given to whichever process is free (`sharing_with_second_process`).
 
 The process is a fresh interpreter, never a fork: this one holds a database connection
 and may run threads, whose locks a fork would copy. It is started as this module, not
@@ -16,15 +17,19 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import subprocess
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+_END = object()  # the second process made its last item
 
 
 @contextmanager
@@ -36,6 +41,89 @@ def in_second_process(produce: Callable[..., Iterable[T]], *args: Any) -> Iterat
     An error in `produce` is raised here, where its next item would have come, with the
     second process's traceback as a note; the process dying is an error here too.
     Leaving early (an error here, Ctrl-C) ends the process: none is left behind."""
+    with _started() as (child, receiver):
+        assert child.stdin is not None  # stdin=PIPE
+        with suppress(BrokenPipeError), child.stdin:  # it died early: reading says so
+            child.stdin.write(pickle.dumps((produce, args, False), pickle.HIGHEST_PROTOCOL))
+        del args  # sent: its memory is the second process's now
+        yield _received(receiver, child)
+
+
+@contextmanager
+def sharing_with_second_process(
+    produce: Callable[..., Iterable[T]], *args: Any
+) -> Iterator[Shared[T]]:
+    """A second process that yields what `produce(*args, given)` makes of the items
+    this one gives it (`given` iterates over them as they come, and ends when this one
+    gives no more). Giving never waits, nor does the second process for this one to
+    take what it made: each side works on while the other is busy. Errors, its death
+    and leaving early are as with `in_second_process`."""
+    with _started() as (child, receiver):
+        assert child.stdin is not None  # stdin=PIPE
+        giver = _Writer(child.stdin)
+        try:
+            giver.put((produce, args, True))
+            del args
+            yield Shared(receiver, child, giver)
+        finally:
+            if child.poll() is None:
+                child.terminate()  # left early: a write it waits on fails now
+            giver.close()
+
+
+class Shared(Generic[T]):
+    """This process's side of `sharing_with_second_process`."""
+
+    def __init__(self, receiver: Connection, child: subprocess.Popen[bytes], giver: _Writer):
+        self._receiver, self._child, self._giver = receiver, child, giver
+
+    def give(self, item: Any) -> None:
+        """One more item for it to work on, after those given before."""
+        self._giver.put(item)
+
+    def made(self) -> Iterator[T]:
+        """What it has made so far, without waiting for more."""
+        while self._receiver.poll():
+            item = _next(self._receiver, self._child)
+            if item is _END:
+                return
+            yield item
+
+    def rest(self) -> Iterator[T]:
+        """Everything it has still to make: it is given nothing more."""
+        self._giver.put(_END)
+        yield from _received(self._receiver, self._child)
+
+
+class _Writer:
+    """Pickles written to a pipe from a thread, in order: a write waits while the
+    process at the other end is busy, and the writer need not."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        self._pipe = pipe
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._write, name="second process input")
+        self._thread.start()
+
+    def put(self, item: Any) -> None:
+        """`_END` closes the pipe."""
+        self._queue.put(item)
+
+    def _write(self) -> None:
+        with suppress(BrokenPipeError, ValueError), self._pipe:  # the process is gone
+            while (item := self._queue.get()) is not _END:
+                pickle.dump(item, self._pipe, pickle.HIGHEST_PROTOCOL)
+                self._pipe.flush()
+
+    def close(self) -> None:
+        self._queue.put(_END)
+        self._thread.join()
+
+
+@contextmanager
+def _started() -> Iterator[tuple[subprocess.Popen[bytes], Connection]]:
+    """A second process, which reads what to run from its input, and the end of the
+    pipe it answers on."""
     receiving, sending = os.pipe()
     try:
         child = subprocess.Popen(
@@ -58,11 +146,7 @@ def in_second_process(produce: Callable[..., Iterable[T]], *args: Any) -> Iterat
         os.close(sending)
     receiver = Connection(receiving, writable=False)
     try:
-        assert child.stdin is not None  # stdin=PIPE
-        with suppress(BrokenPipeError), child.stdin:  # it died early: reading says so
-            child.stdin.write(pickle.dumps((produce, args), pickle.HIGHEST_PROTOCOL))
-        del args  # sent: its memory is the second process's now
-        yield _received(receiver, child)
+        yield child, receiver
     finally:
         if child.poll() is None:  # left early
             child.terminate()
@@ -71,36 +155,85 @@ def in_second_process(produce: Callable[..., Iterable[T]], *args: Any) -> Iterat
 
 
 def _received(receiver: Connection, child: subprocess.Popen[bytes]) -> Iterator[Any]:
-    while True:
-        try:
-            kind, value = receiver.recv()
-        except EOFError:
-            raise ChildProcessError(
-                f"the second process stopped before it finished (exit status {child.wait()})"
-            ) from None
-        if kind == "item":
-            yield value
-        elif kind == "end":
-            child.wait()
-            return
-        else:
-            error, trace = value
-            error.add_note(f"(raised in the second process)\n{trace}")
-            raise error
+    while (item := _next(receiver, child)) is not _END:
+        yield item
+
+
+def _next(receiver: Connection, child: subprocess.Popen[bytes]) -> Any:
+    """Its next item, waiting for it, or _END."""
+    try:
+        kind, value = receiver.recv()
+    except EOFError:
+        raise ChildProcessError(
+            f"the second process stopped before it finished (exit status {child.wait()})"
+        ) from None
+    if kind == "item":
+        return value
+    if kind == "end":
+        child.wait()
+        return _END
+    error, trace = value
+    error.add_note(f"(raised in the second process)\n{trace}")
+    raise error
 
 
 def _produce(sending: int) -> None:
     sender = Connection(sending, readable=False)
+    send: Callable[[tuple[str, Any]], None] = sender.send
     try:
-        produce, args = pickle.load(sys.stdin.buffer)
-        for item in produce(*args):
-            sender.send(("item", item))
+        produce, args, shared = pickle.load(sys.stdin.buffer)
+        if shared:
+            send = _Sender(sender)
+        for item in produce(*args, _given(sys.stdin.buffer)) if shared else produce(*args):
+            send(("item", item))
     except BrokenPipeError:
         return  # the parent is gone: there is no one to tell
     except Exception as exc:
-        sender.send(("error", (_picklable(exc), traceback.format_exc())))
+        send(("error", (_picklable(exc), traceback.format_exc())))
     else:
-        sender.send(("end", None))
+        send(("end", None))
+    finally:
+        if isinstance(send, _Sender):
+            send.close()
+
+
+def _given(pipe: IO[bytes]) -> Iterator[Any]:
+    """The items the first process gives, until it closes the pipe: no more."""
+    while True:
+        try:
+            yield pickle.load(pipe)
+        except EOFError:
+            return
+
+
+class _Sender:
+    """Messages sent from a thread, in order, so that making the next item never waits
+    for the first process to take the one before (it takes them between its own)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._send, name="second process output")
+        self._thread.start()
+
+    def __call__(self, message: tuple[str, Any]) -> None:
+        self._queue.put(message)
+
+    def _send(self) -> None:
+        while (message := self._queue.get()) is not _END:
+            try:
+                self._connection.send(message)
+            except BrokenPipeError:
+                return  # the parent is gone: there is no one to tell
+            except Exception as exc:  # an item that does not pickle
+                error = (_picklable(exc), traceback.format_exc())
+                with suppress(BrokenPipeError):
+                    self._connection.send(("error", error))
+                return
+
+    def close(self) -> None:
+        self._queue.put(_END)
+        self._thread.join()
 
 
 def _picklable(error: Exception) -> Exception:
