@@ -36,11 +36,12 @@ import fnmatch
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
+from functools import lru_cache, partial
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, eq
 from typing import Any
 
 from pydantic import model_validator
@@ -106,16 +107,22 @@ class MappingRule(Record):
     def matches_ref(self, source: str, ref: SourceRef) -> bool:
         if self.source not in ("*", source):
             return False
-        text = getattr(ref, self.field.value)
-        if self.match is MatchKind.EXACT:
-            return bool(text == self.value)
-        if self.match is MatchKind.GLOB:
-            return fnmatch.fnmatchcase(text, self.value)
-        return re.search(self.value, text) is not None
+        return bool(_text_test(self.match, self.value)(getattr(ref, self.field.value)))
 
     def precedence(self) -> tuple[int, int, int]:
         kind_rank = {MatchKind.EXACT: 0, MatchKind.GLOB: 1, MatchKind.REGEX: 2}[self.match]
         return (0 if self.source != "*" else 1, kind_rank, -self.priority)
+
+
+@lru_cache(maxsize=1024)
+def _text_test(match: MatchKind, value: str) -> Callable[[str], object]:
+    """Whether a text matches `value` the way `match` says (a true result or not),
+    compiled once: a context tries its rules on every distinct reference."""
+    if match is MatchKind.EXACT:
+        return partial(eq, value)
+    if match is MatchKind.GLOB:
+        return re.compile(fnmatch.translate(value)).match  # as fnmatch.fnmatchcase does
+    return re.compile(value).search
 
 
 TARGETS = ("project", "task", "phase", "cost_center", "person")
@@ -160,20 +167,28 @@ class MappingContext:
         default_factory=dict, init=False, repr=False, compare=False
     )
     _inexact: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
+    # Each rule's matches_ref, ready to run: its source, the field it reads, its test.
+    _tests: tuple[tuple[str, Callable[[SourceRef], str], Callable[[str], object]], ...] = field(
+        default=(), init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         # Sorting an already ordered list is a no-op (stable), so this is safe to repeat.
         object.__setattr__(self, "rules", tuple(order_rules(self.rules)))
+        tests = tuple(
+            (r.source, attrgetter(r.field.value), _text_test(r.match, r.value)) for r in self.rules
+        )
+        object.__setattr__(self, "_tests", tests)
         for position, rule in enumerate(self.rules):
             if rule.match is MatchKind.EXACT:
                 self._exact.setdefault((rule.field.value, rule.value), []).append(position)
             else:
                 self._inexact.append(position)
 
-    def _candidates(self, ref: SourceRef) -> list[MappingRule]:
-        """The rules that may match `ref`, in precedence order."""
+    def _candidates(self, ref: SourceRef) -> list[int]:
+        """The positions of the rules that may match `ref`, in precedence order."""
         named = (self._exact.get((f.value, getattr(ref, f.value)), ()) for f in MatchField)
-        return [self.rules[i] for i in sorted(chain(self._inexact, *named))]
+        return sorted(chain(self._inexact, *named))
 
     @classmethod
     def of(
@@ -222,8 +237,25 @@ class MappingContext:
             phase = self._phase_on[key] = covering[0] if len(covering) == 1 else ""
         return phase
 
+    def _apply_rules(self, positions: list[int], source: str, ref: SourceRef) -> dict[str, str]:
+        """Each target from the first matching rule of those at `positions` (in
+        precedence order) that sets it."""
+        found: dict[str, str] = {}
+        for position in positions:
+            if len(found) == len(TARGETS):
+                break
+            rule_source, read, test = self._tests[position]
+            if rule_source not in ("*", source) or not test(read(ref)):
+                continue
+            rule = self.rules[position]
+            for target in TARGETS:
+                value = getattr(rule, target)
+                if value and target not in found:
+                    found[target] = value
+        return found
+
     def _resolve(self, source: str, ref: SourceRef) -> Resolution:
-        found = _apply_rules(self._candidates(ref), source, ref)
+        found = self._apply_rules(self._candidates(ref), source, ref)
         project_code = found.get("project") or (ref.project if ref.project in self.projects else "")
         person_code = found.get("person") or (ref.person if ref.person in self.people else "")
         task_code = found.get("task") or ref.task
@@ -244,21 +276,6 @@ class MappingContext:
             phase_by_date=not phase and project is not None,
             cost_center=cost_center,
         )
-
-
-def _apply_rules(rules: Sequence[MappingRule], source: str, ref: SourceRef) -> dict[str, str]:
-    """Each target from the first matching rule (in precedence order) that sets it."""
-    found: dict[str, str] = {}
-    for rule in rules:
-        if len(found) == len(TARGETS):
-            break
-        if not rule.matches_ref(source, ref):
-            continue
-        for target in TARGETS:
-            value = getattr(rule, target)
-            if value and target not in found:
-                found[target] = value
-    return found
 
 
 # ``dataclasses.replace`` costs twice a positional rebuild, which shows on a million
