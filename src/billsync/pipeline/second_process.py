@@ -24,6 +24,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
+from functools import partial
 from multiprocessing.connection import Connection
 from typing import IO, Any, Generic, TypeVar
 
@@ -60,7 +61,7 @@ def sharing_with_second_process(
     and leaving early are as with `in_second_process`."""
     with _started() as (child, receiver):
         assert child.stdin is not None  # stdin=PIPE
-        giver = _Writer(child.stdin)
+        giver = _InOrder(partial(_dump, child.stdin), "second process input")
         try:
             giver.put((produce, args, True))
             del args
@@ -69,12 +70,14 @@ def sharing_with_second_process(
             if child.poll() is None:
                 child.terminate()  # left early: a write it waits on fails now
             giver.close()
+            with suppress(BrokenPipeError):
+                child.stdin.close()
 
 
 class Shared(Generic[T]):
     """This process's side of `sharing_with_second_process`."""
 
-    def __init__(self, receiver: Connection, child: subprocess.Popen[bytes], giver: _Writer):
+    def __init__(self, receiver: Connection, child: subprocess.Popen[bytes], giver: _InOrder):
         self._receiver, self._child, self._giver = receiver, child, giver
 
     def give(self, item: Any) -> None:
@@ -91,33 +94,41 @@ class Shared(Generic[T]):
 
     def rest(self) -> Iterator[T]:
         """Everything it has still to make: it is given nothing more."""
-        self._giver.put(_END)
+        self._giver.close()
+        assert self._child.stdin is not None  # stdin=PIPE
+        with suppress(BrokenPipeError):
+            self._child.stdin.close()  # the end of what it is given
         yield from _received(self._receiver, self._child)
 
 
-class _Writer:
-    """Pickles written to a pipe from a thread, in order: a write waits while the
-    process at the other end is busy, and the writer need not."""
+class _InOrder:
+    """`send` called with each item put, in order, in a thread of its own: the one
+    putting them goes on while `send` waits on a pipe the other process is too busy to
+    empty. It stops when the other process is gone (BrokenPipeError)."""
 
-    def __init__(self, pipe: IO[bytes]) -> None:
-        self._pipe = pipe
+    def __init__(self, send: Callable[[Any], None], name: str) -> None:
+        self._send = send
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._write, name="second process input")
+        self._thread = threading.Thread(target=self._run, name=name)
         self._thread.start()
 
     def put(self, item: Any) -> None:
-        """`_END` closes the pipe."""
         self._queue.put(item)
 
-    def _write(self) -> None:
-        with suppress(BrokenPipeError, ValueError), self._pipe:  # the process is gone
+    def _run(self) -> None:
+        with suppress(BrokenPipeError):
             while (item := self._queue.get()) is not _END:
-                pickle.dump(item, self._pipe, pickle.HIGHEST_PROTOCOL)
-                self._pipe.flush()
+                self._send(item)
 
     def close(self) -> None:
+        """After what was put is sent (or cannot be)."""
         self._queue.put(_END)
         self._thread.join()
+
+
+def _dump(pipe: IO[bytes], item: Any) -> None:
+    pickle.dump(item, pipe, pickle.HIGHEST_PROTOCOL)
+    pipe.flush()
 
 
 @contextmanager
@@ -179,11 +190,15 @@ def _next(receiver: Connection, child: subprocess.Popen[bytes]) -> Any:
 
 def _produce(sending: int) -> None:
     sender = Connection(sending, readable=False)
-    send: Callable[[tuple[str, Any]], None] = sender.send
+    send: Callable[[tuple[str, Any]], None] = partial(_send_or_say_why, sender)
+    behind: _InOrder | None = None
     try:
         produce, args, shared = pickle.load(sys.stdin.buffer)
         if shared:
-            send = _Sender(sender)
+            # Sent from a thread: making the next item never waits for the first
+            # process to take the one before (it takes them between its own).
+            behind = _InOrder(send, "second process output")
+            send = behind.put
         for item in produce(*args, _given(sys.stdin.buffer)) if shared else produce(*args):
             send(("item", item))
     except BrokenPipeError:
@@ -193,8 +208,17 @@ def _produce(sending: int) -> None:
     else:
         send(("end", None))
     finally:
-        if isinstance(send, _Sender):
-            send.close()
+        if behind is not None:
+            behind.close()
+
+
+def _send_or_say_why(connection: Connection, message: tuple[str, Any]) -> None:
+    try:
+        connection.send(message)
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # an item that does not pickle: the first process raises why
+        connection.send(("error", (_picklable(exc), traceback.format_exc())))
 
 
 def _given(pipe: IO[bytes]) -> Iterator[Any]:
@@ -204,36 +228,6 @@ def _given(pipe: IO[bytes]) -> Iterator[Any]:
             yield pickle.load(pipe)
         except EOFError:
             return
-
-
-class _Sender:
-    """Messages sent from a thread, in order, so that making the next item never waits
-    for the first process to take the one before (it takes them between its own)."""
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._send, name="second process output")
-        self._thread.start()
-
-    def __call__(self, message: tuple[str, Any]) -> None:
-        self._queue.put(message)
-
-    def _send(self) -> None:
-        while (message := self._queue.get()) is not _END:
-            try:
-                self._connection.send(message)
-            except BrokenPipeError:
-                return  # the parent is gone: there is no one to tell
-            except Exception as exc:  # an item that does not pickle
-                error = (_picklable(exc), traceback.format_exc())
-                with suppress(BrokenPipeError):
-                    self._connection.send(("error", error))
-                return
-
-    def close(self) -> None:
-        self._queue.put(_END)
-        self._thread.join()
 
 
 def _picklable(error: Exception) -> Exception:
