@@ -152,3 +152,13 @@ def test_people_of_entries_lists_every_id_by_person_and_counts_those_to_map(
     # All but the two mapped under "fp" and not moved; the moved one maps again.
     assert to_map == len(mapped) == len(ids) + 4 - 2
     assert changed_inputs == len(ids) + 4
+
+
+def test_has_entries_counts_the_workspace_s_own_up_to_the_number_asked(store: Store) -> None:
+    other = Store(store.engine, "other")
+    with other.transaction() as tx:
+        _fill(tx)  # another workspace's entries are not this one's
+    with store.transaction() as tx:
+        count = len(_fill(tx))
+        answers = {n: entries.has_entries(tx, at_least=n) for n in (0, 1, count, count + 1)}
+    assert answers == {0: True, 1: True, count: True, count + 1: False}

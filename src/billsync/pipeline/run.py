@@ -179,24 +179,24 @@ def prepare(
     process); without, from `second_process_from` entries a second process rates
     batches too, each going to whichever process is free."""
     stages = _Stages()
-    setting = Setting.read(tx, today)
-    ws = setting.ws
-    totals = Totals()
-    kept: dict[int, TimeEntry] = {}
-    kept_rated: dict[int, RatedEntry] = {}
-    people, remapped = _map_all(tx, ws.mapping(), setting.moved)
-    count = sum(map(len, people.values()))
-    work = list(batches(people, batch_size))
-    stages.done("map")
+    # The second process starts first: its start and its own read of the setting
+    # overlap this process's, and mapping's.
     apart = (
         not keep_entries
-        and count >= second_process_from
-        and len(work) > 1
+        and entry_store.has_entries(tx, at_least=second_process_from)
         and tx.conn.engine.url.database not in (None, "", ":memory:")  # another can open it
     )
-    done: dict[int, Batch] = {}  # rated, waiting for the batches before them to be added
-    unclaimed = iter(range(len(work)))
     with _second_process(tx, today) if apart else nullcontext(None) as there:
+        setting = Setting.read(tx, today)
+        ws = setting.ws
+        people, remapped = _map_all(tx, ws.mapping(), setting.moved)
+        work = list(batches(people, batch_size))
+        stages.done("map")
+        done: dict[int, Batch] = {}  # rated, waiting for the batches before them to be added
+        unclaimed = iter(range(len(work)))
+        totals = Totals()
+        kept: dict[int, TimeEntry] = {}
+        kept_rated: dict[int, RatedEntry] = {}
         lent = 0  # batches the second process has been given and has not answered
         for index in unclaimed:
             if there is not None:

@@ -501,6 +501,14 @@ def _to_map(fingerprint: str) -> ColumnElement[bool]:
     return (c.mapped_with != fingerprint) | (c.transfer_project != "")
 
 
+def has_entries(tx: Tx, at_least: int) -> bool:
+    """Whether the workspace has `at_least` current entries (counting no further)."""
+    if at_least <= 0:
+        return True
+    query = select(time_entries.c.id).where(time_entries.c.workspace_id == tx.workspace_id)
+    return tx.conn.execute(query.limit(1).offset(at_least - 1)).first() is not None
+
+
 def people_of_entries(tx: Tx, fingerprint: str) -> tuple[dict[str, array[int]], int]:
     """The ids of every current entry by person code, ascending, and how many entries
     `to_map` would read under `fingerprint`: one read of the table. The ids of a person
