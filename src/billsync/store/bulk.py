@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, update
+from sqlalchemy import Connection, Table, bindparam, literal, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.types import TypeEngine
 
@@ -51,7 +51,6 @@ def insert_columns(
     `same`, the values every row shares: a bulk import builds no row of its own
     to take apart again."""
     same = same or {}
-    names = [*columns, *same]
     lengths = set(map(len, columns.values()))
     if len(lengths) > 1:
         raise ValueError(f"columns of {table.name} of different lengths: {sorted(lengths)}")
@@ -60,16 +59,36 @@ def insert_columns(
     if conn.dialect.name != "sqlite":
         # Not strict: the shared values repeat without end, the columns end together.
         shared = map(repeat, same.values())
+        names = [*columns, *same]
         rows = [
             dict(zip(names, row, strict=True))
             for row in zip(*columns.values(), *shared, strict=False)
         ]
         _insert_server(conn, table, rows, skip_existing)
         return
-    marks = ", ".join("?" * len(names))
+    # The values every row shares are written into the statement, where SQLite reads
+    # them once: bound, each costs the driver a conversion and a copy per row.
+    written = {name: _literal(conn, table.c[name].type, value) for name, value in same.items()}
+    bound = {name: value for name, value in same.items() if written[name] is None}
+    placed = dict.fromkeys([*columns, *bound], "?")  # column -> what the statement holds
+    placed.update((name, text) for name, text in written.items() if text is not None)
     verb = "INSERT OR IGNORE" if skip_existing else "INSERT"
-    sql = f"{verb} INTO {table.name} ({', '.join(names)}) VALUES ({marks})"
-    _execute_columns(conn, table, sql, columns, same)
+    sql = f"{verb} INTO {table.name} ({', '.join(placed)}) VALUES ({', '.join(placed.values())})"
+    _execute_columns(conn, table, sql, columns, bound)
+
+
+def _literal(conn: Connection, column_type: TypeEngine[Any], value: Any) -> str | None:
+    """`value` as SQL text, stored as the column's type would bind it; None where a
+    statement cannot hold it (text with a NUL character)."""
+    process = column_type._cached_bind_processor(conn.dialect)
+    stored = value if process is None or value is None else process(value)
+    if stored is None:
+        return "NULL"
+    if isinstance(stored, str) and "\x00" in stored:
+        return None
+    return str(
+        literal(stored).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    )
 
 
 def _insert_server(
