@@ -167,6 +167,37 @@ def test_partial_imports_good_lines_and_quarantines_bad_ones(store: Store, write
     assert count(store, quarantine) == 2 and count(store, time_entries) == 1
 
 
+def test_a_nul_character_is_a_bad_field_on_every_backend(store: Store, write: Any) -> None:
+    # SQLite would store one and PostgreSQL refuse it: neither happens, the line is bad.
+    csv = write("t.csv", HEADER + 'A-1,kha,P-1001,,2026-03-02,2,UTC,approved,1\n'
+                'A-2,k\x00ha,P-1001,,2026-03-02,2,UTC,approved,1\n')  # fmt: skip
+    jsonl = write(
+        "t.jsonl",
+        '{"external_id":"B-1","person":"kha","project":"P-1001","date":"2026-03-02",'
+        '"hours":"1","timezone":"UTC","notes":"cut\\u0000here"}\n',
+    )
+    with pytest.raises(ImportRejected) as caught:
+        run(store, jsonl)
+    assert "t.jsonl:1: notes: contains a NUL character" in str(caught.value)
+    result = run(store, csv, partial=True)
+    assert result.counts.new == 1
+    assert [(b.line_no, b.describe()) for b in result.quarantined] == [
+        (3, "person: contains a NUL character (U+0000), which no field may hold")
+    ]
+    with store.reading() as tx:
+        kept = tx.conn.execute(
+            select(quarantine.c.payload).where(quarantine.c.workspace_id == tx.workspace_id)
+        ).scalar_one()
+    assert kept == "A-2,k\ufffdha,P-1001,,2026-03-02,2,UTC,approved,1"
+    assert count(store, time_entries) == count(store, raw_records) == 1
+
+
+def test_a_connector_s_record_with_a_nul_character_is_refused_naming_the_field() -> None:
+    record = {"external_id": "C-1", "person": "kha", "project": "P-1001", "hours": "1",
+              "date": "2026-03-02", "timezone": "UTC", "task": "sur\x00vey"}  # fmt: skip
+    assert parse_record(record, DEFAULTS) == [canonical.FieldError("task", canonical.NUL)]
+
+
 def test_start_and_end_give_the_local_day_and_duration(store: Store, write: Any) -> None:
     # 23:00-01:30 in Houston: the local day is the 2nd though UTC says the 3rd.
     path = write(

@@ -201,6 +201,8 @@ class _Reader:
         return number
 
 
+NUL = "contains a NUL character (U+0000), which no field may hold"
+
 # Why a time has no instant when no zone is given for it (not said for a bad zone).
 _NO_ZONE = "has no UTC offset and no timezone is given"
 
@@ -347,6 +349,8 @@ def parse_record(fields: Mapping[str, str], defaults: Defaults) -> Canonical | l
     """A record given by field name (a connector's, a JSON line's)."""
     unknown = [] if KNOWN_FIELDS.issuperset(fields) else sorted(set(fields) - KNOWN_FIELDS)
     errors = [FieldError(name, "unknown column") for name in unknown]
+    # No database text holds one (PostgreSQL refuses it): said here, for every backend.
+    errors += [FieldError(name, NUL) for name, value in fields.items() if value and "\x00" in value]
     return parse_fields(tuple(map(fields.get, FIELDS)), defaults, errors)
 
 

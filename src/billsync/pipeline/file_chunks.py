@@ -120,6 +120,9 @@ def _parsed(
         if len(cells) != len(names):
             yield line_no, _unreadable(f"has {len(cells)} cells, the header {len(names)}"), payload
             continue
+        if "\x00" in payload:  # rare: read by name, which says in which field
+            yield line_no, parse_record(dict(zip(names, cells, strict=True)), defaults), payload
+            continue
         cells.append("")
         yield line_no, parse_fields(fields_of(cells), defaults), payload
 

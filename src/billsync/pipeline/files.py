@@ -105,7 +105,8 @@ def import_file(
                         "workspace_id": tx.workspace_id,
                         "batch_id": batch_id,
                         "line_no": b.line_no,
-                        "payload": b.payload,
+                        # PostgreSQL holds no NUL in text: shown as U+FFFD instead.
+                        "payload": b.payload.replace("\x00", "\ufffd"),
                         "errors": [vars(e) for e in b.errors],
                         "created_at": received_at,
                     }
