@@ -135,3 +135,16 @@ contracts:
         Decimal("13291"),
         Decimal("146205"),
     )
+
+
+def test_a_task_the_workspace_does_not_know_is_billed_under_the_source_s_name(
+    firm: Firm,
+) -> None:
+    # Mapping passes an unknown task through as the source names it, as long as a name
+    # may be: it is stored, billed and grouped on every backend.
+    named = ("Structural analysis of the aft ship and the engine room bulkheads " * 3)[:200]
+    firm.setup().import_rows([entry("A-1", "2026-03-02", "2", task=named)])
+    firm.run("2026-04-01")
+    (invoice,) = firm.invoices()
+    ((description, quantity, price, amount),) = firm.lines(invoice["id"])
+    assert named in description and (quantity, amount) == ("2.00", "290.00")

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from billsync.config.loader import load
 from billsync.domain import canonical
 from billsync.domain.canonical import Defaults, parse_record
+from billsync.errors import UserError
 from billsync.pipeline import files
 from billsync.pipeline.file_chunks import ImportRejected
 from billsync.pipeline.files import import_file
@@ -196,6 +197,35 @@ def test_a_connector_s_record_with_a_nul_character_is_refused_naming_the_field()
     record = {"external_id": "C-1", "person": "kha", "project": "P-1001", "hours": "1",
               "date": "2026-03-02", "timezone": "UTC", "task": "sur\x00vey"}  # fmt: skip
     assert parse_record(record, DEFAULTS) == [canonical.FieldError("task", canonical.NUL)]
+
+
+def test_ids_and_names_longer_than_the_store_keeps_are_bad_fields(store: Store, write: Any) -> None:
+    # 200 characters are stored on every backend; 201 would be refused by PostgreSQL.
+    widest, wider = "P" * canonical.MAX_TEXT, "P" * (canonical.MAX_TEXT + 1)
+    path = write(
+        "t.csv",
+        HEADER + f"A-1,kha,{widest},{widest},2026-03-02,2,UTC,approved,1\n"
+        f"A-2,kha,{wider},,2026-03-02,2,UTC,approved,1\n"
+        f"{'A' * 201},kha,P-1001,{wider},2026-03-02,2,UTC,approved,1\n",
+    )
+    result = run(store, path, partial=True)
+    assert [(b.line_no, b.describe()) for b in result.quarantined] == [
+        (3, "project: is 201 characters long; at most 200"),
+        (4, "external_id: is 201 characters long; at most 200; "
+            "task: is 201 characters long; at most 200"),
+    ]  # fmt: skip
+    with store.reading() as tx:
+        (stored,) = load_entries(tx)
+    assert stored.ref.project == stored.ref.task == widest
+
+
+def test_a_source_name_longer_than_a_code_is_refused_before_anything_is_written(
+    store: Store, write: Any
+) -> None:
+    path = write("t.csv", HEADER + "A-1,kha,P-1001,,2026-03-02,2,UTC,approved,1\n")
+    with pytest.raises(UserError, match="a source's name has 1 to 64 characters"):
+        import_file(store, path, source="s" * 65, actor="t", defaults=DEFAULTS)
+    assert count(store, import_batches) == count(store, raw_records) == 0
 
 
 def test_start_and_end_give_the_local_day_and_duration(store: Store, write: Any) -> None:

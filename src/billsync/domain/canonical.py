@@ -25,6 +25,7 @@ from .values import value
 
 E = TypeVar("E", Approval, Category)
 MAX_SECONDS = 24 * 3600
+MAX_TEXT = 200  # characters of an id or a name a source gives: the store's columns' width
 TRUE = {"true", "yes", "y", "1"}
 FALSE = {"false", "no", "n", "0"}
 _FLAGS = dict.fromkeys(TRUE, True) | dict.fromkeys(FALSE, False)
@@ -323,8 +324,14 @@ def _ref(values: tuple[str | None, ...]) -> tuple[SourceRef | None, tuple[FieldE
     projects and tasks: one reference for each combination."""
     person, project, task, client = ((value or "").strip() for value in values)
     required = (("person", person), ("project", project))
-    missing = tuple(FieldError(name, "is required") for name, text in required if not text)
-    return (None if missing else SourceRef(person, project, task, client)), missing
+    errors = tuple(FieldError(name, "is required") for name, text in required if not text)
+    given = (("person", person), ("project", project), ("task", task), ("client", client))
+    errors += tuple(FieldError(n, _too_long(text)) for n, text in given if len(text) > MAX_TEXT)
+    return (None if errors else SourceRef(person, project, task, client)), errors
+
+
+def _too_long(text: str) -> str:
+    return f"is {len(text)} characters long; at most {MAX_TEXT}"
 
 
 # A source revision's stamp, worked out once: a source stamps many lines alike.
@@ -367,6 +374,8 @@ def parse_fields(
     external_id = (external_id or "").strip()
     if not external_id:
         errors.append(FieldError("external_id", "is required"))
+    elif len(external_id) > MAX_TEXT:
+        errors.append(FieldError("external_id", _too_long(external_id)))
     ref, ref_errors = _ref((person, project, task, client))
     errors += ref_errors
     tz_name, tz = _zone(zone_name, defaults.timezone)

@@ -11,7 +11,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+CODE_LENGTH = 64  # at most, characters: a code, a source's name
+Code = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=CODE_LENGTH)
+]
 # Money and hours in config are Decimal; floats from YAML are turned back into their
 # shortest text first by the loader, so 0.1 stays 0.1.
 Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]

@@ -18,6 +18,8 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from billsync.domain.canonical import Defaults, arrival_stamp, forget_repeats
+from billsync.domain.model import CODE_LENGTH
+from billsync.errors import UserError
 from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store, utcnow
@@ -55,6 +57,8 @@ def import_file(
 ) -> ImportResult:
     """Import the file in one transaction. A file of `second_process_from` bytes or
     more is parsed in a second process while this one writes the chunk before."""
+    if not 0 < len(source) <= CODE_LENGTH:
+        raise UserError(f"source {source!r}: a source's name has 1 to {CODE_LENGTH} characters")
     received_at = utcnow()
     stamp = arrival_stamp(received_at)
     with path.open("rb") as raw:

@@ -25,6 +25,8 @@ from sqlalchemy import (
     text,
 )
 
+from billsync.domain.canonical import MAX_TEXT
+
 from .types import Exact, UtcDateTime
 
 metadata = MetaData(
@@ -101,7 +103,7 @@ raw_records = Table(
     Column("id", Id, primary_key=True),
     Column("workspace_id", ForeignKey("workspaces.id"), nullable=False),
     Column("source", String(64), nullable=False),
-    Column("external_id", String(200), nullable=False),
+    Column("external_id", String(MAX_TEXT), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("payload", Text, nullable=False),
     Column("batch_id", ForeignKey("import_batches.id")),
@@ -129,15 +131,15 @@ time_entries = Table(
     Column("id", Id, primary_key=True),
     Column("workspace_id", ForeignKey("workspaces.id"), nullable=False),
     Column("source", String(64), nullable=False),
-    Column("external_id", String(200), nullable=False),
+    Column("external_id", String(MAX_TEXT), nullable=False),
     Column("revision", Integer, nullable=False),
     Column("source_revision", String(64), nullable=False),  # sortable: older never wins
     # This revision's raw record is (source, external_id, raw_sha256) in raw_records.
     Column("raw_sha256", String(64), nullable=False),
-    Column("src_person", String(200), nullable=False),
-    Column("src_project", String(200), nullable=False),
-    Column("src_task", String(200), nullable=False),
-    Column("src_client", String(200), nullable=False),
+    Column("src_person", String(MAX_TEXT), nullable=False),
+    Column("src_project", String(MAX_TEXT), nullable=False),
+    Column("src_task", String(MAX_TEXT), nullable=False),
+    Column("src_client", String(MAX_TEXT), nullable=False),
     Column("work_date", Date, nullable=False),
     Column("start_at", _tz()),
     Column("end_at", _tz()),
@@ -152,7 +154,8 @@ time_entries = Table(
     Column("state", String(16), nullable=False, server_default="active"),
     Column("person", String(64), nullable=False, server_default=""),
     Column("project", String(64), nullable=False, server_default=""),
-    Column("task", String(64), nullable=False, server_default=""),
+    # A task code, else the source's name for the task (as wide as src_task).
+    Column("task", String(MAX_TEXT), nullable=False, server_default=""),
     Column("phase", String(64), nullable=False, server_default=""),
     Column("cost_center", String(64), nullable=False, server_default=""),
     # The fingerprint of the mapping inputs the codes above were resolved under ("":
@@ -293,7 +296,7 @@ line_entries = Table(
     # What caps count, as billed (a later re-mapping must not move past usage).
     Column("work_date", Date, nullable=False),
     Column("phase", String(64), nullable=False),
-    Column("task", String(64), nullable=False),
+    Column("task", String(MAX_TEXT), nullable=False),
 )
 
 audit_events = Table(
