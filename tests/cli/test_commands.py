@@ -131,3 +131,19 @@ def test_finance_actions_and_project_status(cli: Any, tmp_path: Path) -> None:
     cli("periods", "lock", "--through", "2026-02-28", "--reason", "Feb closed")
     out = cli("project", "status", "P-1001", "ready_for_billing", "--today", "2026-03-10").output
     assert "project P-1001: ready_for_billing" in out and "1 invoice(s) drafted" in out
+
+
+def test_a_setting_the_store_cannot_keep_is_named_before_anything_happens(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "t.csv").write_text(TIME)
+    monkeypatch.setenv("BILLSYNC_ACTOR", "a" * 201)
+    refused = cli("import", "t.csv", ok=False)
+    assert refused.output.strip() == (
+        "error: BILLSYNC_ACTOR: String should have at most 200 characters"
+    )
+    monkeypatch.setenv("BILLSYNC_ACTOR", "a" * 200)
+    monkeypatch.setenv("BILLSYNC_WORKSPACE", "w" * 65)
+    assert "BILLSYNC_WORKSPACE: String should have at most 64" in cli("run", ok=False).output
+    monkeypatch.setenv("BILLSYNC_WORKSPACE", "w" * 64)
+    assert "3 new" in cli("import", "t.csv").output  # at the limits, kept on every backend

@@ -53,7 +53,7 @@ def today_of(value: dt.datetime | None) -> dt.date:
 
 
 def open_default() -> tuple[Store, Settings]:
-    settings = Settings()
+    settings = Settings.read()
     return open_store(settings.database_url, settings.workspace), settings
 
 

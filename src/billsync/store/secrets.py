@@ -41,7 +41,7 @@ def _fernet(key: str | None, key_file: str) -> Fernet:
 
 
 def fernet() -> Fernet:
-    settings = Settings()
+    settings = Settings.read()
     return _fernet(settings.secret_key or None, settings.secret_key_file)
 
 
