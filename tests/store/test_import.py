@@ -193,10 +193,34 @@ def test_a_nul_character_is_a_bad_field_on_every_backend(store: Store, write: An
     assert count(store, time_entries) == count(store, raw_records) == 1
 
 
-def test_a_connector_s_record_with_a_nul_character_is_refused_naming_the_field() -> None:
+def test_a_record_with_what_no_text_holds_is_refused_naming_the_field() -> None:
+    # A connector's record, decoded from JSON as a JSON line is: its escapes can give both.
     record = {"external_id": "C-1", "person": "kha", "project": "P-1001", "hours": "1",
-              "date": "2026-03-02", "timezone": "UTC", "task": "sur\x00vey"}  # fmt: skip
-    assert parse_record(record, DEFAULTS) == [canonical.FieldError("task", canonical.NUL)]
+              "date": "2026-03-02", "timezone": "UTC", "task": "sur\x00vey",
+              "notes": "half \ud83d of a ship 🚢"}  # fmt: skip
+    assert parse_record(record, DEFAULTS) == [
+        canonical.FieldError("task", canonical.NUL),
+        canonical.FieldError("notes", canonical.SURROGATE),
+    ]
+    whole = {**record, "task": "survey", "notes": "a whole 🚢"}
+    assert not isinstance(parse_record(whole, DEFAULTS), list)
+
+
+def test_a_json_line_with_a_lone_surrogate_is_a_bad_line(store: Store, write: Any) -> None:
+    path = write(
+        "t.jsonl",
+        '{"external_id":"B-1","person":"kha","project":"P-1001","date":"2026-03-02",'
+        '"hours":"1","timezone":"UTC","notes":"cut \\udc00 here"}\n'
+        '{"external_id":"B-2","person":"kha","project":"P-1001","date":"2026-03-02",'
+        '"hours":"1","timezone":"UTC","notes":"paired \\ud83d\\udea2"}\n',
+    )
+    result = run(store, path, partial=True)
+    assert [(b.line_no, b.errors[0].reason) for b in result.quarantined] == [
+        (1, canonical.SURROGATE)
+    ]
+    with store.reading() as tx:
+        (kept,) = load_entries(tx)
+    assert kept.notes == "paired 🚢" and count(store, quarantine) == 1
 
 
 def test_ids_and_names_longer_than_the_store_keeps_are_bad_fields(store: Store, write: Any) -> None:

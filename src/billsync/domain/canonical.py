@@ -203,6 +203,9 @@ class _Reader:
 
 
 NUL = "contains a NUL character (U+0000), which no field may hold"
+SURROGATE = (
+    "contains a lone surrogate (a \\ud800-\\udfff escape without its pair), which is not text"
+)
 
 # Why a time has no instant when no zone is given for it (not said for a bad zone).
 _NO_ZONE = "has no UTC offset and no timezone is given"
@@ -356,9 +359,24 @@ def parse_record(fields: Mapping[str, str], defaults: Defaults) -> Canonical | l
     """A record given by field name (a connector's, a JSON line's)."""
     unknown = [] if KNOWN_FIELDS.issuperset(fields) else sorted(set(fields) - KNOWN_FIELDS)
     errors = [FieldError(name, "unknown column") for name in unknown]
-    # No database text holds one (PostgreSQL refuses it): said here, for every backend.
-    errors += [FieldError(name, NUL) for name, value in fields.items() if value and "\x00" in value]
+    # What no database text holds, from JSON's escapes (a CSV file is read as strict
+    # UTF-8, so only its NUL reaches here): said here, for every backend.
+    errors += [FieldError(name, why) for name, value in fields.items() if (why := _not_text(value))]
     return parse_fields(tuple(map(fields.get, FIELDS)), defaults, errors)
+
+
+def _not_text(value: str | None) -> str | None:
+    """Why a field's value cannot be stored as text, if it cannot."""
+    if not value:
+        return None
+    if "\x00" in value:
+        return NUL
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return SURROGATE
+    return None
 
 
 def parse_fields(
