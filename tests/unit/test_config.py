@@ -94,3 +94,17 @@ contracts:
      caps: [{scope: contract, hours: 100}, {scope: contract, amount: 9000}]}
 """)
     assert "give one cap both hours and amount" in problems[0]
+
+
+def test_a_code_is_printable_text() -> None:
+    # A code is a stored key: PostgreSQL refuses a NUL; a tab or line break is a typo.
+    problems = errors_of(
+        'clients: [{code: "nor\\0dic", name: A}, {code: "a\\tb", name: B},'
+        ' {code: "half \\ud83d", name: C}, {code: "Søren & Sønner 🚢", name: D}]'
+    )
+    assert problems[:2] == [
+        "clients[0].code: a code holds no control characters (tab, line break, NUL)",
+        "clients[1].code: a code holds no control characters (tab, line break, NUL)",
+    ]
+    assert problems[2].startswith("clients[2].code: Input should be a valid string")
+    assert len(problems) == 3

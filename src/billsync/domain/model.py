@@ -9,11 +9,23 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 CODE_LENGTH = 64  # at most, characters: a code, a source's name
+
+
+def _plain(code: str) -> str:
+    """A code names a record and is stored as a key: printable text that every database
+    keeps (PostgreSQL refuses a NUL). Pydantic refuses half a surrogate pair itself."""
+    if any(c < " " or c == "\x7f" for c in code):
+        raise ValueError("a code holds no control characters (tab, line break, NUL)")
+    return code
+
+
 Code = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=CODE_LENGTH)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=CODE_LENGTH),
+    AfterValidator(_plain),
 ]
 # Money and hours in config are Decimal; floats from YAML are turned back into their
 # shortest text first by the loader, so 0.1 stays 0.1.
