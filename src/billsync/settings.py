@@ -14,7 +14,8 @@ ACTOR_LENGTH = 200  # at most, characters: as the audit trail's columns keep it
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BILLSYNC_")
+    # Blanks around a value are a typo: an actor of "  " is no one, as unset is.
+    model_config = SettingsConfigDict(env_prefix="BILLSYNC_", str_strip_whitespace=True)
 
     database_url: str = f"sqlite:///{Path.cwd() / 'billsync.db'}"
     workspace: str = Field("default", min_length=1, max_length=CODE_LENGTH)

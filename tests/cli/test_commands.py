@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from billsync.cli import app
+from billsync.store import audit as audit_store
 from billsync.store.db import Store
 from billsync.store.tables import audit_events
 
@@ -147,3 +149,66 @@ def test_a_setting_the_store_cannot_keep_is_named_before_anything_happens(
     assert "BILLSYNC_WORKSPACE: String should have at most 64" in cli("run", ok=False).output
     monkeypatch.setenv("BILLSYNC_WORKSPACE", "w" * 64)
     assert "3 new" in cli("import", "t.csv").output  # at the limits, kept on every backend
+
+
+def test_mistyped_arguments_are_refused_and_change_nothing(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # usage errors on one line each
+    cli("apply", "-f", str(FIRM))
+    (tmp_path / "t.csv").write_text(TIME)
+    cli("import", "t.csv")
+    cli("run", "--today", "2026-04-02")
+    before = cli("audit", "export").output
+    refusals = {
+        ("entries", "hold", "3-1", "--reason", "x"): "'3-1': the range runs backwards",
+        ("entries", "hold", "99999999999999999999", "--reason", "x"): "is not an entry id",
+        ("entries", "hold", "\u00b2", "--reason", "x"): "is not an entry id",
+        ("entries", "hold", "1-2000000", "--reason", "x"): "more than 1,000,000 entries",
+        ("entries", "list", "--state", "hold"): "Invalid value for '--state'",
+        ("entries", "list", "--limit", "-1"): "Invalid value for '--limit'",
+        ("exceptions", "list", "--status", "resolve"): "Invalid value for '--status'",
+        ("exceptions", "show", "99999999999999999999"): "Invalid value for 'exception_id'",
+        ("audit", "show", "--entry", "99999999999999999999"): "Invalid value for '--entry'",
+        ("export", "-o", str(tmp_path)): f"error: {tmp_path}: Is a directory",
+        ("run", "--today", "9999-12-31"): "--today 9999-12-31: use a day from 1900-01-01",
+        ("periods", "lock", "--through", "2062-10-31", "--reason", "x"): "is after today",
+    }
+    for args, said in refusals.items():
+        assert said in cli(*args, ok=False).output, args
+    assert cli("audit", "export").output == before
+    # Only * is a wildcard: "_" is a code's own character, not any character.
+    listed = json.loads(cli("exceptions", "list", "--format", "json").output)
+    assert [e["code"] for e in listed] == ["entry.not_approved"]
+    mistyped = cli("exceptions", "list", "--code", "entry_not_approved", "--format", "json")
+    assert json.loads(mistyped.output) == []
+    starred = cli("exceptions", "list", "--code", "entry.not_*", "--format", "json")
+    assert len(json.loads(starred.output)) == 1
+
+
+def test_a_database_url_that_does_not_open_is_named_without_its_password(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for url, said in (
+        ("bogus", "BILLSYNC_DATABASE_URL 'bogus': Could not parse"),
+        ("postgresql+psycopg://finance:hunter2@127.0.0.1:1/books", "finance:***@127.0.0.1:1"),
+        ("sqlite:////nonexistent/folder/x.db", "unable to open database file"),
+    ):
+        monkeypatch.setenv("BILLSYNC_DATABASE_URL", url)
+        out = cli("invoices", "list", ok=False).output
+        assert out.startswith("error: BILLSYNC_DATABASE_URL") and said in out, out
+        assert "hunter2" not in out and "Traceback" not in out
+
+
+def test_blank_settings_are_unset_or_refused(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, store: Store, tmp_path: Path
+) -> None:
+    cli("apply", "-f", str(FIRM))
+    (tmp_path / "t.csv").write_text(TIME)
+    monkeypatch.setenv("BILLSYNC_ACTOR", "   ")
+    cli("import", "t.csv")
+    with store.reading() as tx:
+        (event,) = [e for e in audit_store.events(tx) if e["action"] == "import.batch"]
+    assert event["actor"] == getpass.getuser()
+    monkeypatch.setenv("BILLSYNC_WORKSPACE", "  ")
+    assert "BILLSYNC_WORKSPACE: String should have at least 1" in cli("run", ok=False).output

@@ -81,6 +81,15 @@ def test_a_stored_secret_is_prompted_for_and_a_wrong_one_fails_loudly(
             str(connection_file(tmp_path, url, setup.settings["account_id"], "stored")),
         )
         missing = cli("sync", ok=False).output
+        for args, said in (
+            (("nope", "token"), "no connection 'nope'"),
+            (("harvest", "tokn"), "harvest: has no credential 'tokn' (its credentials: token)"),
+        ):
+            refused = cli("connections", "set-secret", *args, input="x\n", ok=False).output
+            assert said in refused
+        empty = cli("connections", "set-secret", "harvest", "token", "--value", " ", ok=False)
+        assert "the value is empty; nothing was stored" in empty.output
+        assert "credential 'token' is not set" in cli("sync", ok=False).output
         cli("connections", "set-secret", "harvest", "token", input="not-the-token\n")
         wrong = cli("sync", ok=False).output
         cli(

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from billsync.domain.workspace import ProjectStatus
+from billsync.pipeline.workspace import load_workspace
 from billsync.store import audit
 from billsync.triggers.manual import TriggerError, invoice_now, release_retainage
 from billsync.triggers.project_status import set_status
@@ -62,6 +63,29 @@ def test_ready_for_billing_drafts_the_completion_invoice(firm: Firm) -> None:
     assert report is not None and report.drafted == [invoice["id"]]
     assert (invoice["kind"], invoice["subtotal"]) == ("completion", Decimal("1000.00"))
     assert invoice["reason"] == "project P-1 ready for billing"
+
+
+def test_a_status_change_and_its_invoice_are_written_together(firm: Firm) -> None:
+    firm.setup(contract("    billing: completion")).import_rows([entry("A-1", "2026-03-02", "8")])
+    ready = ProjectStatus.READY_FOR_BILLING
+    with pytest.raises(OverflowError):  # the due date falls after the end of the calendar
+        set_status(firm.store, "P-1", ready, actor="pm", today=dt.date(9999, 12, 31))
+    with firm.store.reading() as tx:
+        assert load_workspace(tx).projects["P-1"].status is ProjectStatus.ACTIVE
+        assert [e["action"] for e in audit.events(tx, ["project:P-1"])] == ["project.created"]
+    assert firm.invoices() == []
+    set_status(firm.store, "P-1", ready, actor="pm", today=dt.date(2026, 6, 2))
+    firm.import_rows([entry("A-2", "2026-06-02", "2")])
+    set_status(firm.store, "P-1", ready, actor="pm", today=dt.date(2026, 6, 3))  # again
+    assert [(i["kind"], i["subtotal"]) for i in firm.invoices()] == [
+        ("completion", Decimal("800.00")),
+        ("completion", Decimal("200.00")),
+    ]
+    with firm.store.reading() as tx:
+        assert [e["action"] for e in audit.events(tx, ["project:P-1"])] == [
+            "project.created",
+            "project.status",
+        ]
 
 
 def test_a_manual_invoice_bills_out_of_cycle_and_records_who_and_why(firm: Firm) -> None:

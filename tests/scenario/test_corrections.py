@@ -120,6 +120,40 @@ def test_a_write_down_bills_less_than_was_worked(firm: Firm) -> None:
     assert invoice["subtotal"] == Decimal("942.50")  # 6.5 h x 145.00
 
 
+def test_an_entry_listed_twice_is_written_up_once(firm: Firm) -> None:
+    firm.setup().import_rows([entry("A-1", "2026-03-02", "8")])
+    (entry_id,) = [e["id"] for e in _entries(firm)]
+    count = actions.adjust(
+        firm.store, [entry_id, entry_id], minutes=30, reason="write_up", note="call", actor="cfo"
+    )
+    assert count == 1
+    assert actions.change_state(firm.store, [entry_id] * 3, "hold", reason="x", actor="cfo") == 1
+    actions.change_state(firm.store, [entry_id], "release", reason="x", actor="cfo")
+    firm.run("2026-04-01")
+    (invoice,) = firm.invoices()
+    assert invoice["subtotal"] == Decimal("1232.50")  # 8.5 h x 145.00, not 9 h
+
+
+def test_writes_keep_an_entry_between_nothing_and_a_day(firm: Firm) -> None:
+    firm.setup().import_rows([entry("A-1", "2026-03-02", "8")])
+    (entry_id,) = [e["id"] for e in _entries(firm)]
+    actions.adjust(firm.store, [entry_id], minutes=-300, reason="write_down", note="x", actor="cfo")
+    for minutes, reason, why in (
+        (-181, "write_down", "less than nothing"),
+        (21 * 60 + 1, "write_up", "more than a day"),
+        (153722867280912930, "write_up", "more than a day"),
+    ):
+        with pytest.raises(
+            actions.ActionError, match=f"entry {entry_id}: 3 h with its writes.*{why}"
+        ):
+            actions.adjust(
+                firm.store, [entry_id], minutes=minutes, reason=reason, note="x", actor="cfo"
+            )
+    actions.adjust(firm.store, [entry_id], minutes=-180, reason="write_down", note="x", actor="cfo")
+    firm.run("2026-04-01")
+    assert firm.invoices() == []  # written down to nothing: billed nothing, refused nothing
+
+
 def test_a_transfer_moves_an_entry_to_another_task(firm: Firm) -> None:
     firm.setup().import_rows([entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-03", "8")])
     ids = sorted(e["id"] for e in _entries(firm))
@@ -136,7 +170,21 @@ def test_a_transfer_moves_an_entry_to_another_task(firm: Firm) -> None:
 def test_late_time_in_a_locked_period_is_flagged_not_billed(firm: Firm) -> None:
     firm.setup().import_rows([entry("A-1", "2026-03-02", "8")])
     firm.run("2026-04-01")
-    actions.lock_period(firm.store, through=dt.date(2026, 3, 31), reason="Q1 closed", actor="cfo")
+    with pytest.raises(actions.ActionError, match="after today"):
+        actions.lock_period(
+            firm.store,
+            through=dt.date(2062, 3, 31),
+            reason="typo",
+            actor="cfo",
+            today=dt.date(2026, 4, 1),
+        )
+    actions.lock_period(
+        firm.store,
+        through=dt.date(2026, 3, 31),
+        reason="Q1 closed",
+        actor="cfo",
+        today=dt.date(2026, 4, 1),
+    )
     firm.import_rows([entry("A-2", "2026-03-20", "8")])
     firm.run("2026-04-02")
     assert len(firm.invoices()) == 1

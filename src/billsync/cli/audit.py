@@ -12,7 +12,7 @@ import typer
 from billsync.store import audit as audit_store
 from billsync.store.story import entry_story, invoice_story
 
-from .common import console, fail, open_default, plain
+from .common import MAX_ID, console, fail, open_default, plain, write_output
 
 app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
 
@@ -43,14 +43,16 @@ def export(output: Annotated[Path | None, typer.Option("-o", "--output")] = None
         lines = [json.dumps(_jsonable(e), sort_keys=True) for e in audit_store.events(tx)]
     text = "".join(line + "\n" for line in lines)
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
     else:
         sys.stdout.write(text)
 
 
 @app.command()
 def show(
-    entry: Annotated[int | None, typer.Option("--entry", help="Entry id")] = None,
+    entry: Annotated[
+        int | None, typer.Option("--entry", min=1, max=MAX_ID, help="Entry id")
+    ] = None,
     invoice: Annotated[str | None, typer.Option("--invoice", help="Invoice number or id")] = None,
 ) -> None:
     """The whole story of an entry or an invoice."""

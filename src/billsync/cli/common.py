@@ -10,13 +10,17 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from billsync.errors import UserError
 from billsync.settings import Settings
 from billsync.store.db import Store, open_store
 
@@ -48,13 +52,49 @@ def spinner() -> Progress:
     )
 
 
+# The days a command may run as: periods, due dates and age buckets reach years
+# either side, and Python's dates end at 0001 and 9999.
+TODAY_RANGE = (dt.date(1900, 1, 1), dt.date(2999, 12, 31))
+
+
 def today_of(value: dt.datetime | None) -> dt.date:
-    return value.date() if value else dt.date.today()
+    day = value.date() if value else dt.date.today()
+    if not TODAY_RANGE[0] <= day <= TODAY_RANGE[1]:
+        fail(f"--today {day}: use a day from {TODAY_RANGE[0]} to {TODAY_RANGE[1]}")
+    return day
 
 
 def open_default() -> tuple[Store, Settings]:
     settings = Settings.read()
-    return open_store(settings.database_url, settings.workspace), settings
+    try:
+        return open_store(settings.database_url, settings.workspace), settings
+    except (ArgumentError, NoSuchModuleError, DBAPIError) as exc:
+        raise UserError(
+            f"BILLSYNC_DATABASE_URL {_shown(settings.database_url)}: {_why(exc)}"
+        ) from None
+
+
+def _shown(url: str) -> str:
+    """The URL without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url) if ":" not in url else "(not a database URL)"
+
+
+def _why(exc: Exception) -> str:
+    """What went wrong, without the statement or parameters SQLAlchemy adds."""
+    if isinstance(exc, DBAPIError):
+        return str(exc.orig).strip().splitlines()[-1]
+    return str(exc).splitlines()[0]
+
+
+def write_output(path: Path, text: str) -> None:
+    """`text` into the file at `path`, or a clear error where it cannot be written."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{path}: {exc.strerror or exc}")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -97,21 +137,32 @@ def emit(
     console.print(table)
 
 
+MAX_ID = 2**63 - 1  # the stores' ids are 64-bit
+MAX_IDS = 1_000_000  # ids one command acts on
+
+
 def parse_ids(text: str) -> list[int]:
-    """ "12,14-16" -> [12, 14, 15, 16]."""
-    ids: list[int] = []
+    """ "12,14-16" -> [12, 14, 15, 16], each id once."""
+    ids: dict[int, None] = {}
     for part in text.split(","):
         part = part.strip()
         if not part:
             continue
-        try:
-            if "-" in part:
-                low, high = (int(x) for x in part.split("-", 1))
-                ids.extend(range(low, high + 1))
-            else:
-                ids.append(int(part))
-        except ValueError:
-            fail(f"{part!r} is not an entry id or range (like 12,14-16)")
+        low, _, high = part.partition("-")
+        bounds = [_entry_id(part, low), _entry_id(part, high) if high else None]
+        first, last = bounds[0], bounds[1] or bounds[0]
+        if last < first:
+            fail(f"{part!r}: the range runs backwards (write {last}-{first})")
+        if last - first + len(ids) >= MAX_IDS:
+            fail(f"{text!r}: more than {MAX_IDS:,} entries at once; split the list")
+        ids.update(dict.fromkeys(range(first, last + 1)))
     if not ids:
         fail("no entry ids given")
-    return ids
+    return list(ids)
+
+
+def _entry_id(part: str, text: str) -> int:
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
+        fail(f"{part!r} is not an entry id or range (like 12,14-16)")
+    return int(text)

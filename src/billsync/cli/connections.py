@@ -13,6 +13,7 @@ from rich.progress import TaskID
 from billsync.api.webhooks import create_app
 from billsync.connectors.http import VendorError
 from billsync.connectors.registry import all_platforms
+from billsync.pipeline.connections import connection as find_connection
 from billsync.pipeline.connections import context_for, open_sink, open_source
 from billsync.pipeline.oauth import connect as oauth_connect
 from billsync.pipeline.push import PushSummary, push, refresh
@@ -205,9 +206,18 @@ def set_secret(
     value: Annotated[str, typer.Option(prompt=True, hide_input=True, help="Read from a prompt")],
 ) -> None:
     """Store a credential encrypted (for credentials given as `stored`)."""
+    if not value.strip():
+        fail(f"{connection}: {name}: the value is empty; nothing was stored")
     store, settings = open_default()
     with store.transaction() as tx:
         authorize(tx, settings.who, "connections")
+        known = sorted(find_connection(tx, connection).credentials)
+        if name not in known:
+            # Stored under another name, it would never be read.
+            fail(
+                f"{connection}: has no credential {name!r} "
+                f"(its credentials: {', '.join(known) or 'none'}); nothing was stored"
+            )
         secrets.put(tx, connection, name, value)
         AuditLog(tx, settings.who).record(
             "connection.secret_set", f"connection:{connection}", None, {"name": name}

@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from billsync.domain.entries import EntryState
 from billsync.pipeline.actions import adjust, change_state, transfer
 from billsync.store.tables import time_entries
 
-from .common import Format, FormatOption, console, emit, open_default, parse_ids
+from .common import MAX_IDS, Format, FormatOption, console, emit, open_default, parse_ids
 
 app = typer.Typer(
     no_args_is_help=True, help="Entries: list, hold, release, write off, transfer, adjust."
@@ -23,8 +24,8 @@ Reason = Annotated[str, typer.Option(help="Why (recorded in the audit trail)")]
 def list_(
     project: Annotated[str | None, typer.Option()] = None,
     person: Annotated[str | None, typer.Option()] = None,
-    state: Annotated[str | None, typer.Option(help="active, held, written_off")] = None,
-    limit: Annotated[int, typer.Option()] = 50,
+    state: Annotated[EntryState | None, typer.Option(help="active, held, written_off")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_IDS)] = 50,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Entries as mapped, newest revision."""
@@ -32,7 +33,11 @@ def list_(
     t = time_entries
     with store.reading() as tx:
         query = select(t).where(t.c.workspace_id == tx.workspace_id)
-        for column, value in ((t.c.project, project), (t.c.person, person), (t.c.state, state)):
+        for column, value in (
+            (t.c.project, project),
+            (t.c.person, person),
+            (t.c.state, state and state.value),
+        ):
             if value:
                 query = query.where(column == value)
         rows = tx.conn.execute(query.order_by(t.c.work_date, t.c.id).limit(limit)).all()

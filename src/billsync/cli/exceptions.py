@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -9,21 +10,31 @@ import typer
 from billsync.store import exceptions as exception_store
 from billsync.store.audit import AuditLog
 
-from .common import Format, FormatOption, console, emit, fail, open_default
+from .common import MAX_ID, Format, FormatOption, console, emit, fail, open_default
 
 app = typer.Typer(no_args_is_help=True, help="Exceptions: list, show, resolve, waive.")
+ExceptionId = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The exception's id")]
+
+
+class Status(StrEnum):
+    OPEN = exception_store.OPEN
+    RESOLVED = exception_store.RESOLVED
+    WAIVED = exception_store.WAIVED
+    ALL = "all"
 
 
 @app.command("list")
 def list_(
-    status: Annotated[str, typer.Option(help="open, resolved, waived or all")] = "open",
+    status: Annotated[Status, typer.Option(help="open, resolved, waived or all")] = Status.OPEN,
     code: Annotated[str | None, typer.Option(help="e.g. entry.* or cap.exceeded")] = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Exceptions, newest last."""
     store, _ = open_default()
     with store.reading() as tx:
-        rows = exception_store.listing(tx, status=None if status == "all" else status, code=code)
+        rows = exception_store.listing(
+            tx, status=None if status is Status.ALL else status.value, code=code
+        )
     emit(
         [
             {
@@ -42,7 +53,7 @@ def list_(
 
 
 @app.command()
-def show(exception_id: int) -> None:
+def show(exception_id: ExceptionId) -> None:
     """One exception in full."""
     store, _ = open_default()
     with store.reading() as tx:
@@ -84,12 +95,12 @@ def _close(exception_id: int, status: str, reason: str) -> None:
 
 
 @app.command()
-def resolve(exception_id: int, reason: Annotated[str, typer.Option()]) -> None:
+def resolve(exception_id: ExceptionId, reason: Annotated[str, typer.Option()]) -> None:
     """Mark fixed; if the next run still finds it, it opens again."""
     _close(exception_id, exception_store.RESOLVED, reason)
 
 
 @app.command()
-def waive(exception_id: int, reason: Annotated[str, typer.Option()]) -> None:
+def waive(exception_id: ExceptionId, reason: Annotated[str, typer.Option()]) -> None:
     """Accept it as it is: its entries may be billed."""
     _close(exception_id, exception_store.WAIVED, reason)

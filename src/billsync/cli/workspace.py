@@ -20,7 +20,7 @@ from billsync.pipeline.workspace import apply as apply_workspace
 from billsync.pipeline.workspace import export as export_workspace
 from billsync.triggers.project_status import set_status
 
-from .common import TodayOption, console, fail, open_default, today_of
+from .common import TodayOption, console, fail, open_default, today_of, write_output
 from .pipeline import print_run
 
 project_app = typer.Typer(no_args_is_help=True, help="Projects: status changes.")
@@ -53,7 +53,7 @@ def export(output: Annotated[Path | None, typer.Option("-o", "--output")] = None
     store, _ = open_default()
     text = dump(export_workspace(store))
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
     else:
         sys.stdout.write(text)
 
@@ -104,9 +104,13 @@ def project_status(code: str, status: ProjectStatus, today: TodayOption = None) 
 def periods_lock(
     through: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Last locked day")],
     reason: Annotated[str, typer.Option(help="Why (recorded in the audit trail)")],
+    today: TodayOption = None,
 ) -> None:
-    """Lock every day up to and including THROUGH: late or changed entries there are
-    flagged instead of billed."""
+    """Lock every day up to and including THROUGH (today at the latest): late or
+    changed entries there are flagged instead of billed. An earlier day unlocks the
+    days after it."""
     store, settings = open_default()
-    lock_period(store, through=through.date(), reason=reason, actor=settings.who)
+    lock_period(
+        store, through=through.date(), reason=reason, actor=settings.who, today=today_of(today)
+    )
     console.print(f"locked through {through.date()}")

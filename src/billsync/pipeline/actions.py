@@ -14,12 +14,14 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from billsync.domain.canonical import MAX_SECONDS
 from billsync.domain.entries import EntryState
 from billsync.errors import UserError
 from billsync.store import invoices as invoice_store
 from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store, Tx, utcnow
+from billsync.store.entries import adjustments_by_entry, among
 from billsync.store.tables import entry_adjustments, time_entries, workspaces
 
 from .workspace import load_workspace
@@ -38,10 +40,16 @@ STATE_CHANGES = {
 ADJUST_REASONS = ("write_up", "write_down")
 
 
+def _distinct(ids: Sequence[int]) -> list[int]:
+    """Each id once, in the order given: an id listed twice (12,12 or 2-4,4) is acted
+    on once, not written up twice."""
+    return list(dict.fromkeys(ids))
+
+
 def _entries(tx: Tx, ids: Sequence[int]) -> dict[int, Any]:
     rows = tx.conn.execute(
         select(time_entries).where(
-            time_entries.c.workspace_id == tx.workspace_id, time_entries.c.id.in_(list(ids))
+            time_entries.c.workspace_id == tx.workspace_id, among(tx, time_entries.c.id, ids)
         )
     )
     found = {r.id: r for r in rows}
@@ -68,6 +76,7 @@ def _need_reason(reason: str) -> None:
 
 def change_state(store: Store, ids: Sequence[int], action: str, *, reason: str, actor: str) -> int:
     _need_reason(reason)
+    ids = _distinct(ids)
     allowed, target = STATE_CHANGES[action]
     with store.transaction() as tx:
         authorize(tx, actor, "entries")
@@ -81,7 +90,7 @@ def change_state(store: Store, ids: Sequence[int], action: str, *, reason: str, 
                 )
         tx.conn.execute(
             update(time_entries)
-            .where(time_entries.c.id.in_(list(ids)))
+            .where(among(tx, time_entries.c.id, ids))
             .values(state=target.value, updated_at=utcnow())
         )
         AuditLog(tx, actor).record_many(
@@ -102,6 +111,7 @@ def transfer(
     store: Store, ids: Sequence[int], *, project: str, task: str, reason: str, actor: str
 ) -> int:
     _need_reason(reason)
+    ids = _distinct(ids)
     with store.transaction() as tx:
         authorize(tx, actor, "entries")
         ws = load_workspace(tx)
@@ -116,7 +126,7 @@ def transfer(
         _not_billed(tx, ids, "transfer")
         tx.conn.execute(
             update(time_entries)
-            .where(time_entries.c.id.in_(list(ids)))
+            .where(among(tx, time_entries.c.id, ids))
             .values(
                 transfer_project=project, transfer_task=task, mapped_with="", updated_at=utcnow()
             )
@@ -147,10 +157,12 @@ def adjust(
             f"{reason} needs {'a positive' if reason == 'write_up' else 'a negative'}"
             " number of minutes"
         )
+    ids = _distinct(ids)
     with store.transaction() as tx:
         authorize(tx, actor, "entries")
-        _entries(tx, ids)
+        rows = _entries(tx, ids)
         _not_billed(tx, ids, "adjust")
+        _within_a_day(tx, rows, ids, minutes)
         now = utcnow()
         tx.conn.execute(
             insert(entry_adjustments),
@@ -180,8 +192,31 @@ def adjust(
         return len(ids)
 
 
-def lock_period(store: Store, *, through: dt.date, reason: str, actor: str) -> None:
+def _within_a_day(tx: Tx, rows: dict[int, Any], ids: Sequence[int], minutes: int) -> None:
+    """An entry's time with all its writes stays between nothing and a day, as its
+    worked time does: a write-down past zero would drop it from invoices unseen, and
+    a write-up past a day is a typo (and past the store's integers, breaks every run)."""
+    written = adjustments_by_entry(tx, ids)
+    for entry_id in ids:
+        before = rows[entry_id].duration_seconds + sum(w.seconds for w in written.get(entry_id, ()))
+        after = before + minutes * 60
+        if not 0 <= after <= MAX_SECONDS:
+            raise ActionError(
+                f"entry {entry_id}: {before / 3600:g} h with its writes; {minutes:+d} min "
+                f"would make it {'less than nothing' if after < 0 else 'more than a day'}; "
+                "nothing was changed"
+            )
+
+
+def lock_period(store: Store, *, through: dt.date, reason: str, actor: str, today: dt.date) -> None:
+    """Lock entries dated up to `through`. A day after today is refused: a typo there
+    (2062 for 2026) would stop all billing with a lock no one meant."""
     _need_reason(reason)
+    if through > today:
+        raise ActionError(
+            f"--through {through}: is after today ({today}); a period is locked once it "
+            "has ended; nothing was changed"
+        )
     with store.transaction() as tx:
         authorize(tx, actor, "lock_period")
         before = tx.conn.execute(

@@ -381,12 +381,18 @@ def run(
     action: str = "run",
     batch_size: int = BATCH,
     second_process_from: int = SECOND_PROCESS_FROM,
+    first: Callable[[Tx, AuditLog], None] | None = None,
 ) -> RunReport:
     """Prepare, sync the exceptions queue, and draft what the planner says is due.
+    `first` makes a change in the run's transaction before it reads anything, so
+    that the change and what it triggers are written together or not at all. It
+    must not change what rating reads: a second process rates from the last commit.
     (`batch_size` and `second_process_from`: see prepare.)"""
     with bulk_work(), store.transaction() as tx:
         authorize(tx, actor, action)
         audit = AuditLog(tx, actor)
+        if first is not None:
+            first(tx, audit)
         prep = prepare(
             tx,
             today,

@@ -258,7 +258,7 @@ def _existing(tx: Tx, source: str, external_ids: Sequence[str]) -> dict[str, Any
         select(time_entries).where(
             time_entries.c.workspace_id == tx.workspace_id,
             time_entries.c.source == source,
-            _among(tx, time_entries.c.external_id, external_ids),
+            among(tx, time_entries.c.external_id, external_ids),
         )
     )
     return {r.external_id: r for r in rows}
@@ -394,7 +394,7 @@ class _Loader:
         )  # fmt: skip
 
 
-def _among(
+def among(
     tx: Tx, column: ColumnElement[Any], values: Sequence[int] | Sequence[str]
 ) -> ColumnElement[bool]:
     """`column IN values`, the values bound as one: a plain IN binds a parameter per
@@ -423,7 +423,7 @@ def adjustments_by_entry(
             time_entries.c.workspace_id == tx.workspace_id
         )
     else:
-        query = query.where(_among(tx, entry_adjustments.c.entry_id, ids))
+        query = query.where(among(tx, entry_adjustments.c.entry_id, ids))
     out: dict[int, list[WriteAdjustment]] = {}
     for r in tx.conn.execute(query):
         out.setdefault(r.entry_id, []).append(WriteAdjustment(r.reason, r.seconds))
@@ -449,7 +449,7 @@ def load_entries(tx: Tx, ids: Sequence[int] | None = None) -> Iterator[TimeEntry
         query = query.where(_whole_workspace(tx))
     else:
         query = query.where(
-            _among(tx, time_entries.c.id, ids),
+            among(tx, time_entries.c.id, ids),
             # The workspace as an expression: a plain column lets SQLite scan the
             # workspace's index instead of looking the ids up by key.
             time_entries.c.workspace_id + 0 == tx.workspace_id,

@@ -180,7 +180,10 @@ def listing(tx: Tx, *, status: str | None = OPEN, code: str | None = None) -> li
     if status:
         query = query.where(exceptions.c.status == status)
     if code:
-        query = query.where(exceptions.c.code.like(code.replace("*", "%")))
+        # Only * is a wildcard: codes hold "_" (entry.not_approved), which LIKE would
+        # take for any character.
+        escaped = code.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(exceptions.c.code.like(escaped.replace("*", "%"), escape="\\"))
     return [dict(r._mapping) for r in tx.conn.execute(query.order_by(exceptions.c.id))]
 
 

@@ -22,37 +22,42 @@ from .manual import TriggerError
 def set_status(
     store: Store, code: str, status: ProjectStatus, *, actor: str, today: dt.date
 ) -> RunReport | None:
-    with store.transaction() as tx:
-        authorize(tx, actor, "project_status")
+    """Set the status, and draft what it triggers in the same transaction: a failed
+    draft leaves the status as it was, and setting a status again drafts what is due
+    then (a completion invoice of entries that arrived since)."""
+    planner = {
+        ProjectStatus.READY_FOR_BILLING: _completion(code),
+        ProjectStatus.COMPLETED: _release_when_done(code),
+    }.get(status)
+
+    def change(tx: Tx, audit: AuditLog) -> None:
         project = load_workspace(tx).projects.get(code)
         if project is None:
             raise TriggerError(f"project {code!r}: no such project")
         if project.status is status:
-            return None
+            return
         body = project.model_copy(update={"status": status}).model_dump(
             mode="json", exclude_defaults=True
         )
         current = {r["code"]: r for r in records.current(tx, "project")}[code]
         records.put(tx, "project", code, body, current["version"])
-        AuditLog(tx, actor).record(
+        audit.record(
             "project.status",
             f"project:{code}",
             {"status": project.status.value},
             {"status": status.value},
         )
-    if status is ProjectStatus.READY_FOR_BILLING:
-        return run(
-            store, today=today, actor=actor, planner=_completion(code), action="project_status"
-        )
-    if status is ProjectStatus.COMPLETED:
-        return run(
-            store,
-            today=today,
-            actor=actor,
-            planner=_release_when_done(code),
-            action="project_status",
-        )
-    return None
+
+    if planner is None:
+        with store.transaction() as tx:
+            authorize(tx, actor, "project_status")
+            change(tx, AuditLog(tx, actor))
+        return None
+    # Rating does not read a project's status: the run's second process, which rates
+    # from the last commit, needs not see it.
+    return run(
+        store, today=today, actor=actor, planner=planner, action="project_status", first=change
+    )
 
 
 def _completion(code: str) -> Planner:
