@@ -173,6 +173,19 @@ def test_mistyped_arguments_are_refused_and_change_nothing(
         ("export", "-o", str(tmp_path)): f"error: {tmp_path}: Is a directory",
         ("run", "--today", "9999-12-31"): "--today 9999-12-31: use a day from 1900-01-01",
         ("periods", "lock", "--through", "2062-10-31", "--reason", "x"): "is after today",
+        ("reports", "utilization", "--from", "2026-12-01", "--today", "2026-11-26"): (
+            "--from 2026-12-01 is after last month's end (2026-10-31): give --to as well"
+        ),
+        (
+            "invoice",
+            "--contract",
+            "NSY-2026",
+            "--reason",
+            "x",
+            "--release-retainage",
+            "--through",
+            "2026-01-01",
+        ): "leave --through out",
     }
     for args, said in refusals.items():
         assert said in cli(*args, ok=False).output, args

@@ -12,7 +12,7 @@ from billsync.store import invoices as invoice_store
 from billsync.store.db import Store
 from billsync.triggers.manual import invoice_now, release_retainage
 
-from .common import Format, TodayOption, console, emit, open_default, spinner, today_of
+from .common import Format, TodayOption, console, emit, fail, open_default, spinner, today_of
 from .connections import push_all, sync_all
 
 STAGES = ("load", "map", "validate", "rate", "cap", "draft")
@@ -79,6 +79,8 @@ def invoice(
     today: TodayOption = None,
 ) -> None:
     """Draft an out-of-cycle invoice now (or release retainage)."""
+    if release and through:
+        fail("--through: a retainage release bills no work; leave --through out")
     store, settings = open_default()
     if release:
         report = release_retainage(

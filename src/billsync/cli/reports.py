@@ -82,7 +82,11 @@ def utilization(
     start = from_.date() if from_ else first
     end = to.date() if to else last
     if end < start:
-        fail(f"--to {end} is before --from {start}")
+        if from_ and to:
+            fail(f"--to {end} is before --from {start}")
+        if from_:
+            fail(f"--from {start} is after last month's end ({end}): give --to as well")
+        fail(f"--to {end} is before last month's start ({start}): give --from as well")
     _show(
         _read(lambda tx: utilization_report.report(tx, day, start, end)),
         utilization_report.UtilizationRow,
