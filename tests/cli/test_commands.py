@@ -147,3 +147,18 @@ def test_a_setting_the_store_cannot_keep_is_named_before_anything_happens(
     assert "BILLSYNC_WORKSPACE: String should have at most 64" in cli("run", ok=False).output
     monkeypatch.setenv("BILLSYNC_WORKSPACE", "w" * 64)
     assert "3 new" in cli("import", "t.csv").output  # at the limits, kept on every backend
+
+
+def test_an_invoice_reference_that_is_no_invoice_is_named_not_a_traceback(
+    cli: Any, tmp_path: Path
+) -> None:
+    cli("apply", "-f", str(FIRM))
+    (tmp_path / "t.csv").write_text(TIME)
+    cli("import", "t.csv")
+    cli("run", "--today", "2026-04-02")
+    for ref in ("²", "99999999999999999999"):
+        shown = cli("invoices", "show", ref, ok=False)
+        assert shown.output.strip() == f"error: invoice {ref}: no such invoice"
+        story = cli("audit", "show", "--invoice", ref, ok=False)
+        assert story.output.strip() == f"error: invoice {ref}: no such invoice"
+    assert "INV-000001 is draft" in cli("audit", "show", "--invoice", "1").output

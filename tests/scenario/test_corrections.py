@@ -219,3 +219,23 @@ def test_the_story_of_an_hour_shows_how_billable_time_differs_from_worked(firm: 
         story = "\n".join(what for _, what in entry_story(tx, entry_id))
     assert "billable time adjusted: rounding +12 min" in story
     assert "line 1 'Design / survey / naval-architect / operating' 8 x 100.00" in story
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["²", "٣", "99999999999999999999", "9223372036854775808", "0", "1" * 5000, "a\x00b"],
+    ids=["superscript", "arabic", "20-digits", "2**63", "zero", "5000-digits", "nul"],
+)
+def test_a_reference_that_is_no_invoice_is_no_such_invoice(firm: Firm, ref: str) -> None:
+    from billsync.store.story import invoice_story
+
+    firm.setup().import_rows([entry("A-1", "2026-03-02", "8")])
+    firm.run("2026-04-01")
+    with firm.store.reading() as tx:
+        with pytest.raises(invoice_store.InvoiceError, match="no such invoice"):
+            invoice_store.get(tx, ref)
+        with pytest.raises(LookupError, match="no such invoice"):
+            invoice_story(tx, ref)
+        (invoice,) = invoice_store.listing(tx)
+        assert invoice_store.get(tx, str(invoice["id"]))["number"] == invoice["number"]
+        assert invoice_story(tx, invoice["number"])[-1][1].startswith(invoice["number"])

@@ -16,7 +16,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, ne
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, false, func, insert, select, update
 
 from billsync.domain.caps import CapUsage, cap_limits, covers, usage_key
 from billsync.domain.contracts import Contract, OverCap
@@ -308,15 +308,29 @@ def invoiced_milestones(tx: Tx, contract: str) -> set[str]:
 
 
 def get(tx: Tx, ref: str | int) -> dict[str, Any]:
-    query = select(invoices).where(invoices.c.workspace_id == tx.workspace_id)
-    if isinstance(ref, int) or str(ref).isdigit():
-        query = query.where(invoices.c.id == int(ref))
-    else:
-        query = query.where(invoices.c.number == ref)
-    row = tx.conn.execute(query).first()
+    row = tx.conn.execute(select(invoices).where(matching(tx, ref))).first()
     if row is None:
         raise InvoiceError(f"invoice {ref}: no such invoice")
     return dict(row._mapping)
+
+
+MAX_ID = 2**63 - 1  # ids are 64-bit on every backend
+NUMBER_LENGTH = 32  # invoices.number
+
+
+def matching(tx: Tx, ref: str | int) -> ColumnElement[bool]:
+    """The workspace's invoice with this id (an int, or ASCII digits) or number. A ref
+    that can be neither matches nothing rather than reach the database, which would
+    refuse it: an id beyond 64 bits, text no number holds (a NUL, half a surrogate
+    pair, more than a number's length)."""
+    mine = invoices.c.workspace_id == tx.workspace_id
+    text = str(ref)
+    if isinstance(ref, int) or (text.isascii() and text.isdigit()):
+        valid = len(text) <= len(str(MAX_ID)) and 0 < int(text) <= MAX_ID
+        return mine & (invoices.c.id == int(text)) if valid else false()
+    if len(text) > NUMBER_LENGTH or not text.isprintable():
+        return false()
+    return mine & (invoices.c.number == text)
 
 
 def lines_of(tx: Tx, invoice_id: int) -> list[dict[str, Any]]:
