@@ -11,6 +11,7 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from billsync.cli import app
+from billsync.store import invoices as invoice_store
 from billsync.store.db import Store
 from billsync.store.tables import audit_events
 
@@ -150,7 +151,7 @@ def test_a_setting_the_store_cannot_keep_is_named_before_anything_happens(
 
 
 def test_an_invoice_reference_that_is_no_invoice_is_named_not_a_traceback(
-    cli: Any, tmp_path: Path
+    cli: Any, store: Store, tmp_path: Path
 ) -> None:
     cli("apply", "-f", str(FIRM))
     (tmp_path / "t.csv").write_text(TIME)
@@ -161,4 +162,6 @@ def test_an_invoice_reference_that_is_no_invoice_is_named_not_a_traceback(
         assert shown.output.strip() == f"error: invoice {ref}: no such invoice"
         story = cli("audit", "show", "--invoice", ref, ok=False)
         assert story.output.strip() == f"error: invoice {ref}: no such invoice"
-    assert "INV-000001 is draft" in cli("audit", "show", "--invoice", "1").output
+    with store.reading() as tx:
+        (invoice,) = invoice_store.listing(tx)
+    assert "INV-000001 is draft" in cli("audit", "show", "--invoice", str(invoice["id"])).output
