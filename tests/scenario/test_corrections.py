@@ -193,7 +193,7 @@ contracts:
     credit(
         firm.store,
         invoice["number"],
-        [],
+        None,
         reason="wrong vessel",
         actor="cfo",
         today=dt.date(2026, 4, 2),
@@ -239,3 +239,14 @@ def test_a_reference_that_is_no_invoice_is_no_such_invoice(firm: Firm, ref: str)
         (invoice,) = invoice_store.listing(tx)
         assert invoice_store.get(tx, str(invoice["id"]))["number"] == invoice["number"]
         assert invoice_story(tx, invoice["number"])[-1][1].startswith(invoice["number"])
+
+
+def test_only_no_choice_of_lines_credits_them_all(firm: Firm) -> None:
+    firm.setup().import_rows([entry("A-1", "2026-03-02", "8")])
+    firm.run("2026-04-01")
+    (invoice,) = firm.invoices()
+    with pytest.raises(CreditError, match=f"invoice {invoice['number']}: no lines chosen"):
+        credit(
+            firm.store, invoice["number"], [], reason="x", actor="cfo", today=dt.date(2026, 4, 2)
+        )
+    assert len(firm.invoices()) == 1

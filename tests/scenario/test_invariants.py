@@ -154,7 +154,7 @@ def test_no_hour_is_ever_on_two_live_invoices(
                 credit(
                     firm.store,
                     pick.choice(live)["number"],
-                    [],
+                    None,
                     reason="test",
                     actor="cfo",
                     today=day,

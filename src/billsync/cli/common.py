@@ -115,3 +115,31 @@ def parse_ids(text: str) -> list[int]:
     if not ids:
         fail("no entry ids given")
     return ids
+
+
+MAX_LINE = 999_999  # more than any invoice has; a range stays a short list
+
+
+def parse_lines(text: str) -> list[int]:
+    """--lines "2,4-6" -> [2, 4, 5, 6]. Strict: a part that is not an ASCII line
+    number or a rising range of them stops the command, since dropping it would
+    credit other lines than were meant."""
+    lines: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        low, dash, high = part.partition("-")
+        first = _line_number(low.strip())
+        last = _line_number(high.strip()) if dash else first
+        if first is None or last is None:
+            fail(f"--lines {text!r}: {part!r} is not a line number or range (like 2,4-6)")
+        if last < first:
+            fail(f"--lines {text!r}: the range {part!r} goes down")
+        lines.extend(range(first, last + 1))
+    return lines
+
+
+def _line_number(text: str) -> int | None:
+    """1 to MAX_LINE in ASCII digits (int() would also take '٣' or '1_000'), or None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_LINE)):
+        return None
+    return int(text) or None
