@@ -20,6 +20,11 @@ def void(firm: Firm, number: str) -> list[int]:
         return invoice_store.void(tx, number, "cfo", "wrong client", AuditLog(tx, "cfo"))
 
 
+def approve(firm: Firm, number: str) -> None:
+    with firm.store.transaction() as tx:
+        invoice_store.approve(tx, number, "cfo", AuditLog(tx, "cfo"))
+
+
 def test_voiding_frees_exactly_its_entries_for_the_next_run(firm: Firm) -> None:
     firm.setup().import_rows([entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-04-02", "4")])
     firm.run("2026-05-01")
@@ -47,7 +52,9 @@ def test_a_change_at_the_source_after_billing_leaves_the_invoice_and_asks_for_a_
     assert same["total"] == invoice["total"] == Decimal("1450.00")
     (exc,) = firm.open_exceptions()
     assert exc["code"] == "entry.changed_after_billing" and exc["severity"] == "blocking"
-    # Finance credits the line; the entry is free and the next run bills revision 2.
+    # The invoice was sent; finance credits the line, the entry is free and the next
+    # run bills revision 2.
+    approve(firm, invoice["number"])
     credit_id, freed = credit(
         firm.store,
         invoice["number"],
@@ -72,6 +79,7 @@ def test_crediting_one_line_of_an_entry_split_over_two_lines_is_refused(firm: Fi
         ("8.00", "100.00", "800.00"),
         ("2.00", "150.00", "300.00"),
     ]
+    approve(firm, invoice["number"])
     with pytest.raises(CreditError, match="also sits on line 2"):
         credit(
             firm.store, invoice["number"], [1], reason="x", actor="cfo", today=dt.date(2026, 4, 2)
@@ -190,6 +198,7 @@ contracts:
         Decimal("100.00"),
         Decimal("900.00"),
     )
+    approve(firm, invoice["number"])
     credit(
         firm.store,
         invoice["number"],
@@ -245,8 +254,52 @@ def test_only_no_choice_of_lines_credits_them_all(firm: Firm) -> None:
     firm.setup().import_rows([entry("A-1", "2026-03-02", "8")])
     firm.run("2026-04-01")
     (invoice,) = firm.invoices()
+    approve(firm, invoice["number"])
     with pytest.raises(CreditError, match=f"invoice {invoice['number']}: no lines chosen"):
         credit(
             firm.store, invoice["number"], [], reason="x", actor="cfo", today=dt.date(2026, 4, 2)
         )
     assert len(firm.invoices()) == 1
+
+
+@pytest.mark.parametrize("billing", ["time_and_materials", "continuous"])
+def test_a_draft_is_voided_not_credited(firm: Firm, billing: str) -> None:
+    firm.setup(contract(f"    billing: {billing}")).import_rows([entry("A-1", "2026-03-02", "8")])
+    firm.run("2026-04-01")
+    (draft,) = firm.invoices()
+    with pytest.raises(
+        CreditError,
+        match=f"invoice {draft['number']} is a draft; void it instead \\(a draft was never sent\\)",
+    ):
+        credit(
+            firm.store, draft["number"], None, reason="x", actor="cfo", today=dt.date(2026, 4, 2)
+        )
+    assert firm.invoices() == [draft]
+    firm.import_rows([entry("A-2", "2026-03-03", "2")])
+    firm.run("2026-04-02")  # a continuous draft grows as before
+    assert [i["number"] for i in firm.invoices()][:1] == [draft["number"]]
+
+
+def test_a_continuous_draft_credited_before_that_was_refused_does_not_regrow(firm: Firm) -> None:
+    from sqlalchemy import update
+
+    from billsync.store.tables import invoices
+
+    firm.setup(contract("    billing: continuous")).import_rows([entry("A-1", "2026-03-02", "8")])
+    firm.run("2026-03-03")
+    (draft,) = firm.invoices()
+    # A draft credited by an earlier billsync: approved for the credit, then draft again.
+    approve(firm, draft["number"])
+    credit(firm.store, draft["number"], None, reason="x", actor="cfo", today=dt.date(2026, 3, 3))
+    with firm.store.transaction() as tx:
+        tx.conn.execute(update(invoices).where(invoices.c.id == draft["id"]).values(status="draft"))
+    note = firm.invoices()[-1]["number"]
+    firm.import_rows([entry("A-2", "2026-03-03", "2")])
+    with pytest.raises(
+        invoice_store.InvoiceError,
+        match=f"invoice {draft['number']} line 1: is credited by {note}; void the credit note",
+    ):
+        firm.run("2026-03-04")
+    assert firm.lines(draft["id"]) == [
+        ("Design / survey / naval-architect / operating", "8.00", "100.00", "800.00")
+    ]

@@ -52,6 +52,12 @@ def credit(
                 f"invoice {inv['number']}: a {inv['status']} {inv['kind']} "
                 "invoice cannot be credited"
             )
+        if inv["status"] != "approved":
+            # Never sent, so nothing to take back; and a growing draft's lines are
+            # replaced by the next run, which would leave the note crediting nothing.
+            raise CreditError(
+                f"invoice {inv['number']} is a draft; void it instead (a draft was never sent)"
+            )
         lines = {ln["position"]: ln for ln in invoice_store.lines_of(tx, inv["id"])}
         wanted = sorted(lines) if positions is None else sorted(set(positions))
         chosen = []

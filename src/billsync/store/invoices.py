@@ -244,6 +244,7 @@ def replace_draft(
 ) -> bool:
     """Grow a continuous draft to `draft`; False when it already is exactly that."""
     old = get(tx, invoice_id)
+    _refuse_credited(tx, old)
     old_marks = {
         (r.entry_id, r.revision)
         for r in tx.conn.execute(
@@ -290,6 +291,22 @@ def replace_draft(
         },
     )
     return True
+
+
+def _refuse_credited(tx: Tx, inv: dict[str, Any]) -> None:
+    """A draft cannot be credited now, but one credited before that was refused would
+    lose its credited lines to the regrowth, leaving the credit note crediting none."""
+    credited = tx.conn.execute(
+        select(invoice_lines.c.position, invoices.c.number)
+        .join(invoices, invoices.c.id == invoice_lines.c.credited_by)
+        .where(invoice_lines.c.invoice_id == inv["id"], invoices.c.status != "void")
+        .order_by(invoice_lines.c.position)
+    ).first()
+    if credited is not None:
+        raise InvoiceError(
+            f"invoice {inv['number']} line {credited.position}: is credited by "
+            f"{credited.number}; void the credit note first"
+        )
 
 
 def invoiced_milestones(tx: Tx, contract: str) -> set[str]:
