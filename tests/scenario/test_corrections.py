@@ -303,3 +303,89 @@ def test_a_continuous_draft_credited_before_that_was_refused_does_not_regrow(fir
     assert firm.lines(draft["id"]) == [
         ("Design / survey / naval-architect / operating", "8.00", "100.00", "800.00")
     ]
+
+
+def _credit_all(firm: Firm, number: str) -> str:
+    credit(firm.store, number, None, reason="wrong rate", actor="cfo", today=dt.date(2026, 4, 2))
+    return str(firm.invoices()[-1]["number"])
+
+
+def _billed(firm: Firm) -> dict[int, int]:
+    """Entry id -> the invoice it is live on."""
+    from sqlalchemy import select
+
+    from billsync.store.tables import billed_entries, invoices
+
+    with firm.store.reading() as tx:
+        rows = tx.conn.execute(
+            select(billed_entries.c.entry_id, billed_entries.c.invoice_id)
+            .join(invoices, invoices.c.id == billed_entries.c.invoice_id)
+            .where(billed_entries.c.live, invoices.c.workspace_id == tx.workspace_id)
+        )
+        return dict(rows.all())
+
+
+def _actions(firm: Firm, invoice_id: int) -> list[str]:
+    from billsync.store import audit
+
+    with firm.store.reading() as tx:
+        return [e["action"] for e in audit.events(tx, [f"invoice:{invoice_id}"])]
+
+
+def test_an_invoice_with_a_live_credit_note_is_not_voided(firm: Firm) -> None:
+    firm.setup().import_rows([entry("A-1", "2026-03-02", "8")])
+    firm.run("2026-04-01")
+    (invoice,) = firm.invoices()
+    approve(firm, invoice["number"])
+    note = _credit_all(firm, invoice["number"])
+    with pytest.raises(
+        invoice_store.InvoiceError,
+        match=f"invoice {invoice['number']} has credit note {note}; void the credit note first",
+    ):
+        void(firm, invoice["number"])
+    assert [i["status"] for i in firm.invoices()] == ["approved", "draft"]
+    void(firm, note)
+    assert void(firm, invoice["number"]) == sorted(_entry_ids(firm))  # its entry is back on it
+
+
+def test_voiding_a_credit_note_bills_its_lines_on_the_original_again(firm: Firm) -> None:
+    firm.setup().import_rows([entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-03", "2")])
+    firm.run("2026-04-01")
+    (invoice,) = firm.invoices()
+    approve(firm, invoice["number"])
+    note = _credit_all(firm, invoice["number"])
+    assert _billed(firm) == {}
+    assert void(firm, note) == []  # a credit note bills no entries of its own
+    assert _billed(firm) == dict.fromkeys(_entry_ids(firm), invoice["id"])
+    with firm.store.reading() as tx:
+        assert [ln["credited_by"] for ln in invoice_store.lines_of(tx, invoice["id"])] == [None]
+    assert _actions(firm, invoice["id"])[-1] == "invoice.uncredited"
+    assert firm.run("2026-04-03").drafted == []  # the original bills them: nothing to redraft
+
+
+def test_a_credit_note_whose_entries_were_billed_again_is_voided_after_that_invoice(
+    firm: Firm,
+) -> None:
+    firm.setup().import_rows([entry("A-1", "2026-03-02", "8")])
+    firm.run("2026-04-01")
+    (invoice,) = firm.invoices()
+    approve(firm, invoice["number"])
+    note = _credit_all(firm, invoice["number"])
+    firm.run("2026-04-03")
+    again = firm.invoices()[-1]
+    (entry_id,) = _entry_ids(firm)
+    assert _billed(firm) == {entry_id: again["id"]}
+    with pytest.raises(
+        invoice_store.InvoiceError,
+        match=f"credit note {note}: entry {entry_id} it freed is billed again on "
+        f"{again['number']}; void or credit {again['number']} first",
+    ):
+        void(firm, note)
+    assert _billed(firm) == {entry_id: again["id"]}
+    void(firm, again["number"])
+    void(firm, note)
+    assert _billed(firm) == {entry_id: invoice["id"]}
+
+
+def _entry_ids(firm: Firm) -> list[int]:
+    return sorted(int(str(e["id"])) for e in _entries(firm))

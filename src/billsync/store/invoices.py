@@ -489,6 +489,9 @@ def void(tx: Tx, ref: str, actor: str, reason: str, audit: AuditLog) -> list[int
     inv = get(tx, ref)
     if inv["status"] == "void":
         raise InvoiceError(f"invoice {inv['number']}: is already void")
+    _refuse_live_credit_note(tx, inv)
+    if inv["kind"] == "credit":
+        _restore_credited(tx, inv, audit)
     freed = _free(tx, inv["id"], None)
     tx.conn.execute(
         update(invoices)
@@ -502,6 +505,78 @@ def void(tx: Tx, ref: str, actor: str, reason: str, audit: AuditLog) -> list[int
         {"status": "void", "number": inv["number"], "reason": reason, "freed_entries": freed},
     )
     return freed
+
+
+def _refuse_live_credit_note(tx: Tx, inv: dict[str, Any]) -> None:
+    """Voided under a live credit note, the invoice would be taken back twice."""
+    note = tx.conn.execute(
+        select(invoices.c.number)
+        .where(invoices.c.credit_of == inv["id"], invoices.c.status != "void")
+        .order_by(invoices.c.id)
+    ).scalar()
+    if note is not None:
+        raise InvoiceError(
+            f"invoice {inv['number']} has credit note {note}; void the credit note first"
+        )
+
+
+def _restore_credited(tx: Tx, note: dict[str, Any], audit: AuditLog) -> None:
+    """Voiding a credit note puts back what it took: the lines it credited charge
+    again and their entries are billed on the original again, unless one of them has
+    been billed since on another live invoice, which must go first."""
+    original = get(tx, note["credit_of"])
+    if original["status"] == "void":
+        return  # nothing of it is billed any more
+    lines = tx.conn.execute(
+        select(invoice_lines.c.id, invoice_lines.c.position)
+        .where(
+            invoice_lines.c.invoice_id == original["id"],
+            invoice_lines.c.credited_by == note["id"],
+        )
+        .order_by(invoice_lines.c.position)
+    ).all()
+    entry_ids = sorted(
+        tx.conn.execute(
+            select(line_entries.c.entry_id)
+            .distinct()
+            .where(line_entries.c.line_id.in_([ln.id for ln in lines]))
+        ).scalars()
+    )
+    rebilled = tx.conn.execute(
+        select(billed_entries.c.entry_id, invoices.c.number)
+        .join(invoices, invoices.c.id == billed_entries.c.invoice_id)
+        .where(billed_entries.c.live, billed_entries.c.entry_id.in_(entry_ids))
+        .order_by(billed_entries.c.entry_id)
+    ).first()
+    if rebilled is not None:
+        raise InvoiceError(
+            f"credit note {note['number']}: entry {rebilled.entry_id} it freed is billed "
+            f"again on {rebilled.number}; void or credit {rebilled.number} first"
+        )
+    tx.conn.execute(
+        update(invoice_lines)
+        .where(invoice_lines.c.id.in_([ln.id for ln in lines]))
+        .values(credited_by=None)
+    )
+    tx.conn.execute(
+        update(billed_entries)
+        .where(
+            billed_entries.c.invoice_id == original["id"],
+            billed_entries.c.entry_id.in_(entry_ids),
+        )
+        .values(live=True)
+    )
+    audit.record(
+        "invoice.uncredited",
+        f"invoice:{original['id']}",
+        None,
+        {
+            "credit_note": note["id"],
+            "number": note["number"],
+            "lines": [ln.position for ln in lines],
+            "restored_entries": entry_ids,
+        },
+    )
 
 
 def _free(tx: Tx, invoice_id: int, entry_ids: Sequence[int] | None) -> list[int]:
