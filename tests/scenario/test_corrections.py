@@ -387,5 +387,55 @@ def test_a_credit_note_whose_entries_were_billed_again_is_voided_after_that_invo
     assert _billed(firm) == {entry_id: invoice["id"]}
 
 
+def test_voiding_an_invoice_sent_to_an_accounting_system_is_refused(firm: Firm) -> None:
+    from billsync.store import outbox
+
+    firm.setup().import_rows([entry("A-1", "2026-03-02", "8")])
+    firm.run("2026-04-01")
+    (invoice,) = firm.invoices()
+    approve(firm, invoice["number"])
+    with firm.store.transaction() as tx:
+        outbox.enqueue_approved(tx, "qbo")
+        (queued,) = outbox.pending(tx, "qbo")
+        outbox.attempt(tx, queued)
+        outbox.sent(tx, queued, "177", "1043", "open")
+    with pytest.raises(
+        invoice_store.InvoiceError,
+        match=f"invoice {invoice['number']} was sent to qbo as 1043; credit it instead, "
+        "or void it there first",
+    ):
+        void(firm, invoice["number"])
+    assert _billed(firm) == dict.fromkeys(_entry_ids(firm), invoice["id"])
+    with firm.store.transaction() as tx:  # voided in QuickBooks, read back by a push
+        outbox.restatus(tx, queued, "void")
+    assert void(firm, invoice["number"]) == _entry_ids(firm)
+
+
+def test_voiding_an_invoice_still_in_the_outbox_cancels_its_push(firm: Firm) -> None:
+    from billsync.store import outbox
+
+    firm.setup().import_rows([entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-04-02", "8")])
+    firm.run("2026-05-01")
+    march, april = firm.invoices()
+    approve(firm, march["number"])
+    approve(firm, april["number"])
+    with firm.store.transaction() as tx:
+        outbox.enqueue_approved(tx, "qbo")
+        listed = outbox.pending(tx, "qbo")  # as a push lists them before sending
+    void(firm, march["number"])
+    assert _actions(firm, march["id"])[-2:] == ["invoice.push_cancelled", "invoice.voided"]
+    with firm.store.transaction() as tx:
+        assert [q.number for q in outbox.pending(tx, "qbo")] == [april["number"]]
+        assert [outbox.attempt(tx, q) for q in listed] == [False, True]  # never sent
+        assert [r["status"] for r in outbox.rows(tx)] == ["cancelled", "pending"]
+    # April's push was tried and not recorded: it may be at the vendor, so it stays.
+    with pytest.raises(
+        invoice_store.InvoiceError,
+        match=f"invoice {april['number']}: a push to qbo was tried and not recorded as "
+        "arrived; run `billsync push -c qbo` to settle it first",
+    ):
+        void(firm, april["number"])
+
+
 def _entry_ids(firm: Firm) -> list[int]:
     return sorted(int(str(e["id"])) for e in _entries(firm))

@@ -24,6 +24,7 @@ from billsync.domain.invoicing import BillingHistory, InvoiceDraft, LineKind
 from billsync.domain.rated import Adjustment, Portion
 from billsync.errors import UserError
 
+from . import outbox
 from .access import authorize
 from .audit import AuditLog
 from .bulk import CHUNK, insert_columns
@@ -490,6 +491,7 @@ def void(tx: Tx, ref: str, actor: str, reason: str, audit: AuditLog) -> list[int
     if inv["status"] == "void":
         raise InvoiceError(f"invoice {inv['number']}: is already void")
     _refuse_live_credit_note(tx, inv)
+    _withdraw_from_outbox(tx, inv, audit)
     if inv["kind"] == "credit":
         _restore_credited(tx, inv, audit)
     freed = _free(tx, inv["id"], None)
@@ -517,6 +519,37 @@ def _refuse_live_credit_note(tx: Tx, inv: dict[str, Any]) -> None:
     if note is not None:
         raise InvoiceError(
             f"invoice {inv['number']} has credit note {note}; void the credit note first"
+        )
+
+
+def _withdraw_from_outbox(tx: Tx, inv: dict[str, Any], audit: AuditLog) -> None:
+    """An invoice at an accounting system stays open there: it is put right with a
+    credit note, or voided there first (read back by the next push). One only queued
+    is cancelled, so it is never sent; one whose push was tried and not recorded may
+    have arrived, and the next push finds out."""
+    number = inv["number"]
+    for row in outbox.of_invoice(tx, inv["id"]):
+        where = row["connection"]
+        if row["status"] == "sent":
+            if (row["remote_status"] or "").lower() in outbox.REMOTE_VOID:
+                continue
+            remote = row["remote_number"] or f"id {row['remote_id']}"
+            raise InvoiceError(
+                f"invoice {number} was sent to {where} as {remote}; credit it instead, "
+                "or void it there first"
+            )
+        if row["status"] == "cancelled":
+            continue
+        if not outbox.cancel(tx, row["id"]):
+            raise InvoiceError(
+                f"invoice {number}: a push to {where} was tried and not recorded as arrived; "
+                f"run `billsync push -c {where}` to settle it first"
+            )
+        audit.record(
+            "invoice.push_cancelled",
+            f"invoice:{inv['id']}",
+            {"connection": where, "status": row["status"]},
+            {"connection": where, "status": "cancelled"},
         )
 
 
