@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from billsync.cli import app
 from billsync.store import audit as audit_store
+from billsync.store import invoices as invoice_store
 from billsync.store.db import Store
 from billsync.store.tables import audit_events
 
@@ -161,10 +162,10 @@ def test_mistyped_arguments_are_refused_and_change_nothing(
     cli("run", "--today", "2026-04-02")
     before = cli("audit", "export").output
     refusals = {
-        ("entries", "hold", "3-1", "--reason", "x"): "'3-1': the range runs backwards",
+        ("entries", "hold", "3-1", "--reason", "x"): "the range '3-1' goes down",
         ("entries", "hold", "99999999999999999999", "--reason", "x"): "is not an entry id",
         ("entries", "hold", "\u00b2", "--reason", "x"): "is not an entry id",
-        ("entries", "hold", "1-2000000", "--reason", "x"): "more than 1,000,000 entries",
+        ("entries", "hold", "1-2000000", "--reason", "x"): "names more than 1,000,000 at once",
         ("entries", "list", "--state", "hold"): "Invalid value for '--state'",
         ("entries", "list", "--limit", "-1"): "Invalid value for '--limit'",
         ("exceptions", "list", "--status", "resolve"): "Invalid value for '--status'",
@@ -225,3 +226,62 @@ def test_blank_settings_are_unset_or_refused(
     assert event["actor"] == getpass.getuser()
     monkeypatch.setenv("BILLSYNC_WORKSPACE", "  ")
     assert "BILLSYNC_WORKSPACE: String should have at least 1" in cli("run", ok=False).output
+
+
+def test_an_invoice_reference_that_is_no_invoice_is_named_not_a_traceback(
+    cli: Any, store: Store, tmp_path: Path
+) -> None:
+    cli("apply", "-f", str(FIRM))
+    (tmp_path / "t.csv").write_text(TIME)
+    cli("import", "t.csv")
+    cli("run", "--today", "2026-04-02")
+    for ref in ("²", "99999999999999999999"):
+        shown = cli("invoices", "show", ref, ok=False)
+        assert shown.output.strip() == f"error: invoice {ref}: no such invoice"
+        story = cli("audit", "show", "--invoice", ref, ok=False)
+        assert story.output.strip() == f"error: invoice {ref}: no such invoice"
+    with store.reading() as tx:
+        (invoice,) = invoice_store.listing(tx)
+    assert "INV-000001 is draft" in cli("audit", "show", "--invoice", str(invoice["id"])).output
+
+
+TWO_LINES = """external_id,person,project,task,date,hours,timezone,approval
+A-1,kha,P-1001,survey,2026-03-02,2,Europe/Oslo,approved
+B-1,jdo,P-1001,survey,2026-03-02,4,America/Chicago,approved
+"""
+
+
+def test_credit_lines_are_parsed_strictly_and_a_typo_credits_nothing(
+    cli: Any, tmp_path: Path
+) -> None:
+    cli("apply", "-f", str(FIRM))
+    (tmp_path / "t.csv").write_text(TWO_LINES)
+    cli("import", "t.csv")
+    cli("run", "--today", "2026-04-02")
+    cli("invoices", "approve", "INV-000001")
+    credit = ("invoices", "credit", "INV-000001", "--reason", "r", "--today", "2026-04-03")
+    not_a_line = "is not a line number or range (like 2,4-6)"
+    for bad, part in [
+        ("2-3x", "2-3x"),
+        ("2;3", "2;3"),
+        ("1 2", "1 2"),
+        ("-2", "-2"),
+        ("abc", "abc"),
+        ("1,2x", "2x"),
+        ("²", "²"),
+        ("", ""),
+        ("1,", ""),
+        ("0", "0"),
+    ]:
+        refused = cli(*credit, "--lines", bad, ok=False)
+        assert refused.output.strip() == f"error: --lines {bad!r}: {part!r} {not_a_line}"
+    refused = cli(*credit, "--lines", "2-1", ok=False)
+    assert refused.output.strip() == "error: --lines '2-1': the range '2-1' goes down"
+    refused = cli(*credit, "--lines", "2-3", ok=False)
+    assert refused.output.strip() == "error: invoice INV-000001: has no line 3"
+    listed = json.loads(cli("invoices", "list", "--format", "json").output)
+    assert [i["number"] for i in listed] == ["INV-000001"]  # nothing was credited
+    assert "CN-000002: credit note -477.50 EUR" in cli(*credit, "--lines", "2").output
+    refused = cli(*credit, "--lines", "1-2", ok=False)
+    assert refused.output.strip() == "error: invoice INV-000001 line 2: already credited"
+    assert "CN-000003: credit note -362.50 EUR" in cli(*credit, "--lines", " 1 ").output

@@ -203,7 +203,9 @@ def test_a_credit_note_takes_its_lines_out_of_what_was_billed(store: Store, writ
     realization_story(store, write)
     with store.reading() as tx:
         (march,) = invoice_store.listing(tx, contract="NSY-2026")
-    credit(store, march["number"], [], reason="wrong vessel", actor="finance", today=TODAY)
+    with store.transaction() as tx:
+        invoice_store.approve(tx, march["number"], "finance", AuditLog(tx, "finance"))
+    credit(store, march["number"], None, reason="wrong vessel", actor="finance", today=TODAY)
     _, nordic = read(store, realization.report, TODAY)
     # are free to bill again; only the write-off is settled.
     assert table([nordic], "billed_hours", "billed_amount", "settled_value", "realization") == [

@@ -136,7 +136,8 @@ def test_no_hour_is_ever_on_two_live_invoices(
     firm.import_rows([entry(f"E-{d}", f"2026-03-{d:02d}", "9", revision="1") for d in range(2, 7)])
     day = dt.date(2026, 4, 1)
     for n, op in enumerate(ops):
-        live = [i for i in firm.invoices() if i["status"] != "void" and i["kind"] != "credit"]
+        voidable = [i for i in firm.invoices() if i["status"] != "void"]
+        live = [i for i in voidable if i["kind"] != "credit"]
         if op == "revise":
             d = pick.randint(2, 6)
             firm.import_rows(
@@ -144,17 +145,23 @@ def test_no_hour_is_ever_on_two_live_invoices(
             )
         elif op == "late":
             firm.import_rows([entry(f"L-{n}", "2026-03-20", "3")])
-        elif op == "void" and live:
-            with firm.store.transaction() as tx:
+        elif op == "void" and voidable:
+            # Credit notes too: voiding one bills its lines again, or is refused (as is
+            # voiding an invoice under a live credit note).
+            with contextlib.suppress(UserError), firm.store.transaction() as tx:
                 invoice_store.void(
-                    tx, pick.choice(live)["number"], "cfo", "test", AuditLog(tx, "cfo")
+                    tx, pick.choice(voidable)["number"], "cfo", "test", AuditLog(tx, "cfo")
                 )
         elif op == "credit" and live:
+            chosen = pick.choice(live)
+            if chosen["status"] == "draft":  # sent first: only an approved one is credited
+                with firm.store.transaction() as tx:
+                    invoice_store.approve(tx, chosen["number"], "cfo", AuditLog(tx, "cfo"))
             with contextlib.suppress(UserError):
                 credit(
                     firm.store,
-                    pick.choice(live)["number"],
-                    [],
+                    chosen["number"],
+                    None,
                     reason="test",
                     actor="cfo",
                     today=day,

@@ -139,30 +139,41 @@ def emit(
 
 MAX_ID = 2**63 - 1  # the stores' ids are 64-bit
 MAX_IDS = 1_000_000  # ids one command acts on
+MAX_LINE = 999_999  # more than any invoice has
 
 
 def parse_ids(text: str) -> list[int]:
-    """ "12,14-16" -> [12, 14, 15, 16], each id once."""
-    ids: dict[int, None] = {}
+    """ "12,14-16" -> [12, 14, 15, 16]."""
+    return _numbers(text, "", "an entry id", "12,14-16", MAX_ID)
+
+
+def parse_lines(text: str) -> list[int]:
+    """--lines "2,4-6" -> [2, 4, 5, 6]."""
+    return _numbers(text, f"--lines {text!r}: ", "a line number", "2,4-6", MAX_LINE)
+
+
+def _numbers(text: str, option: str, what: str, example: str, most: int) -> list[int]:
+    """The numbers a list like "2,4-6" names, each once, in the order given. Strict:
+    a part that is not a number from 1 to `most` in ASCII digits (int() would also
+    take '٣' or '1_000') or a rising range of them stops the command, since dropping
+    it would act on other things than were meant."""
+    found: dict[int, None] = {}
     for part in text.split(","):
         part = part.strip()
-        if not part:
-            continue
-        low, _, high = part.partition("-")
-        bounds = [_entry_id(part, low), _entry_id(part, high) if high else None]
-        first, last = bounds[0], bounds[1] or bounds[0]
+        low, dash, high = part.partition("-")
+        first = _number(low.strip(), most)
+        last = _number(high.strip(), most) if dash else first
+        if first is None or last is None:
+            fail(f"{option}{part!r} is not {what} or range (like {example})")
         if last < first:
-            fail(f"{part!r}: the range runs backwards (write {last}-{first})")
-        if last - first + len(ids) >= MAX_IDS:
-            fail(f"{text!r}: more than {MAX_IDS:,} entries at once; split the list")
-        ids.update(dict.fromkeys(range(first, last + 1)))
-    if not ids:
-        fail("no entry ids given")
-    return list(ids)
+            fail(f"{option}the range {part!r} goes down")
+        if last - first + len(found) >= MAX_IDS:
+            fail(f"{option}{text!r} names more than {MAX_IDS:,} at once; split the list")
+        found.update(dict.fromkeys(range(first, last + 1)))
+    return list(found)
 
 
-def _entry_id(part: str, text: str) -> int:
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
-        fail(f"{part!r} is not an entry id or range (like 12,14-16)")
-    return int(text)
+def _number(text: str, most: int) -> int | None:
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(most)):
+        return None
+    return int(text) if 0 < int(text) <= most else None

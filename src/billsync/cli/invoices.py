@@ -13,7 +13,17 @@ from billsync.pipeline.credits import credit
 from billsync.store import invoices as invoice_store
 from billsync.store.audit import AuditLog
 
-from .common import Format, FormatOption, TodayOption, console, emit, fail, open_default, today_of
+from .common import (
+    Format,
+    FormatOption,
+    TodayOption,
+    console,
+    emit,
+    fail,
+    open_default,
+    parse_lines,
+    today_of,
+)
 
 app = typer.Typer(no_args_is_help=True, help="Invoice drafts, approval, voids, credit notes.")
 
@@ -120,12 +130,14 @@ def void(invoice: str, reason: Annotated[str, typer.Option(help="Why (recorded)"
 def credit_(
     invoice: str,
     reason: Annotated[str, typer.Option(help="Why (recorded)")],
-    lines: Annotated[str, typer.Option(help="Line positions, e.g. 2,3 (default: all)")] = "",
+    lines: Annotated[
+        str | None, typer.Option(help="Line numbers, e.g. 2,3 or 2-4 (default: all)")
+    ] = None,
     today: TodayOption = None,
 ) -> None:
     """Issue a credit note for some lines; their entries are freed for rebilling."""
+    positions = None if lines is None else parse_lines(lines)
     store, settings = open_default()
-    positions = [int(x) for x in lines.split(",") if x.strip().isdigit()]
     credit_id, freed = credit(
         store, invoice, positions, reason=reason, actor=settings.who, today=today_of(today)
     )

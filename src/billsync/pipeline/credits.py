@@ -30,11 +30,20 @@ class CreditError(UserError):
 
 
 def credit(
-    store: Store, ref: str, positions: Sequence[int], *, reason: str, actor: str, today: dt.date
+    store: Store,
+    ref: str,
+    positions: Sequence[int] | None,
+    *,
+    reason: str,
+    actor: str,
+    today: dt.date,
 ) -> tuple[int, list[int]]:
-    """Credit note id and the entries it freed."""
+    """Credit note id and the entries it freed; positions None credits every line."""
     if not reason.strip():
         raise CreditError(f"invoice {ref}: a credit note needs a reason")
+    if positions is not None and not positions:
+        # Only None means all lines: an empty choice (nothing parsed) must not widen.
+        raise CreditError(f"invoice {ref}: no lines chosen to credit")
     with store.transaction() as tx:
         authorize(tx, actor, "credit")
         inv = invoice_store.get(tx, ref)
@@ -43,8 +52,14 @@ def credit(
                 f"invoice {inv['number']}: a {inv['status']} {inv['kind']} "
                 "invoice cannot be credited"
             )
+        if inv["status"] != "approved":
+            # Never sent, so nothing to take back; and a growing draft's lines are
+            # replaced by the next run, which would leave the note crediting nothing.
+            raise CreditError(
+                f"invoice {inv['number']} is a draft; void it instead (a draft was never sent)"
+            )
         lines = {ln["position"]: ln for ln in invoice_store.lines_of(tx, inv["id"])}
-        wanted = sorted(set(positions)) or sorted(lines)
+        wanted = sorted(lines) if positions is None else sorted(set(positions))
         chosen = []
         for position in wanted:
             line = lines.get(position)

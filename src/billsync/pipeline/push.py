@@ -102,7 +102,8 @@ def push(store: Store, code: str, actor: str, hooks: Hooks | None = None) -> Pus
     sink = open_sink(chosen, context)
     for item in queued:
         with store.transaction() as tx:
-            outbox.attempt(tx, item)
+            if not outbox.attempt(tx, item):
+                continue  # voided since it was listed: never sent
             invoice = outgoing(tx, item.invoice_id)
         try:
             remote = deliver(sink, invoice, item.idempotency_key)

@@ -16,7 +16,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, ne
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, false, func, insert, select, update
 
 from billsync.domain.caps import CapUsage, cap_limits, covers, usage_key
 from billsync.domain.contracts import Contract, OverCap
@@ -24,6 +24,7 @@ from billsync.domain.invoicing import BillingHistory, InvoiceDraft, LineKind
 from billsync.domain.rated import Adjustment, Portion
 from billsync.errors import UserError
 
+from . import outbox
 from .access import authorize
 from .audit import AuditLog
 from .bulk import CHUNK, insert_columns
@@ -244,6 +245,7 @@ def replace_draft(
 ) -> bool:
     """Grow a continuous draft to `draft`; False when it already is exactly that."""
     old = get(tx, invoice_id)
+    _refuse_credited(tx, old)
     old_marks = {
         (r.entry_id, r.revision)
         for r in tx.conn.execute(
@@ -292,6 +294,22 @@ def replace_draft(
     return True
 
 
+def _refuse_credited(tx: Tx, inv: dict[str, Any]) -> None:
+    """A draft cannot be credited now, but one credited before that was refused would
+    lose its credited lines to the regrowth, leaving the credit note crediting none."""
+    credited = tx.conn.execute(
+        select(invoice_lines.c.position, invoices.c.number)
+        .join(invoices, invoices.c.id == invoice_lines.c.credited_by)
+        .where(invoice_lines.c.invoice_id == inv["id"], invoices.c.status != "void")
+        .order_by(invoice_lines.c.position)
+    ).first()
+    if credited is not None:
+        raise InvoiceError(
+            f"invoice {inv['number']} line {credited.position}: is credited by "
+            f"{credited.number}; void the credit note first"
+        )
+
+
 def invoiced_milestones(tx: Tx, contract: str) -> set[str]:
     rows = tx.conn.execute(
         select(invoice_lines.c.group_key)
@@ -308,15 +326,29 @@ def invoiced_milestones(tx: Tx, contract: str) -> set[str]:
 
 
 def get(tx: Tx, ref: str | int) -> dict[str, Any]:
-    query = select(invoices).where(invoices.c.workspace_id == tx.workspace_id)
-    if isinstance(ref, int) or str(ref).isdigit():
-        query = query.where(invoices.c.id == int(ref))
-    else:
-        query = query.where(invoices.c.number == ref)
-    row = tx.conn.execute(query).first()
+    row = tx.conn.execute(select(invoices).where(matching(tx, ref))).first()
     if row is None:
         raise InvoiceError(f"invoice {ref}: no such invoice")
     return dict(row._mapping)
+
+
+MAX_ID = 2**63 - 1  # ids are 64-bit on every backend
+NUMBER_LENGTH = 32  # invoices.number
+
+
+def matching(tx: Tx, ref: str | int) -> ColumnElement[bool]:
+    """The workspace's invoice with this id (an int, or ASCII digits) or number. A ref
+    that can be neither matches nothing rather than reach the database, which would
+    refuse it: an id beyond 64 bits, text no number holds (a NUL, half a surrogate
+    pair, more than a number's length)."""
+    mine = invoices.c.workspace_id == tx.workspace_id
+    text = str(ref)
+    if isinstance(ref, int) or (text.isascii() and text.isdigit()):
+        valid = len(text) <= len(str(MAX_ID)) and 0 < int(text) <= MAX_ID
+        return mine & (invoices.c.id == int(text)) if valid else false()
+    if len(text) > NUMBER_LENGTH or not text.isprintable():
+        return false()
+    return mine & (invoices.c.number == text)
 
 
 def lines_of(tx: Tx, invoice_id: int) -> list[dict[str, Any]]:
@@ -458,6 +490,10 @@ def void(tx: Tx, ref: str, actor: str, reason: str, audit: AuditLog) -> list[int
     inv = get(tx, ref)
     if inv["status"] == "void":
         raise InvoiceError(f"invoice {inv['number']}: is already void")
+    _refuse_live_credit_note(tx, inv)
+    _withdraw_from_outbox(tx, inv, audit)
+    if inv["kind"] == "credit":
+        _restore_credited(tx, inv, audit)
     freed = _free(tx, inv["id"], None)
     tx.conn.execute(
         update(invoices)
@@ -471,6 +507,109 @@ def void(tx: Tx, ref: str, actor: str, reason: str, audit: AuditLog) -> list[int
         {"status": "void", "number": inv["number"], "reason": reason, "freed_entries": freed},
     )
     return freed
+
+
+def _refuse_live_credit_note(tx: Tx, inv: dict[str, Any]) -> None:
+    """Voided under a live credit note, the invoice would be taken back twice."""
+    note = tx.conn.execute(
+        select(invoices.c.number)
+        .where(invoices.c.credit_of == inv["id"], invoices.c.status != "void")
+        .order_by(invoices.c.id)
+    ).scalar()
+    if note is not None:
+        raise InvoiceError(
+            f"invoice {inv['number']} has credit note {note}; void the credit note first"
+        )
+
+
+def _withdraw_from_outbox(tx: Tx, inv: dict[str, Any], audit: AuditLog) -> None:
+    """An invoice at an accounting system stays open there: it is put right with a
+    credit note, or voided there first (read back by the next push). One only queued
+    is cancelled, so it is never sent; one whose push was tried and not recorded may
+    have arrived, and the next push finds out."""
+    number = inv["number"]
+    for row in outbox.of_invoice(tx, inv["id"]):
+        where = row["connection"]
+        if row["status"] == "sent":
+            if (row["remote_status"] or "").lower() in outbox.REMOTE_VOID:
+                continue
+            remote = row["remote_number"] or f"id {row['remote_id']}"
+            raise InvoiceError(
+                f"invoice {number} was sent to {where} as {remote}; credit it instead, "
+                "or void it there first"
+            )
+        if row["status"] == "cancelled":
+            continue
+        if not outbox.cancel(tx, row["id"]):
+            raise InvoiceError(
+                f"invoice {number}: a push to {where} was tried and not recorded as arrived; "
+                f"run `billsync push -c {where}` to settle it first"
+            )
+        audit.record(
+            "invoice.push_cancelled",
+            f"invoice:{inv['id']}",
+            {"connection": where, "status": row["status"]},
+            {"connection": where, "status": "cancelled"},
+        )
+
+
+def _restore_credited(tx: Tx, note: dict[str, Any], audit: AuditLog) -> None:
+    """Voiding a credit note puts back what it took: the lines it credited charge
+    again and their entries are billed on the original again, unless one of them has
+    been billed since on another live invoice, which must go first."""
+    original = get(tx, note["credit_of"])
+    if original["status"] == "void":
+        return  # nothing of it is billed any more
+    lines = tx.conn.execute(
+        select(invoice_lines.c.id, invoice_lines.c.position)
+        .where(
+            invoice_lines.c.invoice_id == original["id"],
+            invoice_lines.c.credited_by == note["id"],
+        )
+        .order_by(invoice_lines.c.position)
+    ).all()
+    entry_ids = sorted(
+        tx.conn.execute(
+            select(line_entries.c.entry_id)
+            .distinct()
+            .where(line_entries.c.line_id.in_([ln.id for ln in lines]))
+        ).scalars()
+    )
+    rebilled = tx.conn.execute(
+        select(billed_entries.c.entry_id, invoices.c.number)
+        .join(invoices, invoices.c.id == billed_entries.c.invoice_id)
+        .where(billed_entries.c.live, billed_entries.c.entry_id.in_(entry_ids))
+        .order_by(billed_entries.c.entry_id)
+    ).first()
+    if rebilled is not None:
+        raise InvoiceError(
+            f"credit note {note['number']}: entry {rebilled.entry_id} it freed is billed "
+            f"again on {rebilled.number}; void or credit {rebilled.number} first"
+        )
+    tx.conn.execute(
+        update(invoice_lines)
+        .where(invoice_lines.c.id.in_([ln.id for ln in lines]))
+        .values(credited_by=None)
+    )
+    tx.conn.execute(
+        update(billed_entries)
+        .where(
+            billed_entries.c.invoice_id == original["id"],
+            billed_entries.c.entry_id.in_(entry_ids),
+        )
+        .values(live=True)
+    )
+    audit.record(
+        "invoice.uncredited",
+        f"invoice:{original['id']}",
+        None,
+        {
+            "credit_note": note["id"],
+            "number": note["number"],
+            "lines": [ln.position for ln in lines],
+            "restored_entries": entry_ids,
+        },
+    )
 
 
 def _free(tx: Tx, invoice_id: int, entry_ids: Sequence[int] | None) -> list[int]:

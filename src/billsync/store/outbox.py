@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 
 from .bulk import insert_rows
 from .db import Tx, utcnow
 from .tables import invoices, outbox, workspaces
+
+UNSENT = ("pending", "failed")  # still to be sent; "cancelled" when voided before
+# What a vendor's read-back calls an invoice voided there (QuickBooks; Xero).
+REMOTE_VOID = ("void", "voided", "deleted")
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ def pending(tx: Tx, connection: str) -> list[Queued]:
         .where(
             outbox.c.workspace_id == tx.workspace_id,
             outbox.c.connection == connection,
-            outbox.c.status != "sent",
+            outbox.c.status.in_(UNSENT),
         )
         .order_by(outbox.c.id)
     )
@@ -84,10 +89,34 @@ def pending(tx: Tx, connection: str) -> list[Queued]:
     ]
 
 
-def attempt(tx: Tx, queued: Queued) -> None:
-    tx.conn.execute(
-        update(outbox).where(outbox.c.id == queued.id).values(attempts=outbox.c.attempts + 1)
+def attempt(tx: Tx, queued: Queued) -> bool:
+    """Count an attempt; False when the row was cancelled since it was listed (its
+    invoice voided meanwhile), so it must not be sent."""
+    counted = tx.conn.execute(
+        update(outbox)
+        .where(outbox.c.id == queued.id, outbox.c.status.in_(UNSENT))
+        .values(attempts=outbox.c.attempts + 1)
     )
+    return counted.rowcount == 1
+
+
+def of_invoice(tx: Tx, invoice_id: int) -> list[dict[str, Any]]:
+    """The invoice's rows, one per connection it was queued for."""
+    found = tx.conn.execute(
+        select(outbox).where(outbox.c.invoice_id == invoice_id).order_by(outbox.c.id)
+    )
+    return [dict(r._mapping) for r in found]
+
+
+def cancel(tx: Tx, row_id: int) -> bool:
+    """Never send this row; False when a push attempted it meanwhile (then it may have
+    reached the vendor)."""
+    cancelled = tx.conn.execute(
+        update(outbox)
+        .where(outbox.c.id == row_id, outbox.c.status.in_(UNSENT), outbox.c.attempts == 0)
+        .values(status="cancelled")
+    )
+    return cancelled.rowcount == 1
 
 
 def sent(tx: Tx, queued: Queued, remote_id: str, number: str, status: str) -> None:

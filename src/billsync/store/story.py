@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from . import audit
+from . import invoices as invoice_store
 from .db import Tx
 from .tables import (
     billed_entries,
@@ -126,13 +127,7 @@ def entry_story(tx: Tx, entry_id: int) -> list[tuple[str, str]]:
 
 
 def invoice_story(tx: Tx, ref: str) -> list[tuple[str, str]]:
-    query = select(invoices).where(invoices.c.workspace_id == tx.workspace_id)
-    query = (
-        query.where(invoices.c.id == int(ref))
-        if ref.isdigit()
-        else query.where(invoices.c.number == ref)
-    )
-    inv = _row(tx, query)
+    inv = _row(tx, select(invoices).where(invoice_store.matching(tx, ref)))
     if inv is None:
         raise LookupError(f"invoice {ref}: no such invoice")
     story = [

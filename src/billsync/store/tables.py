@@ -380,7 +380,7 @@ outbox = Table(
     Column("invoice_id", ForeignKey("invoices.id"), nullable=False),
     Column("connection", String(64), nullable=False),
     Column("idempotency_key", String(64), nullable=False, unique=True),
-    Column("status", String(16), nullable=False),  # pending, sent, failed
+    Column("status", String(16), nullable=False),  # pending, sent, failed, cancelled
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
     Column("remote_id", String(128)),
