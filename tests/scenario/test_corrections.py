@@ -307,6 +307,10 @@ def test_only_no_choice_of_lines_credits_them_all(firm: Firm) -> None:
         credit(
             firm.store, invoice["number"], [], reason="x", actor="cfo", today=dt.date(2026, 4, 2)
         )
+    with pytest.raises(CreditError, match="issued 2026-04-01; .* cannot be dated 2000-01-01"):
+        credit(
+            firm.store, invoice["number"], None, reason="x", actor="cfo", today=dt.date(2000, 1, 1)
+        )
     assert len(firm.invoices()) == 1
 
 

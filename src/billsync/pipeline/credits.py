@@ -58,6 +58,11 @@ def credit(
             raise CreditError(
                 f"invoice {inv['number']} is a draft; void it instead (a draft was never sent)"
             )
+        if today < inv["issue_date"]:
+            raise CreditError(
+                f"invoice {inv['number']}: issued {inv['issue_date']}; a credit note of it "
+                f"cannot be dated {today}, before it"
+            )
         lines = {ln["position"]: ln for ln in invoice_store.lines_of(tx, inv["id"])}
         wanted = sorted(lines) if positions is None else sorted(set(positions))
         chosen = []
