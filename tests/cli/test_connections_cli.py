@@ -113,3 +113,40 @@ def test_a_connection_to_an_unknown_platform_is_refused_whole(cli: Any, tmp_path
     path.write_text("connections:\n  - {code: x, platform: timesheetz}\n")
     out = cli("apply", "-f", str(path), ok=False).output
     assert "connections[x].platform: unknown platform" in out
+
+
+def test_one_failing_connection_is_named_and_the_others_still_sync_and_run(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = harvest(3)
+    with serve(sandbox) as url:
+        setup = sandbox.setup(url)
+        monkeypatch.setenv("GOOD_TOKEN", setup.credentials["token"])
+        monkeypatch.setenv("BAD_TOKEN", "not-the-token")
+        path = tmp_path / "two.yaml"
+        path.write_text(
+            "connections:\n"
+            + "".join(
+                f"""  - code: {code}
+    platform: harvest
+    base_url: {url}
+    credentials: {{token: env:{variable}}}
+    settings: {{account_id: "{setup.settings["account_id"]}"}}
+    timezone: Europe/Oslo
+"""
+                for code, variable in (("a_harvest", "BAD_TOKEN"), ("b_harvest", "GOOD_TOKEN"))
+            )
+        )
+        cli("apply", "-f", str(path))
+        synced = cli("sync", ok=False).output
+        ran = cli("run", "--today", "2026-04-02", ok=False).output
+    # a_harvest sorts first: its failure did not stop b_harvest.
+    assert "error: a_harvest: harvest: GET /v2/time_entries: 401 invalid_token" in synced
+    assert "b_harvest: full read; fetched 3  new 3" in synced
+    assert "1 connection(s) failed to sync: a_harvest" in synced
+    assert "not-the-token" not in synced
+    # `run` goes on past the failure: the pipeline runs on what b_harvest brought.
+    assert "error: a_harvest: harvest: GET /v2/time_entries: 401" in ran
+    assert "b_harvest: fetched 3  new 0" in ran
+    assert "entries; exceptions:" in ran
+    assert "finished, but these failed: a_harvest" in ran

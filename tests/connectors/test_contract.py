@@ -9,11 +9,14 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from billsync.api.webhooks import create_app
 from billsync.connectors.http import AuthFailed, VendorError
@@ -30,7 +33,7 @@ from billsync.store import outbox, secrets
 from billsync.store.audit import AuditLog
 from billsync.store.audit import events as audit_events
 from billsync.store.db import Store
-from billsync.store.tables import connection_secrets
+from billsync.store.tables import connection_secrets, quarantine
 from support.connections import ACTOR, Wired, platforms_with_sandboxes, wired
 from support.firm import CONTRACT, Firm, entry
 
@@ -173,6 +176,198 @@ def test_wrong_credentials_fail_loudly_and_never_leak(store: Store, name: str) -
         assert w.entries() == {}
     assert "s3cret" not in str(caught.value)
     assert str(caught.value).startswith(f"{name}: ")
+
+
+# -- odd vendor data and broken paging -------------------------------------------------
+#
+# Each platform's list answer, tampered with in the sandbox (Faults.tamper): the records
+# in it (found by id) and how to break one, as the probe found vendors (or proxies) do.
+
+
+def _harvest_records(path: str, body: Any) -> list[dict[str, Any]]:
+    return body.get("time_entries", []) if path == "/v2/time_entries" else []
+
+
+def _toggl_records(path: str, body: Any) -> list[dict[str, Any]]:
+    if not path.endswith("/search/time_entries") or not isinstance(body, list):
+        return []
+    return [row["time_entries"][0] for row in body]
+
+
+def _clockify_records(path: str, body: Any) -> list[dict[str, Any]]:
+    return body if "/entities/" in path and isinstance(body, list) else []
+
+
+def _quickbooks_records(path: str, body: Any) -> list[dict[str, Any]]:
+    found = body.get("QueryResponse", {}) if path.endswith("/query") else {}
+    return found.get("TimeActivity", [])
+
+
+def _xero_records(path: str, body: Any) -> list[dict[str, Any]]:
+    return body.get("items", []) if path.endswith("/Time") else []
+
+
+def _drop(key: str) -> Callable[[dict[str, Any]], None]:
+    return lambda record: record.pop(key, None)
+
+
+def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda record: record.__setitem__(key, value)
+
+
+def _untimed(hours: Any) -> Callable[[dict[str, Any]], None]:
+    def breaks(record: dict[str, Any]) -> None:
+        record.pop("StartTime", None), record.pop("EndTime", None)
+        record.update(Hours=hours, Minutes=0)
+
+    return breaks
+
+
+RECORDS: dict[str, tuple[Callable[[str, Any], list[dict[str, Any]]], str]] = {
+    "harvest": (_harvest_records, "id"),
+    "toggl": (_toggl_records, "id"),
+    "clockify": (_clockify_records, "id"),
+    "quickbooks": (_quickbooks_records, "Id"),
+    "xero": (_xero_records, "timeEntryId"),
+}
+# (how a record is broken, the field its quarantine reason names)
+BREAKS: dict[str, list[tuple[Callable[[dict[str, Any]], None], str]]] = {
+    "harvest": [
+        (_set("updated_at", "yesterday"), "updated_at"),
+        (_set("billable", "false"), "billable"),
+        (_set("is_closed", "false"), "is_closed"),
+        (_set("user", {"id": 1, "name": ["Kari", "Ola"]}), "user.name"),
+        (_set("notes", {"text": "x"}), "notes"),
+        (_set("project", "MV Nordic Star"), "project"),
+        (_drop("id"), "id"),
+    ],
+    "toggl": [
+        (lambda e: e.update(seconds="3600", stop=None), "seconds"),
+        (_set("start", "yesterday"), "start"),
+        (_set("at", "yesterday"), "at"),
+        (_drop("id"), "id"),
+    ],
+    "clockify": [
+        (_set("timeInterval", "PT1H"), "timeInterval"),
+        (_set("user", {"settings": "UTC"}), "user.settings"),
+        (_set("approvalRequestId", {"id": "x"}), "approvalRequestId"),
+        (_set("billable", "false"), "billable"),
+        (_set("description", ["a", "b"]), "description"),
+        (_drop("id"), "id"),
+    ],
+    "quickbooks": [
+        (_set("EmployeeRef", "Kari Hansen"), "EmployeeRef"),
+        (_untimed("1h"), "Hours"),
+        (_untimed(1.5), "Hours"),
+        (_untimed("2.75"), "Hours"),
+        (_untimed("1e999999"), "Hours"),
+        (_set("ItemRef", ["Survey"]), "ItemRef"),
+        (_drop("Id"), "Id"),
+    ],
+    "xero": [
+        (_set("duration", "1:30"), "duration"),
+        (_set("dateUtc", "02/11/2026"), "dateUtc"),
+        (_set("description", ["a"]), "description"),
+        (_drop("timeEntryId"), "timeEntryId"),
+    ],
+}
+
+
+def quarantined(store: Store) -> list[list[dict[str, str]]]:
+    with store.reading() as tx:
+        rows = tx.conn.execute(
+            select(quarantine.c.errors).where(quarantine.c.workspace_id == tx.workspace_id)
+        )
+        return [list(r.errors) for r in rows]
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_a_malformed_record_is_quarantined_and_the_rest_of_its_page_ingested(
+    store: Store, name: str
+) -> None:
+    sandbox = time_sandbox(name, 12)
+    records, key = RECORDS[name]
+    breaks = BREAKS[name]
+    broken = dict(zip(sorted(sandbox.ids()), breaks, strict=False))
+
+    def odd(request: Any, body: Any, headers: Any) -> Any:
+        for record in records(request.url.path, body):
+            chosen = broken.get(str(record.get(key)))
+            if chosen is not None:
+                chosen[0](record)
+        return body
+
+    with wired(store, name, sandbox) as w:
+        sandbox.faults.tamper = odd
+        summary = sync(store, name, ACTOR, hooks=w.hooks)
+        stored = w.entries()
+    assert set(stored) == sandbox.ids() - set(broken)
+    assert summary.rejected >= len(breaks)
+    named = {error["field"] for errors in quarantined(store) for error in errors}
+    assert {field for _, field in breaks} <= named
+
+
+def _repeats_the_first_page(records: Callable[[str, Any], list[dict[str, Any]]]) -> Any:
+    """A vendor that ignores the page asked for: every later page is the first."""
+    first: dict[str, Any] = {}
+
+    def odd(request: Any, body: Any, headers: Any) -> Any:
+        path = request.url.path
+        if path in first or records(path, body):
+            return first.setdefault(path, body)
+        return body
+
+    return odd
+
+
+def _next_link_to_itself(request: Any, body: Any, headers: Any) -> Any:
+    if _harvest_records(request.url.path, body):
+        body["links"]["next"] = str(request.url)
+    return body
+
+
+def _same_next_row(request: Any, body: Any, headers: Any) -> Any:
+    if request.url.path.endswith("/search/time_entries"):
+        headers["x-next-row-number"] = "51"
+    return body
+
+
+def _endless_page_count(request: Any, body: Any, headers: Any) -> Any:
+    if request.url.path.endswith("/Time"):
+        body["pagination"]["pageCount"] = 1_000_000
+    return body
+
+
+def _endless(repeating: Any) -> Any:
+    """Xero: a huge pageCount on every page, the page asked for ignored."""
+    return lambda request, body, headers: repeating(
+        request, _endless_page_count(request, body, headers), headers
+    )
+
+
+LOOPS: dict[str, Any] = {
+    "harvest": lambda: _next_link_to_itself,
+    "toggl": lambda: _same_next_row,
+    "clockify": lambda: _repeats_the_first_page(_clockify_records),
+    "quickbooks": lambda: _repeats_the_first_page(_quickbooks_records),
+    "xero": lambda: _endless(_repeats_the_first_page(_xero_records)),
+}
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_paging_that_never_ends_stops_with_an_error_naming_the_call(
+    store: Store, name: str
+) -> None:
+    # QuickBooks asks for another page only after a full one.
+    size = all_sandboxes()[name].page_size + 1 if name == "quickbooks" else 5  # type: ignore[attr-defined]
+    sandbox = time_sandbox(name, size)
+    with wired(store, name, sandbox) as w:
+        sandbox.faults.tamper = LOOPS[name]()
+        with pytest.raises(VendorError) as caught:
+            sync(store, name, ACTOR, hooks=w.hooks)
+    assert str(caught.value).startswith(f"{name}: ")
+    assert "paging stopped" in str(caught.value)
+    assert sandbox.requests < 50
 
 
 # -- webhooks -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -24,8 +25,9 @@ from billsync.connectors.base import (
     WebhookMalformed,
     WebhookRequest,
 )
+from billsync.connectors.fields import BadField
 from billsync.connectors.http import AuthFailed, VendorError
-from billsync.connectors.platforms.harvest import PLATFORM, HarvestSource, client
+from billsync.connectors.platforms.harvest import ENTRIES, PLATFORM, HarvestSource, client
 from billsync.connectors.registry import platform
 from billsync.domain.canonical import Canonical, Defaults, parse_record, revision_stamp
 from billsync.domain.connections import Connection
@@ -149,6 +151,44 @@ def test_cursor_pages_in_the_middle_carry_no_page_numbers_and_lose_nothing(harve
     # page and cursor together: the cursor wins, as Harvest documents
     both = http.request("GET", first["links"]["next"] + "&page=4").json()
     assert [e["id"] for e in both["time_entries"]] == [e["id"] for e in middle["time_entries"]]
+
+
+def test_empty_pages_that_keep_a_next_link_stop_the_read(harvest_at) -> None:
+    harvest = harvest_at(HarvestSandbox(size=3))
+
+    def empty_with_more(request: Any, body: Any, headers: Any) -> Any:
+        page = int(request.query_params.get("page", "1"))
+        return {
+            **body,
+            "time_entries": [],
+            "links": {"next": f"{harvest.url}{ENTRIES}?page={page + 1}"},
+        }
+
+    harvest.sandbox.faults.tamper = empty_with_more
+    with pytest.raises(VendorError) as caught:
+        harvest.records()
+    assert str(caught.value) == (
+        "harvest: GET /v2/time_entries: 200 page 1 is empty but still says more follow;"
+        " paging stopped"
+    )
+    assert harvest.sandbox.requests == 1
+
+
+def test_a_field_of_the_wrong_type_is_a_bad_field_never_a_guess(harvest_at) -> None:
+    """The fields of a record with odd types raise BadField naming the vendor's field."""
+    harvest = harvest_at(HarvestSandbox(size=1))
+    (record,) = harvest.records()
+    for change, said in (
+        ({"billable": "false"}, "billable: must be true or false, not text 'false'"),
+        ({"is_closed": 0}, "is_closed: must be true or false, not the number 0"),
+        ({"notes": {"text": "x"}}, "notes: must be text, not an object"),
+        ({"user": "Kari"}, "user: must be an object, not text 'Kari'"),
+        ({"hours": [1]}, "hours: must be a number, not a list"),
+    ):
+        odd = VendorRecord(record.external_id, {**record.payload, **change}, record.updated_at)
+        with pytest.raises(BadField) as caught:
+            harvest.source.fields(odd)
+        assert str(caught.value) == said
 
 
 def test_an_incremental_pull_finds_a_late_write_inside_the_overlap(harvest_at) -> None:

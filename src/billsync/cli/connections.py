@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import webbrowser
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
 import uvicorn
-from rich.progress import TaskID
 
 from billsync.api.webhooks import create_app
 from billsync.connectors.http import VendorError
 from billsync.connectors.registry import all_platforms
+from billsync.errors import UserError
 from billsync.pipeline.connections import connection as find_connection
 from billsync.pipeline.connections import context_for, open_sink, open_source
 from billsync.pipeline.oauth import connect as oauth_connect
@@ -27,7 +28,7 @@ from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
 from billsync.store.db import Store
 
-from .common import Format, FormatOption, console, emit, fail, open_default, spinner
+from .common import Format, FormatOption, console, emit, err, fail, open_default, spinner
 
 app = typer.Typer(no_args_is_help=True, help="Connections to time and accounting platforms.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="Local emulators of the vendor APIs.")
@@ -70,6 +71,14 @@ def print_push(summary: PushSummary) -> None:
         console.print(f"{number} -> {summary.connection} FAILED: {error}", highlight=False)
 
 
+@dataclass
+class SyncRun:
+    """What `sync_all` did: each connection's summary, and each failure by its code."""
+
+    done: list[SyncSummary] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
 def sync_all(
     store: Store,
     actor: str,
@@ -77,21 +86,45 @@ def sync_all(
     *,
     full: bool = False,
     reconcile: bool | None = None,
-) -> list[SyncSummary]:
-    done = []
+) -> SyncRun:
+    """Sync each connection in turn. One that fails (its vendor down, a credential
+    refused) is reported under its code and the others still sync: one vendor's
+    outage never keeps the other sources from being billed."""
+    result = SyncRun()
     for code in _codes(store, only, pulls=True):
-        with spinner() as bar:
-            task = bar.add_task(f"{code}: connecting")
+        try:
+            summary = _sync_one(store, code, actor, full=full, reconcile=reconcile)
+        except UserError as exc:
+            result.failed[code] = _named(code, str(exc))
+        except Exception as exc:  # a bug meeting one vendor's data: the others go on
+            result.failed[code] = _named(code, f"unexpected {type(exc).__name__}: {exc}")
+        else:
+            print_sync(summary)
+            result.done.append(summary)
+            continue
+        err.print(f"error: {result.failed[code]}", markup=False, highlight=False)
+    return result
 
-            def show(s: SyncSummary, code: str = code, task: TaskID = task) -> None:
-                bar.update(task, description=f"{code}: {s.fetched:,} fetched, {s.new:,} new")
 
-            summary = sync(store, code, actor, full=full, reconcile=reconcile, progress=show)
-        if _has_webhooks(store, code):  # deliveries whose processing failed: retried
-            summary.add_from(process(store, code))
-        print_sync(summary)
-        done.append(summary)
-    return done
+def _sync_one(
+    store: Store, code: str, actor: str, *, full: bool, reconcile: bool | None
+) -> SyncSummary:
+    with spinner() as bar:
+        task = bar.add_task(f"{code}: connecting")
+
+        def show(s: SyncSummary) -> None:
+            bar.update(task, description=f"{code}: {s.fetched:,} fetched, {s.new:,} new")
+
+        summary = sync(store, code, actor, full=full, reconcile=reconcile, progress=show)
+    if _has_webhooks(store, code):  # deliveries whose processing failed: retried
+        summary.add_from(process(store, code))
+    return summary
+
+
+def _named(code: str, message: str) -> str:
+    """The message under the connection's code (a vendor's error names only the
+    platform, and two connections may share one)."""
+    return message if message.startswith(f"{code}: ") else f"{code}: {message}"
 
 
 def _has_webhooks(store: Store, code: str) -> bool:
@@ -118,9 +151,12 @@ def sync_command(
         typer.Option("--reconcile/--no-reconcile", help="Sweep for deletions (default: daily)"),
     ] = None,
 ) -> None:
-    """Pull time from every connection (or one): fetched, new, changed, deleted, rejected."""
+    """Pull time from every connection (or one): fetched, new, changed, deleted, rejected.
+    A connection that fails is reported and the rest still sync; exit status 1 then."""
     store, settings = open_default()
-    sync_all(store, settings.who, connection, full=full, reconcile=reconcile)
+    failed = sync_all(store, settings.who, connection, full=full, reconcile=reconcile).failed
+    if failed:
+        fail(f"{len(failed)} connection(s) failed to sync: {', '.join(failed)}")
 
 
 def push_command(connection: ConnectionOption = None) -> None:

@@ -50,10 +50,14 @@ def run_command(
         bool, typer.Option("--connections/--no-connections", help="Sync first, push after")
     ] = True,
 ) -> None:
-    """Sync every connection, run the pipeline, draft what is due, push approved invoices."""
+    """Sync every connection, run the pipeline, draft what is due, push approved invoices.
+    A connection that fails to sync is reported and the run goes on with what the
+    others brought (month-end bills every source that answers); exit status 1 at the
+    end if a sync or a push failed."""
     store, settings = open_default()
+    failed: list[str] = []
     if connections:
-        sync_all(store, settings.who)
+        failed += sync_all(store, settings.who).failed
     with spinner() as bar:
         task = bar.add_task("load", total=len(STAGES))
         report = run(
@@ -64,7 +68,10 @@ def run_command(
         )
     print_run(store, report)
     if connections:
-        push_all(store, settings.who)
+        pushes = push_all(store, settings.who)
+        failed += [f"{p.connection} (push)" for p in pushes if p.failed]
+    if failed:
+        fail(f"finished, but these failed: {', '.join(failed)}")
 
 
 def invoice(

@@ -110,6 +110,15 @@ class VendorRecord:
     payload: Mapping[str, Any]  # the vendor's object, verbatim: kept as the raw record
     updated_at: dt.datetime | None  # the vendor's change stamp: the entry's revision
     deleted: bool = False
+    # (field, reason) where the record could not be read at all (no id, a change stamp
+    # that is not a time): the pipeline quarantines it without asking for its fields.
+    problems: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def unreadable(cls, payload: Any, field: str, reason: str) -> VendorRecord:
+        """A record kept only to be quarantined: `payload` verbatim, whatever it is."""
+        kept = payload if isinstance(payload, Mapping) else {"record": payload}
+        return cls("", kept, None, problems=((field, reason),))
 
 
 @dataclass(frozen=True)
@@ -182,7 +191,9 @@ class Source(ABC):
     @abstractmethod
     def fields(self, record: VendorRecord) -> dict[str, str]:
         """The record as canonical import fields (docs/import.md); `revision` and
-        `deleted` included. Field errors are found by the canonical parser."""
+        `deleted` included. Field errors are found by the canonical parser; a vendor
+        field of the wrong type raises BadField (connectors/fields.py), and the
+        record is quarantined with it."""
 
     def finish(
         self, fields: dict[str, str], record: VendorRecord, timezone: str | None = None

@@ -8,11 +8,12 @@ newest stamp seen, so a late write is not missed; a watermark older than the ven
 change window (or none) means a full read. Each page is written in its own
 transaction, so none is ever half-written; the watermark moves only when the read has
 finished, so an interrupted sync reads again from where the last one ended. Every
-record is kept verbatim as a raw record; one the canonical parser refuses is
-quarantined with its reasons. The reconcile sweep lists what the vendor holds over the
-last `reconcile_days` and marks stored entries it no longer has as deleted, after
-asking for each by id (a paging glitch never deletes anything). Ingest is idempotent:
-syncing twice changes nothing.
+record is kept verbatim as a raw record; one the canonical parser refuses, or whose
+fields the connector cannot read (a wrong type, no id), is quarantined with its
+reasons, and the rest of its page is ingested. The reconcile sweep lists what the
+vendor holds over the last `reconcile_days` and marks stored entries it no longer has
+as deleted, after asking for each by id (a paging glitch never deletes anything).
+Ingest is idempotent: syncing twice changes nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import insert
 
 from billsync.connectors.base import Page, Source, VendorRecord
+from billsync.connectors.fields import BadField
 from billsync.domain.canonical import Defaults, arrival_stamp, parse_record, revision_stamp
 from billsync.store import entries as entry_store
 from billsync.store import sync_state
@@ -44,6 +46,10 @@ from .ingest_mapping import ingest_mapper
 
 RECONCILE_EVERY = dt.timedelta(hours=24)
 PREFETCH = 2  # pages read ahead while the current one is converted and written
+# What reading one odd vendor record can raise in a connector: that record's fault,
+# quarantined; anything else (a VendorError: the vendor is down) stops the sync.
+UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, RecursionError)
+REASON_LIMIT = 300
 _PAYLOAD = json.JSONEncoder(sort_keys=True, default=str)  # the raw record's text
 
 
@@ -81,7 +87,11 @@ def convert(
     good: list[Incoming] = []
     bad: list[tuple[VendorRecord, list[dict[str, str]]]] = []
     for record in records:
-        parsed = parse_record(source.fields(record), defaults)
+        fields = fields_of(source, record)
+        if isinstance(fields, list):
+            bad.append((record, fields))
+            continue
+        parsed = parse_record(fields, defaults)
         if isinstance(parsed, list):
             bad.append((record, [{"field": e.field, "reason": e.reason} for e in parsed]))
             continue
@@ -89,6 +99,19 @@ def convert(
         stamp = parsed.source_revision or stamp_of(record) or arrival_stamp(utcnow())
         good.append(Incoming(parsed, payload, None, stamp))
     return good, bad
+
+
+def fields_of(source: Source, record: VendorRecord) -> dict[str, str] | list[dict[str, str]]:
+    """The record's canonical fields, or why the connector could not read them."""
+    if record.problems:
+        return [{"field": field, "reason": reason} for field, reason in record.problems]
+    try:
+        return source.fields(record)
+    except BadField as exc:
+        return [{"field": exc.field, "reason": exc.reason}]
+    except UNREADABLE as exc:  # no field to name: say what the connector tripped on
+        said = f"the connector could not read it ({type(exc).__name__}: {exc})"
+        return [{"field": "record", "reason": said[:REASON_LIMIT]}]
 
 
 def write(

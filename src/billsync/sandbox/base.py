@@ -9,6 +9,7 @@ webhook (in its own `deliver` calls). Tests and the demo drive a sandbox in proc
     sandbox = HarvestSandbox(seed=7, size=500)
     with serve(sandbox) as url:          # http://127.0.0.1:PORT
         sandbox.faults.fail_next = 2     # the next two requests get a 503
+        sandbox.faults.tamper = odd      # odd(request, body, headers) -> the body sent
         ...
 """
 
@@ -16,15 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import random
 import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import uvicorn
@@ -47,6 +50,10 @@ class Faults:
     slow_seconds: float = 0.0  # added to every response
     drop_webhooks: float = 0.0  # deliveries silently not sent
     duplicate_webhooks: float = 0.0  # deliveries sent twice
+    # In process only (tests): a vendor sending odd data or broken paging. Called with
+    # each JSON answer's request, decoded body and headers (change them in place);
+    # returns the body to send instead.
+    tamper: Callable[[Request, Any, MutableMapping[str, str]], Any] | None = None
 
 
 @dataclass
@@ -160,12 +167,27 @@ class Sandbox:
             wait = self.rate_limit.check(self.credential_key(request), time.monotonic())
             if wait is not None:
                 return self.throttled(wait)
-        return await call_next(request)
+        response = await call_next(request)
+        if self.faults.tamper is not None and "json" in response.headers.get("content-type", ""):
+            return await self._tampered(request, response, self.faults.tamper)
+        return response
+
+    @staticmethod
+    async def _tampered(
+        request: Request,
+        response: Response,
+        tamper: Callable[[Request, Any, MutableMapping[str, str]], Any],
+    ) -> Response:
+        chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
+        raw = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
+        headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+        body = tamper(request, json.loads(raw) if raw else None, headers)
+        return Response(json.dumps(body).encode(), response.status_code, headers)
 
     async def _set_faults(self, request: Request) -> dict[str, object]:
         changes = await request.json()
         for name, value in changes.items():
-            if not hasattr(self.faults, name):
+            if not isinstance(getattr(self.faults, name, None), int | float):  # tamper: in process
                 return JSONResponse({"error": f"unknown fault {name!r}"}, status_code=400)  # type: ignore[return-value]
             setattr(self.faults, name, type(getattr(self.faults, name))(value))
         return vars(self.faults)

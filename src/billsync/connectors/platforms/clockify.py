@@ -48,8 +48,10 @@ from ..base import (
     WebhookMalformed,
     WebhookRequest,
 )
-from ..fields import decimal_of, moment
+from ..fields import BadField, decimal_of, flag, moment, obj, text, time_of
+from ..fields import kind as kind_of
 from ..http import VendorClient, VendorError, window_wait
+from ..paging import PageGuard
 from ..registry import Platform, register
 
 NAME = "clockify"
@@ -137,9 +139,24 @@ def _obj(payload: dict[str, Any], name: str) -> dict[str, Any]:
 def _rate(payload: dict[str, Any]) -> str | None:
     """The billable rate: `hourlyRate.amount`, or a report row's `rate`, in cents."""
     hourly = payload.get("hourlyRate")
+    name = "hourlyRate.amount" if isinstance(hourly, dict) else "rate"
     cents: Any = hourly.get("amount") if isinstance(hourly, dict) else payload.get("rate")
     amount = decimal_of(cents)
+    if cents is not None and (amount is None or isinstance(cents, str)):
+        raise BadField(name, f"must be a number of cents, not {kind_of(cents)}")
     return str(amount.scaleb(-2)) if amount is not None else None
+
+
+def _running(doc: dict[str, Any]) -> bool:
+    """A timer still running, as Clockify shows one: a `timeInterval` object with its
+    start and a null (or no) end. Anything else is read, and quarantined if it
+    cannot be (a `timeInterval` that is text is no running timer)."""
+    interval = doc.get("timeInterval")
+    return (
+        isinstance(interval, dict)
+        and isinstance(interval.get("start"), str)
+        and interval.get("end") is None
+    )
 
 
 def _stamp(day: dt.date, end: bool = False) -> str:
@@ -160,6 +177,9 @@ class ClockifySource(Source):
         self._approved: set[str] = set()  # approved approval requests, newest first
         self._approved_reach: dt.datetime | None = FAR  # loaded back to here; None: all
         self._approved_page = 1
+        self._approvals_guard = PageGuard(
+            NAME, "GET /api/v1/workspaces/{id}/approval-requests", "page"
+        )
 
     # -- reading --------------------------------------------------------------------
 
@@ -188,7 +208,10 @@ class ClockifySource(Source):
                 began = moment(_obj(row, "timeInterval").get("start"))
                 if began is None:
                     continue
-                tz = zone(self._zone_of(row) or "UTC")
+                try:
+                    tz = zone(self._zone_of(row) or "UTC")
+                except BadField:  # an odd row is quarantined by the sync, not here
+                    tz = None
                 local = began.astimezone(tz).date() if tz else began.date()
                 if start <= local <= end:
                     found.add(self._id(row))
@@ -221,6 +244,8 @@ class ClockifySource(Source):
         `userEmail`, `projectName`, ...): names come from the lists where the record
         carries only ids, so each maps to the same fields."""
         p = dict(record.payload)
+        for name in ("project", "task", "user", "timeInterval", "hourlyRate"):
+            obj(p.get(name), name)  # each an object where given: else a BadField
         project = _obj(p, "project") or (
             self._project(p.get("projectId"))
             if p.get("projectId") and "projectName" not in p
@@ -233,18 +258,20 @@ class ClockifySource(Source):
         out: dict[str, str] = {"external_id": record.external_id}
         values = {
             "person": self._person(p),
-            "project": p.get("projectName") or project.get("name"),
-            "task": p.get("taskName") or task.get("name"),
-            "client": p.get("clientName") or project.get("clientName"),
-            "notes": p.get("description"),
+            "project": text(p.get("projectName"), "projectName")
+            or text(project.get("name"), "project.name"),
+            "task": text(p.get("taskName"), "taskName") or text(task.get("name"), "task.name"),
+            "client": text(p.get("clientName"), "clientName")
+            or text(project.get("clientName"), "project.clientName"),
+            "notes": text(p.get("description"), "description"),
             "rate": _rate(p),
         }
         for name in ("start", "end"):
-            at = moment(interval.get(name))
+            at = time_of(interval.get(name), f"timeInterval.{name}")
             values[name] = at.isoformat() if at else None
-        if isinstance(p.get("billable"), bool):
-            works = str(p.get("type") or "REGULAR").upper() not in NOT_WORK
-            values["billable"] = "true" if p["billable"] and works else "false"
+        if p.get("billable") is not None:
+            works = (text(p.get("type"), "type") or "REGULAR").upper() not in NOT_WORK
+            values["billable"] = "true" if flag(p["billable"], "billable") and works else "false"
         values["approval"] = self._approval(p, moment(interval.get("start")))
         for name, value in values.items():
             if value:
@@ -318,11 +345,13 @@ class ClockifySource(Source):
         """Time entries created, updated or deleted from `first` to `last`, in windows
         of 30 days, page by page (from 0) until a page comes back empty."""
         path = f"/api/v1/workspaces/{self.workspace}/entities/{kind}"
+        guard = PageGuard(NAME, f"GET /api/v1/workspaces/{{id}}/entities/{kind}", "page")
         lo = first.replace(microsecond=0)
         while lo <= last:
             hi = min(lo + CHANGES_WINDOW, last)
             page = 0
             while True:
+                guard.at((lo, page))
                 params = {
                     "type": "TIME_ENTRY",
                     "start": lo.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -331,17 +360,25 @@ class ClockifySource(Source):
                     "limit": CHANGES_PAGE_SIZE,
                 }
                 docs, _ = self._list(path, params, "changes")
+                guard.read(docs, bool(docs))  # read until an empty page
                 if not docs:
                     break
-                yield [doc for doc in docs if isinstance(doc, dict)]
+                yield docs
                 page += 1
             lo = hi + dt.timedelta(seconds=1)
 
-    def _record(self, doc: dict[str, Any], deleted: bool) -> VendorRecord | None:
-        if doc.get("documentCode", "TIME_ENTRY") != "TIME_ENTRY" or not doc.get("id"):
+    def _record(self, doc: Any, deleted: bool) -> VendorRecord | None:
+        """A change document as a record: None for another kind of document or a
+        running timer (read when it stops); one without an id is kept to be
+        quarantined."""
+        if not isinstance(doc, dict):
+            return VendorRecord.unreadable(doc, "time_entry", "must be an object")
+        if doc.get("documentCode", "TIME_ENTRY") != "TIME_ENTRY":
             return None
-        if not deleted and not _obj(doc, "timeInterval").get("end"):
-            return None  # a running timer: it is read when it stops
+        if not isinstance(doc.get("id"), str) or not doc["id"]:
+            return VendorRecord.unreadable(doc, "id", "a time entry without an id")
+        if not deleted and _running(doc):
+            return None
         audit = _obj(doc, "auditMetadata")
         stamp = moment(audit.get("updatedAt")) or moment(audit.get("createdAt"))
         return VendorRecord(str(doc["id"]), doc, stamp, deleted)
@@ -350,11 +387,13 @@ class ClockifySource(Source):
         """Every row starting from `first` to `last` (UTC days), page by page, in
         windows of 31 days; a page shorter than asked for is a window's last."""
         path = f"/v1/workspaces/{self.workspace}/reports/detailed"
+        guard = PageGuard(NAME, "POST /v1/workspaces/{id}/reports/detailed", "page")
         lo = first
         while lo <= last:
             hi = min(lo + WINDOW - dt.timedelta(days=1), last)
             page = 1
             while True:
+                guard.at((lo, page))
                 body = {
                     "dateRangeStart": _stamp(lo),
                     "dateRangeEnd": _stamp(hi, end=True),
@@ -378,6 +417,7 @@ class ClockifySource(Source):
                 if not isinstance(rows, list):
                     raise VendorError(NAME, f"POST {path}", 200, "a report without entries")
                 rows = [row for row in rows if isinstance(row, dict) and self._id(row)]
+                guard.read(rows, len(rows) >= PAGE_SIZE)
                 if rows:
                     yield rows
                 if len(rows) < PAGE_SIZE:
@@ -396,12 +436,15 @@ class ClockifySource(Source):
         """Every item of a paged list of the regular API (`Last-Page` header)."""
         found: list[Any] = []
         page = 1
+        guard = PageGuard(NAME, f"GET {path.replace(self.workspace, '{id}', 1)}", "page")
         while True:
             query = {**(params or {}), "page": page, "page-size": USERS_PAGE_SIZE}
             items, response = self._list(path, query)
-            found += [item for item in items if isinstance(item, dict) and item.get("id")]
             last = response.headers.get("last-page", "").lower()
-            if last == "true" or len(items) < USERS_PAGE_SIZE:
+            more = last != "true" and len(items) >= USERS_PAGE_SIZE
+            guard.read(items, more)
+            found += [item for item in items if isinstance(item, dict) and item.get("id")]
+            if not more:
                 return found
             page += 1
 
@@ -425,21 +468,26 @@ class ClockifySource(Source):
         return known or {}
 
     def _person(self, p: dict[str, Any]) -> str | None:
-        if p.get("userEmail"):
+        if text(p.get("userEmail"), "userEmail"):
             return str(p["userEmail"])
         user = _obj(p, "user")
-        email = user.get("email") or self._user(p).get("email")
+        known = self._user(p)
+        email = text(user.get("email"), "user.email") or text(known.get("email"), "email")
         if email:
-            return str(email)
-        name = p.get("userName") or user.get("name") or self._user(p).get("name")
-        return str(name) if name else None
+            return email
+        name = (
+            text(p.get("userName"), "userName")
+            or text(user.get("name"), "user.name")
+            or text(known.get("name"), "name")
+        )
+        return name or None
 
     def _approval(self, p: dict[str, Any], start: dt.datetime | None) -> str:
         """`approved` when the entry's approval request is approved. An entry in a
         pending (or rejected, or withdrawn) request carries its id too, so the id alone
         says nothing: the approved requests are read, newest first, back to the week
         the entry falls in."""
-        request = p.get("approvalRequestId")
+        request = text(p.get("approvalRequestId"), "approvalRequestId")
         if not request:
             return "submitted"
         needed = (start or FAR) - WINDOW  # a request spans a week, or at most a month
@@ -457,6 +505,7 @@ class ClockifySource(Source):
             "page-size": APPROVALS_PAGE_SIZE,
         }
         items, response = self._list(path, params, "approval requests")
+        self._approvals_guard.read(items, len(items) >= APPROVALS_PAGE_SIZE)
         oldest = self._approved_reach
         for item in items:
             request = _obj(item, "approvalRequest") if isinstance(item, dict) else {}
@@ -474,9 +523,10 @@ class ClockifySource(Source):
         connection's."""
         interval = _obj(p, "timeInterval")
         user = _obj(p, "user")
-        candidates = [interval.get("timeZone"), (user.get("settings") or {}).get("timeZone")]
+        settings = obj(user.get("settings"), "user.settings")
+        candidates = [interval.get("timeZone"), settings.get("timeZone")]
         if p.get("userId"):
-            candidates.append((self._user(p).get("settings") or {}).get("timeZone"))
+            candidates.append(_obj(self._user(p), "settings").get("timeZone"))
         for name in candidates:
             if isinstance(name, str) and name and zone(name) is not None:
                 return name

@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from billsync.connectors.base import Context, Page, Source, VendorRecord
-from billsync.connectors.fields import stamp
+from billsync.connectors.fields import BadField, flag, number, obj, text, time_of
 from billsync.connectors.http import VendorClient, VendorError, window_wait
+from billsync.connectors.paging import PageGuard
 from billsync.connectors.registry import Platform, register
 
 NAME = "harvest"
@@ -82,13 +83,9 @@ def since_param(since: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def _name(payload: Mapping[str, Any], key: str) -> str:
-    ref = payload.get(key)
-    return _text(ref.get("name")) if isinstance(ref, Mapping) else ""
+    """The name of a reference (`project`, `task`, `client`): an object or null."""
+    return text(obj(payload.get(key), key).get("name"), f"{key}.name")
 
 
 class HarvestSource(Source):
@@ -104,7 +101,12 @@ class HarvestSource(Source):
 
     def listed_ids(self, start: dt.date, end: dt.date) -> set[str]:
         params = {"from": start.isoformat(), "to": end.isoformat(), "per_page": PER_PAGE}
-        return {str(entry["id"]) for entries in self._pages(params) for entry in entries}
+        return {
+            str(entry["id"])
+            for entries in self._pages(params)
+            for entry in entries
+            if isinstance(entry, Mapping) and entry.get("id") is not None
+        }
 
     def fetch(self, external_id: str) -> VendorRecord | None:
         if not external_id.isdigit():  # Harvest ids are integers: no such entry
@@ -116,45 +118,50 @@ class HarvestSource(Source):
 
     def fields(self, record: VendorRecord) -> dict[str, str]:
         p = record.payload
-        user = p.get("user")
-        if not isinstance(user, Mapping):
-            user = {}
+        user = obj(p.get("user"), "user")
         fields = {
             "external_id": record.external_id,
             # Harvest's entries name the user but carry no e-mail.
-            "person": _text(user.get("email") or user.get("name")),
+            "person": text(user.get("email"), "user.email") or text(user.get("name"), "user.name"),
             "project": _name(p, "project"),
             "task": _name(p, "task"),
             "client": _name(p, "client"),
-            "date": _text(p.get("spent_date")),
-            "hours": _text(p.get("hours")),
-            "notes": _text(p.get("notes")),
+            "date": text(p.get("spent_date"), "spent_date"),
+            "hours": number(p.get("hours"), "hours") or "",
+            "notes": text(p.get("notes"), "notes"),
             # Timesheet Approval closes an entry; the API has no other approval state.
-            "approval": "approved" if p.get("is_closed") else "submitted",
-            "billable": "true" if p.get("billable", True) else "false",
+            # Booleans are JSON's: the text "false" is refused, never billed as true.
+            "approval": "approved" if flag(p.get("is_closed", False), "is_closed") else "submitted",
+            "billable": "true" if flag(p.get("billable", True), "billable") else "false",
         }
-        if p.get("billable_rate") is not None:
-            fields["rate"] = _text(p["billable_rate"])
+        rate = number(p.get("billable_rate"), "billable_rate")
+        if rate is not None:
+            fields["rate"] = rate
         # Harvest entries carry no zone: the connection's (else the parser reports it).
         return self.finish(fields, record)
 
     # -- the wire ------------------------------------------------------------------
 
     def _pages(self, params: dict[str, Any]) -> Iterator[list[Mapping[str, Any]]]:
-        """Every page of a listing, following `links.next` until it is null."""
+        """Every page of a listing, following `links.next` until it is null (and never
+        to a page already read: see PageGuard)."""
         path: str = ENTRIES
         query: dict[str, Any] | None = params
+        guard = PageGuard(NAME, f"GET {ENTRIES}", "links.next")
+        guard.at(path)
         while True:
             body = self.http.json("GET", path, params=query)
             entries = body.get("time_entries") if isinstance(body, Mapping) else None
             links = body.get("links") if isinstance(body, Mapping) else None
             if not isinstance(entries, list) or not isinstance(links, Mapping):
                 raise VendorError(NAME, f"GET {ENTRIES}", 200, "not a time entry list")
-            yield entries
             following = links.get("next")
+            guard.read(entries, bool(following))
+            yield entries
             if not following:
                 return
             path, query = self._follow(str(following)), None
+            guard.at(path)
 
     def _follow(self, link: str) -> str:
         """`links.next` as it is, on the connection's host: a link elsewhere (a proxy
@@ -168,14 +175,19 @@ class HarvestSource(Source):
             path = path[len(prefix) :] if path.startswith(prefix + "/") else path
         return path + (f"?{target.query}" if target.query else "")
 
-    def _record(self, entry: Mapping[str, Any]) -> VendorRecord:
-        if not isinstance(entry, Mapping) or entry.get("id") is None:
-            raise VendorError(NAME, f"GET {ENTRIES}", 200, "a time entry without an id")
-        return VendorRecord(
-            external_id=str(entry["id"]),
-            payload=entry,
-            updated_at=stamp(entry.get("updated_at")),  # `2017-06-27T16:47:14Z`
-        )
+    def _record(self, entry: Any) -> VendorRecord:
+        """The entry as a record; one without an id, or whose change stamp is not a
+        time, is kept to be quarantined (the rest of the page goes on)."""
+        if not isinstance(entry, Mapping):
+            return VendorRecord.unreadable(entry, "time_entry", "must be an object")
+        ident = entry.get("id")
+        if not isinstance(ident, int | str) or isinstance(ident, bool) or ident == "":
+            return VendorRecord.unreadable(entry, "id", "a time entry without an id")
+        try:
+            changed = time_of(entry.get("updated_at"), "updated_at")  # `2017-06-27T16:47:14Z`
+        except BadField as exc:
+            return VendorRecord(str(ident), entry, None, problems=((exc.field, exc.reason),))
+        return VendorRecord(external_id=str(ident), payload=entry, updated_at=changed)
 
 
 PLATFORM = register(

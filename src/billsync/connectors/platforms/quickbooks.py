@@ -25,7 +25,7 @@ import json
 import re
 import uuid
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -46,7 +46,9 @@ from ..base import (
     WebhookMalformed,
     WebhookRequest,
 )
+from ..fields import BadField, kind, number, obj, text, time_of, whole
 from ..http import AuthFailed, VendorClient, VendorError, window_wait
+from ..paging import PageGuard
 from ..registry import Platform, register
 
 NAME = "quickbooks"
@@ -63,6 +65,7 @@ ENDPOINTS = OAuth2Endpoints(
     scopes=("com.intuit.quickbooks.accounting",),
 )
 WEBHOOK_OPERATIONS = {"create": "upsert", "update": "upsert", "merge": "upsert", "delete": "delete"}
+BILLABLE_STATUSES = frozenset({"Billable", "NotBillable", "HasBeenBilled"})
 CLOUD_EVENT_OPERATIONS = {"created": "upsert", "updated": "upsert", "deleted": "delete"}
 
 
@@ -260,7 +263,9 @@ class QuickBooksSource(Source):
         the scan (it moves to the end) never shifts an unread one out of reach."""
         floor: str | None = literal_time(since) if since is not None else None
         seen_at_floor = 0
+        guard = PageGuard(NAME, "GET /query", "STARTPOSITION")
         while True:
+            guard.at((floor, seen_at_floor))
             where = list(conditions)
             if floor is not None:
                 where.append(f"MetaData.LastUpdatedTime >= '{floor}'")
@@ -272,19 +277,19 @@ class QuickBooksSource(Source):
                 f" MAXRESULTS {self.page_size}"
             )
             found = self.api.query(statement).get("TimeActivity") or []
+            if not isinstance(found, list):
+                raise VendorError(NAME, "GET /query", 200, "TimeActivity is not a list")
+            guard.read(found, len(found) >= self.page_size)
             if found:
                 yield found
             if len(found) < self.page_size:
                 return
-            last = _moment((found[-1].get("MetaData") or {}).get("LastUpdatedTime"))
+            last = _updated(found[-1])
             if last is None:
                 raise VendorError(NAME, "GET /query", 200, "a TimeActivity without LastUpdatedTime")
             last_literal = literal_time(last)
             same = sum(
-                1
-                for record in found
-                if (m := _moment((record.get("MetaData") or {}).get("LastUpdatedTime")))
-                and literal_time(m) == last_literal
+                1 for record in found if (m := _updated(record)) and literal_time(m) == last_literal
             )
             if last_literal == floor:
                 seen_at_floor += same
@@ -297,7 +302,9 @@ class QuickBooksSource(Source):
             records = []
             for payload in found:
                 record = self.record(payload)
-                if record.external_id not in seen:
+                if record.problems:  # no id to tell it by: quarantined each time
+                    records.append(record)
+                elif record.external_id not in seen:
                     seen.add(record.external_id)
                     records.append(record)
             if records:
@@ -305,68 +312,90 @@ class QuickBooksSource(Source):
 
     def listed_ids(self, start: dt.date, end: dt.date) -> set[str]:
         conditions = (f"TxnDate >= '{start.isoformat()}'", f"TxnDate <= '{end.isoformat()}'")
-        return {str(p["Id"]) for found in self._scan(conditions, None) for p in found}
+        return {
+            str(p["Id"])
+            for found in self._scan(conditions, None)
+            for p in found
+            if isinstance(p, dict) and p.get("Id") is not None
+        }
 
     def fetch(self, external_id: str) -> VendorRecord | None:
         found = self.api.read("TimeActivity", external_id)
         return self.record(found) if found is not None else None
 
     @staticmethod
-    def record(payload: dict[str, Any]) -> VendorRecord:
-        meta = payload.get("MetaData") or {}
+    def record(payload: Any) -> VendorRecord:
+        """The TimeActivity as a record; one without an Id, or whose MetaData is not
+        an object, is kept to be quarantined (the rest of the page goes on)."""
+        if not isinstance(payload, dict):
+            return VendorRecord.unreadable(payload, "TimeActivity", "must be an object")
+        ident = payload.get("Id")
+        if not isinstance(ident, str | int) or isinstance(ident, bool) or ident == "":
+            return VendorRecord.unreadable(payload, "Id", "a TimeActivity without an Id")
+        if not isinstance(payload.get("MetaData") or {}, dict):
+            reason = f"must be an object, not {kind(payload['MetaData'])}"
+            return VendorRecord(str(ident), payload, None, problems=(("MetaData", reason),))
         return VendorRecord(
-            external_id=str(payload["Id"]),
+            external_id=str(ident),
             payload=payload,
-            updated_at=_moment(meta.get("LastUpdatedTime")),
+            updated_at=_updated(payload),
             deleted=str(payload.get("status", "")).lower() == "deleted",
         )
 
     def fields(self, record: VendorRecord) -> dict[str, str]:
         p = record.payload
         out: dict[str, str] = {"external_id": record.external_id}
+        for name in ("EmployeeRef", "VendorRef", "OtherNameRef", "CustomerRef", "ItemRef"):
+            obj(p.get(name), name)  # Intuit's references are objects: else a BadField
         who = p.get("EmployeeRef") or p.get("VendorRef") or p.get("OtherNameRef") or {}
         if who.get("name") or who.get("value"):
             # Refs carry the person's display name (no e-mail); the id where it is missing.
-            out["person"] = str(who.get("name") or who["value"])
-        customer = str((p.get("CustomerRef") or {}).get("name") or "")
+            out["person"] = text(who.get("name"), "EmployeeRef.name") or str(who["value"])
+        customer = text((p.get("CustomerRef") or {}).get("name"), "CustomerRef.name")
         if customer:
             # A job's reference names it fully, "Customer:Job"; the job is the project.
             parts = [part.strip() for part in customer.split(":")]
             out["project"] = parts[-1]
             out["client"] = parts[0]
-        task = (p.get("ItemRef") or {}).get("name")
+        task = text((p.get("ItemRef") or {}).get("name"), "ItemRef.name")
         if task:
-            out["task"] = str(task)
-        own_zone = str(p.get("TimeZone") or "")
+            out["task"] = task
+        own_zone = text(p.get("TimeZone"), "TimeZone")
         timezone = own_zone if own_zone and zone(own_zone) else None
-        start, end = _moment(p.get("StartTime")), _moment(p.get("EndTime"))
-        breaks = _int(p.get("BreakHours")) * 3600 + _int(p.get("BreakMinutes")) * 60
-        breaks += _int(p.get("BreakSeconds"))
+        start, end = _time(p, "StartTime"), _time(p, "EndTime")
+        # Intuit documents Hours, Minutes, Seconds and the breaks as integers: a
+        # fraction is a bad record, never truncated.
+        breaks = whole(p.get("BreakHours"), "BreakHours") * 3600
+        breaks += whole(p.get("BreakMinutes"), "BreakMinutes") * 60
+        breaks += whole(p.get("BreakSeconds"), "BreakSeconds")
         if start and end and not breaks:
             # The work day is the local day of the start in `timezone` (the parser's rule);
             # TxnDate is not sent beside it, as it may be the day in another zone.
             out["start"], out["end"] = start.isoformat(), end.isoformat()
         else:
-            if p.get("TxnDate"):
-                out["date"] = str(p["TxnDate"])
+            if text(p.get("TxnDate"), "TxnDate"):
+                out["date"] = p["TxnDate"]
             if start and end:
                 seconds = int((end - start).total_seconds()) - breaks
             else:
-                seconds = _int(p.get("Hours")) * 3600 + _int(p.get("Minutes")) * 60
-                seconds += _int(p.get("Seconds"))
+                seconds = whole(p.get("Hours"), "Hours") * 3600
+                seconds += whole(p.get("Minutes"), "Minutes") * 60
+                seconds += whole(p.get("Seconds"), "Seconds")
             if seconds % 60:
                 out["minutes"] = str(Decimal(seconds) / 60)
             else:
                 out["minutes"] = str(seconds // 60)
-        if p.get("Description"):
-            out["notes"] = str(p["Description"])
+        if text(p.get("Description"), "Description"):
+            out["notes"] = p["Description"]
         out["approval"] = "approved"  # QuickBooks has no approval on time activities
         status = p.get("BillableStatus")
         if status is not None:
+            if status not in BILLABLE_STATUSES:
+                raise BadField("BillableStatus", f"is not one of Intuit's, but {kind(status)}")
             out["billable"] = "false" if status == "NotBillable" else "true"
-        rate = p.get("HourlyRate")
+        rate = number(p.get("HourlyRate"), "HourlyRate")
         if rate is not None and status != "NotBillable":
-            out["rate"] = str(rate)
+            out["rate"] = rate
         return self.finish(out, record, timezone)
 
     # -- webhooks ------------------------------------------------------------------
@@ -423,10 +452,19 @@ class QuickBooksSource(Source):
         return events
 
 
-def _int(value: Any) -> int:
-    if value is None or value == "":
-        return 0
-    return int(Decimal(str(value)))
+def _updated(payload: Any) -> dt.datetime | None:
+    """MetaData.LastUpdatedTime, None where there is none readable."""
+    meta = payload.get("MetaData") if isinstance(payload, dict) else None
+    return _moment(meta.get("LastUpdatedTime")) if isinstance(meta, dict) else None
+
+
+def _time(payload: Mapping[str, Any], name: str) -> dt.datetime | None:
+    """StartTime or EndTime: Intuit writes them with their offset; one without, or
+    one that is not a time, is a BadField (never silently left out)."""
+    moment = time_of(payload.get(name), name)
+    if moment is not None and not _moment(payload[name]):
+        raise BadField(name, f"has no UTC offset: {kind(payload[name])}")
+    return moment
 
 
 # -- invoices out --------------------------------------------------------------------

@@ -34,7 +34,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Generator, Iterator, Mapping
-from decimal import Decimal
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -50,8 +49,17 @@ from billsync.connectors.base import (
     WebhookReply,
     WebhookRequest,
 )
-from billsync.connectors.fields import stamp
+from billsync.connectors.fields import (
+    BadField,
+    decimal_of,
+    flag,
+    kind,
+    moment,
+    text,
+    time_of,
+)
 from billsync.connectors.http import VendorClient, VendorError, retry_after_header
+from billsync.connectors.paging import PageGuard
 from billsync.connectors.registry import Platform, register
 
 BASE_URL = "https://api.track.toggl.com"
@@ -131,12 +139,19 @@ def _entry(row: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _running(entry: Mapping[str, Any]) -> bool:
-    """A timer still running: negative duration (-1, or -start in older data). A
-    null `stop` alone is not enough: entries made with a duration have none."""
+    """A timer still running, as Toggl documents it: a negative whole duration (-1,
+    or -start in older data). A null `stop` alone is not enough (entries made with a
+    duration have none), nor is a duration that is not a number: that entry is read,
+    and quarantined if it cannot be."""
     seconds = entry.get("seconds", entry.get("duration"))
-    if isinstance(seconds, int):
-        return seconds < 0
-    return not entry.get("stop")
+    return isinstance(seconds, int) and not isinstance(seconds, bool) and seconds < 0
+
+
+def _entry_or_none(row: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    try:
+        return _entry(row)
+    except ValueError:
+        return None
 
 
 def _rows(row: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -198,13 +213,18 @@ class TogglSource(Source):
         """Every page of one detailed search, following X-Next-ID / X-Next-Row-Number."""
         path = REPORTS.format(workspace_id=self.workspace_id)
         cursor: dict[str, int] = {}
+        guard = PageGuard("toggl", f"POST {REPORTS}", "X-Next-Row-Number")
         while True:
+            guard.at(tuple(sorted(cursor.items())))
             response = self.http.request("POST", path, json={**body, **cursor})
             rows = self._parse(response)
-            yield rows
             next_row = response.headers.get("x-next-row-number")
-            if not next_row or not rows:
+            guard.read(rows, bool(next_row))
+            yield rows
+            if not next_row:
                 return
+            if not next_row.isdigit():
+                raise VendorError("toggl", f"POST {REPORTS}", 200, "X-Next-Row-Number is no number")
             cursor = {"first_row_number": int(next_row)}
             if response.headers.get("x-next-id"):
                 cursor["first_id"] = int(response.headers["x-next-id"])
@@ -218,25 +238,26 @@ class TogglSource(Source):
             rows = []
         if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
             raise VendorError("toggl", call, response.status_code, "not a list of report rows")
-        split = [one for row in rows for one in _rows(row)]
-        try:
-            for row in split:
-                entry = _entry(row)
-                int(entry["id"])
-                stamp(entry.get("at"))
-                stamp(entry.get("start"))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VendorError(
-                "toggl", call, response.status_code, "a report row without a readable entry"
-            ) from exc
-        return split
+        # A row whose entry cannot be read is its own fault: `_record` keeps it to be
+        # quarantined, and the rest of the page goes on.
+        return [one for row in rows for one in _rows(row)]
 
     def _record(self, row: Mapping[str, Any]) -> VendorRecord | None:
-        """A finished entry's row as a record; None for a running timer."""
-        entry = _entry(row)
+        """A finished entry's row as a record; None for a running timer. A row with
+        no readable entry, id or change stamp is kept to be quarantined."""
+        entry = _entry_or_none(row)
+        if entry is None:
+            return VendorRecord.unreadable(row, "time_entries", "a report row without its entry")
+        ident = entry.get("id")
+        if not isinstance(ident, int) or isinstance(ident, bool):
+            return VendorRecord.unreadable(row, "id", "a time entry without a numeric id")
         if _running(entry):
             return None
-        return VendorRecord(str(entry["id"]), row, stamp(entry.get("at")))
+        try:
+            changed = time_of(entry.get("at"), "at")
+        except BadField as exc:
+            return VendorRecord(str(ident), row, None, problems=((exc.field, exc.reason),))
+        return VendorRecord(str(ident), row, changed)
 
     def _body(self, first: dt.date, last: dt.date, **more: Any) -> dict[str, Any]:
         return {
@@ -274,7 +295,7 @@ class TogglSource(Source):
             records = []
             older = False
             for row in rows:
-                changed = stamp(_entry(row).get("at"))
+                changed = moment((_entry_or_none(row) or {}).get("at"))
                 if since is not None and changed is not None and changed < since:
                     older = True  # the rest of the window changed before the watermark
                     break
@@ -296,9 +317,11 @@ class TogglSource(Source):
         for lo, hi in self._span(first, last):
             for rows in self._search(self._body(lo, hi, order_by="date", order_dir="ASC")):
                 for row in rows:
-                    entry = _entry(row)
-                    begun = stamp(entry.get("start"))
-                    if begun is not None and start <= begun.astimezone(zone).date() <= end:
+                    entry = _entry_or_none(row) or {}
+                    begun = moment(entry.get("start"))
+                    if begun is None or entry.get("id") is None:
+                        continue  # unreadable: never taken for gone, and never listed
+                    if start <= begun.astimezone(zone).date() <= end:
                         found.add(str(entry["id"]))
         return found
 
@@ -318,7 +341,7 @@ class TogglSource(Source):
         entry = response.json() if response.status_code == 200 else None
         if not isinstance(entry, Mapping) or entry.get("server_deleted_at"):
             return None
-        begun = stamp(entry.get("start"))
+        begun = moment(entry.get("start"))
         if begun is None:
             return None
         day = begun.astimezone(self._zone()).date()
@@ -329,7 +352,7 @@ class TogglSource(Source):
         body = self._body(first, last, time_entry_ids=[int(external_id)])
         for rows in self._search(body):
             for row in rows:
-                if str(_entry(row).get("id")) == external_id:
+                if str((_entry_or_none(row) or {}).get("id")) == external_id:
                     return row
         return None
 
@@ -339,30 +362,36 @@ class TogglSource(Source):
         row = record.payload
         entry = _entry(row)
         out: dict[str, str] = {"external_id": record.external_id}
-        person = row.get("email") or row.get("username")
+        person = text(row.get("email"), "email") or text(row.get("username"), "username")
         if person:
-            out["person"] = str(person)
+            out["person"] = person
         for key, name in (("project", "project_name"), ("task", "task_name")):
-            if row.get(name):
-                out[key] = str(row[name])
-        if row.get("client_name"):
-            out["client"] = str(row["client_name"])
-        start, stop = stamp(entry.get("start")), stamp(entry.get("stop"))
+            if text(row.get(name), name):
+                out[key] = row[name]
+        if text(row.get("client_name"), "client_name"):
+            out["client"] = row["client_name"]
+        start, stop = time_of(entry.get("start"), "start"), time_of(entry.get("stop"), "stop")
         seconds = entry.get("seconds")
-        if start is not None and stop is None and isinstance(seconds, int) and seconds >= 0:
+        if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool)):
+            raise BadField("seconds", f"must be a whole number of seconds, not {kind(seconds)}")
+        if start is not None and stop is None and seconds is not None and seconds >= 0:
             stop = start + dt.timedelta(seconds=seconds)
         if start is not None and stop is not None:
             out["start"], out["end"] = start.isoformat(), stop.isoformat()
-        if row.get("description"):
-            out["notes"] = str(row["description"])
+        if text(row.get("description"), "description"):
+            out["notes"] = row["description"]
         approval = self._approval(row)
         if approval:
             out["approval"] = approval
-        if isinstance(row.get("billable"), bool):
-            out["billable"] = "true" if row["billable"] else "false"
-        cents = row.get("hourly_rate_in_cents")
-        if row.get("billable") is True and isinstance(cents, int | Decimal) and cents > 0:
-            out["rate"] = str(Decimal(cents) / 100)
+        billable = row.get("billable")
+        if billable is not None:
+            out["billable"] = "true" if flag(billable, "billable") else "false"
+        given = row.get("hourly_rate_in_cents")
+        cents = decimal_of(given)
+        if given is not None and (cents is None or isinstance(given, str)):
+            raise BadField("hourly_rate_in_cents", f"must be a number, not {kind(given)}")
+        if billable is True and cents is not None and cents > 0:
+            out["rate"] = str(cents / 100)
         return self.finish(out, record)
 
     def _approval(self, row: Mapping[str, Any]) -> str | None:
@@ -373,6 +402,8 @@ class TogglSource(Source):
         if not tag:
             return None
         names = row.get("tag_names") or []
+        if not isinstance(names, list):
+            raise BadField("tag_names", f"must be a list, not {kind(names)}")
         return "approved" if tag in names else "submitted"
 
     # -- webhooks ------------------------------------------------------------------

@@ -59,8 +59,9 @@ from ..base import (
     WebhookReply,
     WebhookRequest,
 )
-from ..fields import decimal_of, stamp
+from ..fields import BadField, decimal_of, kind, moment, obj, stamp, text, time_of, whole
 from ..http import VendorClient, VendorError, retry_after_header
+from ..paging import PageGuard
 from ..registry import Platform, register
 
 NAME = "xero"
@@ -178,8 +179,11 @@ def json_bytes(value: Any) -> bytes:
 
 
 def paged(http: VendorClient, path: str, params: Mapping[str, str]) -> Iterator[list[Any]]:
-    """Every page of a Projects API list, by `page` until `pagination.pageCount`."""
+    """Every page of a Projects API list, by `page` until `pagination.pageCount` (or
+    an empty page: the count is taken when asked, and entries deleted meanwhile
+    shorten the list), never a page that repeats the previous one (PageGuard)."""
     page = 1
+    guard = PageGuard(NAME, f"GET {path}", "page")
     while True:
         body = http.json(
             "GET", path, params={**params, "page": str(page), "pageSize": str(PAGE_SIZE)}
@@ -187,9 +191,12 @@ def paged(http: VendorClient, path: str, params: Mapping[str, str]) -> Iterator[
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
             raise VendorError(NAME, f"GET {path}", 200, "not a paged list of items")
         items: list[Any] = body["items"]
+        count = (body.get("pagination") or {}).get("pageCount") or 0
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise VendorError(NAME, f"GET {path}", 200, f"pageCount is {kind(count)}")
+        guard.read(items, bool(items) and page < count)
         if items:
             yield items
-        count = int((body.get("pagination") or {}).get("pageCount") or 0)
         if page >= count or not items:
             return
         page += 1
@@ -208,14 +215,18 @@ class Names:
         if self._users is None:
             self._users = {}
             for items in paged(self.http, f"{PROJECTS}/ProjectsUsers", {}):
-                self._users.update({u["userId"]: u for u in items if u.get("userId")})
+                self._users.update(
+                    {u["userId"]: u for u in items if isinstance(u, dict) and u.get("userId")}
+                )
         return self._users
 
     def project_tasks(self, project_id: str) -> dict[str, dict[str, Any]]:
         if project_id not in self.tasks:
             found: dict[str, dict[str, Any]] = {}
             for items in paged(self.http, f"{PROJECTS}/Projects/{project_id}/Tasks", {}):
-                found.update({t["taskId"]: t for t in items if t.get("taskId")})
+                found.update(
+                    {t["taskId"]: t for t in items if isinstance(t, dict) and t.get("taskId")}
+                )
             self.tasks[project_id] = found
         return self.tasks[project_id]
 
@@ -227,7 +238,15 @@ class Names:
             for contact in (body or {}).get("Contacts") or []:
                 self.contacts[contact["ContactID"]] = contact
 
-    def record(self, entry: Mapping[str, Any], project: Mapping[str, Any]) -> VendorRecord:
+    def record(self, entry: Any, project: Mapping[str, Any]) -> VendorRecord:
+        """The entry with what it names; one without a timeEntryId is kept to be
+        quarantined (the rest of the page goes on)."""
+        if not isinstance(entry, Mapping):
+            return VendorRecord.unreadable(entry, "timeEntry", "must be an object")
+        if not entry_id(entry):
+            return VendorRecord.unreadable(
+                {"timeEntry": dict(entry)}, "timeEntryId", "a time entry without a timeEntryId"
+            )
         project_id = str(entry.get("projectId") or project.get("projectId") or "")
         payload = {
             "timeEntry": dict(entry),
@@ -236,7 +255,13 @@ class Names:
             "task": only(self.project_tasks(project_id).get(str(entry.get("taskId"))), TASK_KEYS),
             "contact": only(self.contacts.get(str(project.get("contactId"))), CONTACT_KEYS),
         }
-        return VendorRecord(str(entry["timeEntryId"]), payload, None)
+        return VendorRecord(entry_id(entry), payload, None)
+
+
+def entry_id(entry: Any) -> str:
+    """A time entry's id; "" where it has none."""
+    ident = entry.get("timeEntryId") if isinstance(entry, Mapping) else None
+    return ident if isinstance(ident, str) else ""
 
 
 # What a record keeps of the objects an entry names: their own fields as Xero sent
@@ -298,7 +323,8 @@ class XeroTime(Source):
             for items in self._entries(project_id, after, None):
                 records = []
                 for entry in items:
-                    self._project_of[str(entry["timeEntryId"])] = project_id
+                    if entry_id(entry):
+                        self._project_of[entry_id(entry)] = project_id
                     records.append(names.record(entry, project))
                 yield Page(records)
 
@@ -314,7 +340,10 @@ class XeroTime(Source):
             project_id = str(project["projectId"])
             for items in self._entries(project_id, after, before):
                 for entry in items:
-                    day = utc_stamp(str(entry["dateUtc"])).astimezone(zone).date()
+                    began = moment(entry.get("dateUtc")) if entry_id(entry) else None
+                    if began is None:
+                        continue  # unreadable: never listed (fetch by id tells)
+                    day = began.astimezone(zone).date()
                     if start <= day <= end:
                         found.add(str(entry["timeEntryId"]))
                         self._project_of[str(entry["timeEntryId"])] = project_id
@@ -343,31 +372,39 @@ class XeroTime(Source):
 
     def fields(self, record: VendorRecord) -> dict[str, str]:
         payload = record.payload
-        entry: Mapping[str, Any] = payload.get("timeEntry") or {}
-        user: Mapping[str, Any] = payload.get("user") or {}
-        project: Mapping[str, Any] = payload.get("project") or {}
-        task: Mapping[str, Any] = payload.get("task") or {}
-        contact: Mapping[str, Any] = payload.get("contact") or {}
+        entry = obj(payload.get("timeEntry"), "timeEntry")
+        user = obj(payload.get("user"), "user")
+        project = obj(payload.get("project"), "project")
+        task = obj(payload.get("task"), "task")
+        contact = obj(payload.get("contact"), "contact")
         out: dict[str, str] = {
-            "external_id": str(entry.get("timeEntryId") or record.external_id),
-            "person": str(user.get("email") or user.get("name") or entry.get("userId") or ""),
-            "project": str(project.get("name") or entry.get("projectId") or ""),
-            "task": str(task.get("name") or entry.get("taskId") or ""),
-            "notes": str(entry.get("description") or ""),
+            "external_id": entry_id(entry) or record.external_id,
+            "person": text(user.get("email"), "user.email")
+            or text(user.get("name"), "user.name")
+            or text(entry.get("userId"), "userId"),
+            "project": text(project.get("name"), "project.name")
+            or text(entry.get("projectId"), "projectId"),
+            "task": text(task.get("name"), "task.name") or text(entry.get("taskId"), "taskId"),
+            "notes": text(entry.get("description"), "description"),
         }
-        if contact.get("Name"):
-            out["client"] = str(contact["Name"])
-        if entry.get("dateUtc") and entry.get("duration") is not None:
-            start = utc_stamp(str(entry["dateUtc"]))
-            end = start + dt.timedelta(minutes=int(entry["duration"]))
+        if text(contact.get("Name"), "contact.Name"):
+            out["client"] = contact["Name"]
+        start = time_of(entry.get("dateUtc"), "dateUtc")
+        if start is not None and entry.get("duration") is not None:
+            # Xero documents `duration` as whole minutes: "1:30" is a bad record.
+            start = start.astimezone(dt.UTC)
+            end = start + dt.timedelta(minutes=whole(entry["duration"], "duration"))
             out["start"], out["end"] = start.isoformat(), end.isoformat()
         approval = self.context.connection.settings.get("approval", "approved").lower()
         out["approval"] = approval if approval in APPROVALS else "approved"
-        status = str(entry.get("status") or "ACTIVE").upper()
-        charge = str(task.get("chargeType") or "TIME").upper()
+        status = (text(entry.get("status"), "status") or "ACTIVE").upper()
+        charge = (text(task.get("chargeType"), "task.chargeType") or "TIME").upper()
         # INVOICED: already billed from Xero Projects itself; never bill it twice.
         out["billable"] = "false" if charge == "NON_CHARGEABLE" or status == "INVOICED" else "true"
-        rate = decimal_of((task.get("rate") or {}).get("value"))
+        given = obj(task.get("rate"), "task.rate").get("value")
+        rate = decimal_of(given)
+        if given is not None and (rate is None or isinstance(given, str)):
+            raise BadField("task.rate.value", f"must be a number, not {kind(given)}")
         if charge == "TIME" and rate is not None:
             out["rate"] = str(rate)
         return self.finish(out, record)  # Xero's entries carry no zone
