@@ -194,6 +194,22 @@ def test_a_signed_delivery_is_stored_then_ingested(store: Store, name: str) -> N
 
 
 @pytest.mark.parametrize("name", WEBHOOKS)
+def test_a_stored_delivery_holds_no_secret(store: Store, name: str) -> None:
+    """Clockify's signature header is the webhook's token itself: kept, it would be
+    the secret in plain text beside its encrypted copy."""
+    sandbox = time_sandbox(name, 0)
+    with wired(store, name, sandbox, webhooks=True) as w:
+        delivered(sandbox, w)
+        with store.reading() as tx:
+            secret = secrets.get(tx, name, "webhook_secret")
+        (event,) = w.events()
+    tokens = secret.replace(",", " ").split() if secret else []  # Clockify: one per webhook
+    assert tokens
+    stored = " ".join(event["headers"].values()) + event["body"]
+    assert not [token for token in tokens if token in stored]
+
+
+@pytest.mark.parametrize("name", WEBHOOKS)
 def test_duplicated_and_reordered_deliveries_change_nothing(store: Store, name: str) -> None:
     sandbox = time_sandbox(name, 0)
     with wired(store, name, sandbox, webhooks=True) as w:

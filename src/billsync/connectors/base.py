@@ -161,6 +161,9 @@ class Source(ABC):
     # Whether records carry the vendor's change stamp. Without one, `pull(since)` re-reads
     # work dated near `since` and the sync's start time is its next `since`.
     change_stamps: ClassVar[bool] = True
+    # Webhook headers that carry the shared secret itself (not an HMAC of the body):
+    # never stored with the delivery.
+    secret_headers: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, context: Context, http: VendorClient):
         self.context = context

@@ -89,7 +89,9 @@ def accept(
     except WebhookMalformed as exc:
         raise Refused(400, f"malformed delivery: {exc}") from exc
     with store.transaction(lock=False) as tx:  # no audit event: no turn to wait for
-        event_id = webhook_events.store(tx, code, request.headers, request.body)
+        event_id = webhook_events.store(
+            tx, code, request.headers, request.body, source.secret_headers
+        )
     return Accepted(event_id=event_id)
 
 

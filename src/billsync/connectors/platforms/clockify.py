@@ -149,6 +149,8 @@ def _stamp(day: dt.date, end: bool = False) -> str:
 
 
 class ClockifySource(Source):
+    secret_headers = frozenset({SIGNATURE})  # the webhook's token itself: see verify()
+
     def __init__(self, context: Context, http: VendorClient):
         super().__init__(context, http)
         self.workspace = context.setting("workspace_id")
