@@ -4,7 +4,11 @@ A new platform (connector + sandbox, registered) gets every case here for free."
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
+import json
 import os
 import subprocess
 import sys
@@ -257,6 +261,47 @@ def test_a_forged_delivery_is_refused_and_nothing_is_stored(store: Store, name: 
         assert forged.status_code == 401 and unsigned.status_code == 401
         assert huge.status_code == 413
         assert w.events() == before
+
+
+def resigned(name: str, secret: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
+    """`headers` with the signature of another `body`, made as the vendor makes it."""
+    headers = {k.lower(): v for k, v in headers.items() if k.lower() != "content-length"}
+    digest = hmac.new(secret.encode(), body, hashlib.sha256)
+    if name == "toggl":
+        headers["x-webhook-signature-256"] = f"sha256={digest.hexdigest()}"
+    elif name == "quickbooks":
+        headers["intuit-signature"] = base64.b64encode(digest.digest()).decode()
+    else:
+        assert name == "clockify"  # the header is the webhook's token: no signing
+    return headers
+
+
+def webhook_secret(store: Store, name: str) -> str:
+    with store.reading() as tx:
+        secret = secrets.get(tx, name, "webhook_secret")
+    assert secret is not None
+    return secret
+
+
+@pytest.mark.parametrize("name", WEBHOOKS)
+def test_a_signed_body_that_is_not_utf8_is_refused(store: Store, name: str) -> None:
+    """json.loads reads UTF-16 and UTF-32 by itself; the stored text would not be the
+    signed bytes (SQLite: never processable; PostgreSQL: a NUL, a 500)."""
+    sandbox = time_sandbox(name, 0)
+    with wired(store, name, sandbox, webhooks=True) as w:
+        delivered(sandbox, w)
+        real = [d for d in sandbox.deliveries if d.url == w.receiver][-1]
+        before = w.events()
+        secret = webhook_secret(store, name)
+        answers = []
+        for encoding in ("utf-16", "utf-32", "utf-16-le"):
+            body = json.dumps(json.loads(real.body)).encode(encoding)
+            headers = resigned(name, secret, dict(real.headers), body)
+            answers.append(httpx.post(w.receiver, content=body, headers=headers))
+        after = w.events()
+    assert [a.status_code for a in answers] == [400] * 3
+    assert "UTF-8" in answers[0].json()["error"]
+    assert after == before
 
 
 @pytest.mark.parametrize("name", [p for p in SOURCES if p not in WEBHOOKS])

@@ -125,9 +125,15 @@ class WebhookRequest:
     query: Mapping[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
-        """The body as JSON; WebhookMalformed when it is not."""
+        """The body as JSON; WebhookMalformed when it is not. UTF-8 only (RFC 8259 between
+        systems): `json.loads` would read UTF-16 and UTF-32 too, but the delivery is
+        stored as text, and it must be the bytes that were signed."""
         try:
-            return json.loads(self.body)
+            text = self.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WebhookMalformed("the body is not UTF-8") from exc
+        try:
+            return json.loads(text.removeprefix("\ufeff"))
         except ValueError as exc:
             raise WebhookMalformed("the body is not JSON") from exc
 

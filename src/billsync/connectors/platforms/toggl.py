@@ -381,8 +381,8 @@ class TogglSource(Source):
         """Toggl validates a new subscription with a PING carrying `validation_code`:
         a 2xx answer echoing {"validation_code": code} validates it at once."""
         try:
-            event = json.loads(request.body)
-        except ValueError:
+            event = request.json()
+        except WebhookMalformed:
             return None
         if not isinstance(event, dict) or event.get("payload") != "ping":
             return None

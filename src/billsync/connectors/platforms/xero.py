@@ -379,8 +379,8 @@ class XeroTime(Source):
         key and some not, and wants 200 with an empty body for the first, 401 for the
         second. A delivery with events is left to verify() and events()."""
         try:
-            body = json.loads(request.body)
-        except ValueError:
+            body = request.json()
+        except WebhookMalformed:
             body = None
         if not isinstance(body, dict) or body.get("events") != []:
             return None
