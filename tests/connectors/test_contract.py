@@ -304,6 +304,53 @@ def test_a_signed_body_that_is_not_utf8_is_refused(store: Store, name: str) -> N
     assert after == before
 
 
+@pytest.mark.parametrize("name", WEBHOOKS)
+def test_bad_input_is_refused_never_a_server_error(store: Store, name: str) -> None:
+    """A non-ASCII signature (forged: 401), a signed body nested past the parser's
+    recursion limit (400), a connection code with a NUL (404: PostgreSQL refuses a NUL
+    in a query)."""
+    sandbox = time_sandbox(name, 0)
+    with wired(store, name, sandbox, webhooks=True) as w:
+        delivered(sandbox, w)
+        real = [d for d in sandbox.deliveries if d.url == w.receiver][-1]
+        before = w.events()
+        secret = webhook_secret(store, name)
+        (signature,) = [k for k in real.headers if "signature" in k.lower()]
+        odd = {k: v.encode() for k, v in real.headers.items()}
+        odd[signature] = b"sha256=\xe9\xe9"
+        odd_signature = httpx.post(w.receiver, content=real.body, headers=odd)
+        deep = b"[" * 200_000
+        nested = httpx.post(
+            w.receiver, content=deep, headers=resigned(name, secret, dict(real.headers), deep)
+        )
+        nul = httpx.post(w.receiver + "%00", content=real.body, headers=dict(real.headers))
+        after = w.events()
+    assert odd_signature.status_code == 401
+    assert nested.status_code == 400
+    assert nul.status_code == 404
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    "metadata, payload",
+    [
+        ({"model": "time_entry", "action": {"x": 1}}, {"id": 1}),  # an unhashable action
+        ({"model": "time_entry", "action": "updated"}, {"id": "²"}),  # isdigit(), not int()
+    ],
+)
+def test_a_signed_toggl_event_of_the_wrong_shape_is_malformed(
+    store: Store, metadata: dict[str, object], payload: dict[str, object]
+) -> None:
+    sandbox = time_sandbox("toggl", 0)
+    with wired(store, "toggl", sandbox, webhooks=True) as w:
+        assert w.receiver is not None
+        body = json.dumps({"metadata": metadata, "payload": payload}).encode()
+        headers = resigned("toggl", webhook_secret(store, "toggl"), {}, body)
+        answer = httpx.post(w.receiver, content=body, headers=headers)
+        assert w.events() == []
+    assert answer.status_code == 400
+
+
 @pytest.mark.parametrize("name", [p for p in SOURCES if p not in WEBHOOKS])
 def test_a_platform_without_webhooks_has_no_receiver(store: Store, name: str) -> None:
     with wired(store, name, time_sandbox(name, 0)) as w:

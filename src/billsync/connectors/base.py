@@ -136,6 +136,8 @@ class WebhookRequest:
             return json.loads(text.removeprefix("\ufeff"))
         except ValueError as exc:
             raise WebhookMalformed("the body is not JSON") from exc
+        except RecursionError as exc:  # a few hundred KB of '[' is enough
+            raise WebhookMalformed("the body is nested too deeply") from exc
 
 
 @dataclass(frozen=True)

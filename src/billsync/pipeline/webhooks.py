@@ -23,6 +23,7 @@ holder and returns at once.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,11 @@ from billsync.store.webhook_events import StoredEvent
 
 from .connections import Hooks, UnknownConnection, context_for, open_source
 from .sync import SyncSummary, convert, new_batch, write
+
+log = logging.getLogger(__name__)
+
+# What parsing an unforeseen body or header can raise: the sender's fault, never a 500.
+BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError)
 
 # How long a caller's hold on a connection lasts without a write: longer than one
 # event's fetches with all their retries (connectors/http.py Retry), so only a caller
@@ -79,15 +85,18 @@ def accept(
     store: Store, code: str, request: WebhookRequest, hooks: Hooks | None = None
 ) -> Accepted:
     source, secret = _source(store, code, hooks)
-    reply = source.handshake(request, secret)
-    if reply is not None:
-        return Accepted(reply=reply)
-    if not source.verify(request, secret):
-        raise Refused(401, "the signature does not verify")
     try:
+        reply = source.handshake(request, secret)
+        if reply is not None:
+            return Accepted(reply=reply)
+        if not source.verify(request, secret):
+            raise Refused(401, "the signature does not verify")
         source.events(request)
     except WebhookMalformed as exc:
         raise Refused(400, f"malformed delivery: {exc}") from exc
+    except BAD_INPUT as exc:  # a shape the platform's parser did not foresee: still 400
+        log.warning("%s: malformed delivery", code, exc_info=True)
+        raise Refused(400, f"malformed delivery ({type(exc).__name__})") from exc
     with store.transaction(lock=False) as tx:  # no audit event: no turn to wait for
         event_id = webhook_events.store(
             tx, code, request.headers, request.body, source.secret_headers

@@ -377,7 +377,8 @@ class QuickBooksSource(Source):
         if not secret or not signature:
             return False
         digest = hmac.new(secret.encode(), request.body, hashlib.sha256).digest()
-        return hmac.compare_digest(base64.b64encode(digest).decode(), signature.strip())
+        # As bytes: a str compare raises on a non-ASCII header (a forger's, answered 401).
+        return hmac.compare_digest(base64.b64encode(digest), signature.strip().encode())
 
     def events(self, request: WebhookRequest) -> list[WebhookEvent]:
         """TimeActivity changes of this connection's company, from the eventNotifications

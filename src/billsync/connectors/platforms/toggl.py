@@ -33,6 +33,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Generator, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -404,7 +405,8 @@ class TogglSource(Source):
         if scheme != "sha256" or not digest:
             return False
         expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, digest.strip().lower())
+        # As bytes: a str compare raises on a non-ASCII header (a forger's, answered 401).
+        return hmac.compare_digest(expected.encode(), digest.strip().lower().encode())
 
     def events(self, request: WebhookRequest) -> list[WebhookEvent]:
         event = request.json()
@@ -419,10 +421,10 @@ class TogglSource(Source):
         if metadata.get("model") != "time_entry":
             return []  # projects, clients, tags...: not time
         action = metadata.get("action")
-        if action not in TIME_ACTIONS:
+        if not isinstance(action, str) or action not in TIME_ACTIONS:
             raise WebhookMalformed(f"unknown time_entry action {action!r}")
         entry_id = payload.get("id", metadata.get("time_entry_id"))
-        if entry_id is None or not str(entry_id).isdigit():
+        if entry_id is None or not re.fullmatch(r"[0-9]+", str(entry_id)):  # not "²"
             raise WebhookMalformed("a time_entry event without the entry's id")
         if action == "deleted":
             return [WebhookEvent(str(entry_id), "delete", None)]
