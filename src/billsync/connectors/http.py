@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import random
 import ssl
 import time
@@ -50,15 +51,24 @@ def tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+def seconds_of(value: str) -> float | None:
+    """A wait a vendor's header gives in seconds; None when it is not a finite number
+    (float() reads "nan" and "inf", and a NaN sleep raises)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
 def retry_after_header(response: httpx.Response) -> float | None:
     """Retry-After in seconds, or as an HTTP date."""
     value = response.headers.get("retry-after")
     if not value:
         return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
+    seconds = seconds_of(value)
+    if seconds is not None:
+        return seconds
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -150,6 +160,10 @@ class VendorClient:
                     content=content,
                     headers=headers,
                 )
+            except httpx.DecodingError as exc:  # not retried: the same bytes come again
+                raise VendorError(
+                    self.platform, call, None, "the answer does not decode as its headers say"
+                ) from exc
             except httpx.TimeoutException:
                 wait, failure = self._backoff(attempt, None), (None, "timed out")
             except httpx.TransportError as exc:
@@ -191,8 +205,8 @@ class VendorClient:
             raise VendorError(self.platform, call, response.status_code, "not JSON") from exc
 
     def _backoff(self, attempt: int, hinted: float | None) -> float:
-        if hinted is not None:
-            return hinted
+        if hinted is not None and math.isfinite(hinted):  # a platform's wait_of may not check
+            return max(hinted, 0.0)
         wait: float = min(self.retry.base * 2 ** (attempt - 1), self.retry.cap)
         return wait * (0.5 + self._random.random() / 2)  # jitter: retries don't march together
 

@@ -52,7 +52,7 @@ from billsync.connectors.base import (
     WebhookRequest,
 )
 from billsync.connectors.fields import stamp
-from billsync.connectors.http import VendorClient, VendorError, retry_after_header
+from billsync.connectors.http import VendorClient, VendorError, retry_after_header, seconds_of
 from billsync.connectors.registry import Platform, register
 
 BASE_URL = "https://api.track.toggl.com"
@@ -97,10 +97,7 @@ def wait_of(response: httpx.Response) -> float | None:
         return hinted
     value = response.headers.get(QUOTA_RESETS)
     if value and response.status_code == 429:
-        try:
-            return max(float(value), 0.0)
-        except ValueError:
-            return None
+        return seconds_of(value)
     return None
 
 
