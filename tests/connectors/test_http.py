@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -20,6 +22,7 @@ class Echo(Sandbox):
         self.app.get("/v1/private")(self.private)
         self.app.get("/v1/broken")(self.broken)
         self.app.get("/v1/gzip")(self.not_gzip)
+        self.app.get("/v1/quote")(self.quote)
         self.app.get("/v1/nan")(self.nan)
         self.nan_headers: dict[str, str] = {}
         self.nan_left = 0
@@ -34,6 +37,15 @@ class Echo(Sandbox):
 
     async def broken(self) -> JSONResponse:
         return JSONResponse({"message": "x" * 1000}, status_code=422)
+
+    async def quote(self, request: Request) -> JSONResponse:
+        """A 401 that quotes what the request carried, whole, decoded and in pieces."""
+        said = [request.headers.get(k, "") for k in ("authorization", "x-api-key")]
+        scheme, _, token = said[0].partition(" ")
+        if scheme == "Basic":
+            said.append(base64.b64decode(token).decode())
+        said += [f"({value[:9]}...)" for value in said if value]
+        return JSONResponse({"error": "refused: " + "; ".join(said)}, status_code=401)
 
     async def not_gzip(self) -> Response:
         """A proxy that says gzip and sends plain JSON."""
@@ -155,3 +167,28 @@ def test_toggls_quota_header_as_nan_is_the_usual_back_off(echo: Echo) -> None:
         answer = client(url, waits, wait_of=toggl.wait_of).json("GET", "/v1/nan")
     assert answer == {"ok": True}
     assert len(waits) == 1 and 0 < waits[0] < 1
+
+
+@pytest.mark.parametrize(
+    "headers, secrets",
+    [
+        ({"Authorization": "Bearer hv-SECRET-TOKEN-1234567890"}, ["hv-SECRET-TOKEN-1234567890"]),
+        ({"X-Api-Key": "ck-SECRET-APIKEY-1234567890"}, ["ck-SECRET-APIKEY-1234567890"]),
+        (
+            {
+                "Authorization": "Basic "
+                + base64.b64encode(b"tg-SECRET-1234567890:api_token").decode()
+            },
+            ["tg-SECRET-1234567890", base64.b64encode(b"tg-SECRET-1234567890:api_token").decode()],
+        ),
+    ],
+)
+def test_a_credential_quoted_back_never_reaches_the_error(
+    echo: Echo, headers: dict[str, str], secrets: list[str]
+) -> None:
+    with serve(echo) as url, pytest.raises(AuthFailed) as caught:
+        client(url, [], headers=headers).json("GET", "/v1/quote")
+    message = str(caught.value)
+    assert message.startswith("echo: GET /v1/quote: 401 ") and "refused: " in message
+    assert "[redacted]" in message
+    assert [s for s in secrets if s in message or s[:9] in message] == []

@@ -12,13 +12,15 @@ secret (no query string, no headers, no body we sent).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email.utils
 import json
 import math
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -31,6 +33,10 @@ from billsync.errors import UserError
 
 RETRYABLE = frozenset({500, 502, 503, 504})
 DETAIL_LIMIT = 300
+# Request headers that carry a credential: what a vendor or a proxy may quote back.
+CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "x-api-key")
+SHORTEST_SECRET = 8  # characters; a shorter "credential" (Basic's "x") is no secret
+REDACTED = "[redacted]"
 
 
 class VendorError(UserError):
@@ -88,6 +94,43 @@ def window_wait(window: float) -> Callable[[httpx.Response], float | None]:
         return hinted
 
     return wait_of
+
+
+def credentials_of(request: httpx.Request) -> list[str]:
+    """Every credential value the request carried, longest first: each credential
+    header's value, the token after its scheme (Bearer), and for Basic the base64, the
+    `user:password` in it and each of the two."""
+    found: list[str] = []
+    for name in CREDENTIAL_HEADERS:
+        value = request.headers.get(name, "").strip()
+        scheme, _, token = value.partition(" ")
+        found += [value, token.strip()]
+        if scheme.lower() == "basic":
+            try:
+                pair = base64.b64decode(token.strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+            found += [pair, *pair.split(":", 1)]
+    return sorted({c for c in found if len(c) >= SHORTEST_SECRET}, key=len, reverse=True)
+
+
+def redacted(text: str, request: httpx.Request, also: Iterable[str] = ()) -> str:
+    """`text` without the request's credentials (and the secrets `also` names, such as
+    a refresh token sent in the body): each one whole, and any word that is a piece of
+    one (a gateway's "Token expired: eyJhbGci..." quotes the first characters)."""
+    secrets = credentials_of(request)
+    secrets += sorted({s for s in also if len(s) >= SHORTEST_SECRET}, key=len, reverse=True)
+    if not secrets:
+        return text
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    words = []
+    for word in text.split(" "):
+        bare = word.strip(".,;:()[]{}'\"")
+        if len(bare) >= 6 and any(bare in secret for secret in secrets):
+            word = word.replace(bare, REDACTED)
+        words.append(word)
+    return " ".join(words)
 
 
 def default_detail(response: httpx.Response) -> str:
@@ -174,12 +217,12 @@ class VendorClient:
                 if status < 400 or status in ok:
                     return response
                 if status in (401, 403):
-                    raise AuthFailed(self.platform, call, status, self._detail(response))
+                    raise AuthFailed(self.platform, call, status, self.detail(response))
                 if status == 429 or status in RETRYABLE:
                     wait = self._backoff(attempt, self.wait_of(response))
                 else:
-                    raise VendorError(self.platform, call, status, self._detail(response))
-                failure = (status, self._detail(response))
+                    raise VendorError(self.platform, call, status, self.detail(response))
+                failure = (status, self.detail(response))
             if attempt == self.retry.attempts or waited + wait > self.retry.budget:
                 raise VendorError(
                     self.platform, call, failure[0], f"{failure[1]} (gave up after {attempt} tries)"
@@ -210,12 +253,15 @@ class VendorClient:
         wait: float = min(self.retry.base * 2 ** (attempt - 1), self.retry.cap)
         return wait * (0.5 + self._random.random() / 2)  # jitter: retries don't march together
 
-    def _detail(self, response: httpx.Response) -> str:
+    def detail(self, response: httpx.Response) -> str:
+        """What the vendor said, for an error: the platform's reading of its error body,
+        without any credential the request carried (a vendor or proxy may quote it back),
+        on one line and cut short."""
         try:
             text = self.detail_of(response)
         except Exception:  # the vendor's error body is not what it documents
             text = response.text
-        text = " ".join(text.split())
+        text = " ".join(redacted(text, response.request).split())
         if not text:
             text = response.reason_phrase
         return text[:DETAIL_LIMIT]

@@ -209,7 +209,7 @@ class ClockifySource(Source):
             said = _said(response)
             if GONE.search(said):
                 return None
-            raise VendorError(NAME, f"GET {path}", 400, said)
+            raise VendorError(NAME, f"GET {path}", 400, self.http.detail(response))
         entry = self.http.decode(response, f"GET {path}")
         if not isinstance(entry, dict) or not entry.get("id"):
             raise VendorError(NAME, f"GET {path}", response.status_code, "not a time entry")

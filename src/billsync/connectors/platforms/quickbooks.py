@@ -46,7 +46,7 @@ from ..base import (
     WebhookMalformed,
     WebhookRequest,
 )
-from ..http import AuthFailed, VendorClient, VendorError, window_wait
+from ..http import AuthFailed, VendorClient, VendorError, redacted, window_wait
 from ..registry import Platform, register
 
 NAME = "quickbooks"
@@ -71,22 +71,8 @@ CLOUD_EVENT_OPERATIONS = {"created": "upsert", "updated": "upsert", "deleted": "
 
 def detail_of(response: httpx.Response) -> str:
     """Intuit's message, with any piece of our bearer token taken out (the gateway's
-    "Token expired: ..." detail can quote it)."""
-    return redacted(intuit_message(response), response)
-
-
-def redacted(text: str, response: httpx.Response) -> str:
-    authorization = response.request.headers.get("authorization", "")
-    secret = authorization.split(" ", 1)[-1].strip() if authorization else ""
-    if len(secret) < 8:
-        return text
-    words = []
-    for word in text.split(" "):
-        bare = word.strip(".,;:()[]'\"")
-        if len(bare) >= 6 and (bare in secret or secret in bare):
-            word = word.replace(bare, "[redacted]")
-        words.append(word)
-    return " ".join(words)
+    "Token expired: ..." detail can quote it); also used outside the HTTP core's errors."""
+    return redacted(intuit_message(response), response.request)
 
 
 def intuit_message(response: httpx.Response) -> str:
