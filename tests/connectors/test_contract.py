@@ -179,6 +179,27 @@ def test_wrong_credentials_fail_loudly_and_never_leak(store: Store, name: str) -
     assert str(caught.value).startswith(f"{name}: ")
 
 
+@pytest.mark.parametrize("name", SOURCES)
+def test_a_credential_the_vendor_quotes_back_is_never_printed(store: Store, name: str) -> None:
+    """A 401 whose body quotes the request's own Authorization or X-Api-Key (a careless
+    gateway or proxy): the error says what the vendor said, without the credential."""
+    sandbox = time_sandbox(name, 5)
+    with wired(store, name, sandbox) as w:
+        sandbox.faults.reject_next = 1 if w.platform.oauth is None else 2  # the retry too
+        with pytest.raises(VendorError) as caught:
+            sync(store, name, ACTOR, hooks=w.hooks)
+        with store.reading() as tx:
+            token = secrets.get_token(tx, name) or {}
+    message = str(caught.value)
+    assert sandbox.quoted, "the sandbox quoted nothing"
+    quoted = {q for value in sandbox.quoted for q in (value, value.split(" ")[-1])}
+    if name == "toggl":  # Basic: the API token inside the base64 too
+        quoted.add(base64.b64decode(sandbox.quoted[0].split(" ")[-1]).decode().split(":")[0])
+    quoted |= {str(token[k]) for k in ("access_token", "refresh_token") if k in token}
+    assert [q for q in quoted if q in message] == []
+    assert message.startswith(f"{name}: ") and "[redacted]" in message
+
+
 # -- webhooks -----------------------------------------------------------------------
 
 
@@ -377,6 +398,63 @@ def test_connect_runs_the_authorization_code_flow(store: Store, name: str) -> No
         token = w.token()
     assert token is not None and token["access_token"] and token["refresh_token"]
     assert token["expires_at"] > dt.datetime.now(dt.UTC).timestamp()
+
+
+ODD_TOKEN_ANSWERS = [
+    (200, "<html><body>Service is being updated</body></html>"),  # a proxy's page
+    (200, '{"token_type": "bearer", "expires_in": 3600}'),  # no access_token
+    (200, '{"access_token": "a-new-token-123", "expires_in": "soon"}'),
+    (200, '{"access_token": "a-new-token-123", "expires_in": "NaN"}'),
+    (200, '["access_token"]'),
+]
+
+
+def expired(store: Store, name: str) -> dict[str, object]:
+    """The stored token, made due for a refresh; as it was stored."""
+    with store.transaction() as tx:
+        token = secrets.get_token(tx, name)
+        assert token is not None
+        token = {**token, "expires_at": 0}
+        secrets.put_token(tx, name, token)
+    return token
+
+
+@pytest.mark.parametrize("name", OAUTH)
+@pytest.mark.parametrize("answer", ODD_TOKEN_ANSWERS, ids=lambda a: a[1][:12])
+def test_a_token_answer_that_is_no_token_is_an_error_and_nothing_is_saved(
+    store: Store, name: str, answer: tuple[int, str]
+) -> None:
+    sandbox = time_sandbox(name, 3)
+    with wired(store, name, sandbox) as w:
+        before = expired(store, name)
+        sandbox.faults.odd_answers = [answer]
+        with pytest.raises(VendorError) as caught:
+            sync(store, name, ACTOR, hooks=w.hooks)
+        kept = w.token()
+        assert sync(store, name, ACTOR, hooks=w.hooks).new == 3  # once the vendor is well
+    message = str(caught.value)
+    assert not isinstance(caught.value, AuthFailed) and "reconnect" not in message
+    assert message.startswith(f"{name}: POST /") and "not a usable token" in message
+    assert kept == before
+
+
+@pytest.mark.parametrize("name", OAUTH)
+def test_a_token_endpoint_outage_is_retried_and_a_refusal_says_reconnect(
+    store: Store, name: str
+) -> None:
+    sandbox = time_sandbox(name, 3)
+    with wired(store, name, sandbox) as w:
+        expired(store, name)
+        sandbox.faults.fail_next = 2  # the refresh's first two tries
+        assert sync(store, name, ACTOR, hooks=w.hooks).new == 3
+        retried = list(w.waits)
+        before = expired(store, name)
+        sandbox.faults.odd_answers = [(400, '["invalid_grant"]')]
+        with pytest.raises(AuthFailed) as refused:
+            sync(store, name, ACTOR, hooks=w.hooks)
+        assert w.token() == before
+    assert len(retried) == 2
+    assert f"reconnect with `billsync connect {name}`" in str(refused.value)
 
 
 # -- invoice sinks ------------------------------------------------------------------
