@@ -10,8 +10,11 @@ from typer.testing import CliRunner
 
 from billsync.cli import app
 from billsync.sandbox.base import TimeSandbox, serve
+from billsync.sandbox.platforms.quickbooks import QuickBooksSandbox
 from billsync.sandbox.registry import all_sandboxes
+from billsync.store import webhook_events
 from billsync.store.db import Store
+from support.connections import wired
 
 
 @pytest.fixture
@@ -113,3 +116,17 @@ def test_a_connection_to_an_unknown_platform_is_refused_whole(cli: Any, tmp_path
     path.write_text("connections:\n  - {code: x, platform: timesheetz}\n")
     out = cli("apply", "-f", str(path), ok=False).output
     assert "connections[x].platform: unknown platform" in out
+
+
+def test_sync_reports_a_webhook_event_it_cannot_process_and_goes_on(cli: Any, store: Store) -> None:
+    """An event stored that can never be processed (here one an older billsync let in):
+    `billsync sync` says which and why, marks it failed, and a second sync is quiet."""
+    sandbox = QuickBooksSandbox(items=[])
+    with wired(store, "quickbooks", sandbox):
+        with store.transaction(lock=False) as tx:
+            odd = webhook_events.store(tx, "quickbooks", {}, b'{"eventNotifications": [{}]}')
+        first = cli("sync", "--connection", "quickbooks").output
+        second = cli("sync", "--connection", "quickbooks").output
+    assert f"quickbooks: webhook event {odd} FAILED: cannot be processed: " in first
+    assert "Traceback" not in first
+    assert "FAILED" not in second

@@ -13,12 +13,12 @@ from rich.progress import TaskID
 from billsync.api.webhooks import create_app
 from billsync.connectors.http import VendorError
 from billsync.connectors.registry import all_platforms
+from billsync.pipeline import webhooks
 from billsync.pipeline.connections import connection as find_connection
 from billsync.pipeline.connections import context_for, open_sink, open_source
 from billsync.pipeline.oauth import connect as oauth_connect
 from billsync.pipeline.push import PushSummary, push, refresh
 from billsync.pipeline.sync import SyncSummary, sync
-from billsync.pipeline.webhooks import process
 from billsync.pipeline.workspace import load_workspace
 from billsync.sandbox.base import TimeSandbox
 from billsync.sandbox.registry import all_sandboxes
@@ -91,6 +91,17 @@ def sync_all(
             summary.add_from(process(store, code))
         print_sync(summary)
         done.append(summary)
+    return done
+
+
+def process(store: Store, code: str) -> SyncSummary:
+    """The connection's pending webhook events processed (for `sync_all`); each one that
+    failed, or was left pending for a retry, is printed with why."""
+    done = webhooks.process(store, code)
+    for event_id, error in done.failed:
+        console.print(f"{code}: webhook event {event_id} FAILED: {error}", highlight=False)
+    for event_id, error in done.retry:
+        console.print(f"{code}: webhook event {event_id} left pending: {error}", highlight=False)
     return done
 
 

@@ -118,8 +118,12 @@ def redacted(text: str, request: httpx.Request, also: Iterable[str] = ()) -> str
     """`text` without the request's credentials (and the secrets `also` names, such as
     a refresh token sent in the body): each one whole, and any word that is a piece of
     one (a gateway's "Token expired: eyJhbGci..." quotes the first characters)."""
-    secrets = credentials_of(request)
-    secrets += sorted({s for s in also if len(s) >= SHORTEST_SECRET}, key=len, reverse=True)
+    return without(text, [*credentials_of(request), *also])
+
+
+def without(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each of `secrets` (and any word that is a piece of one) redacted."""
+    secrets = sorted({s for s in secrets if len(s) >= SHORTEST_SECRET}, key=len, reverse=True)
     if not secrets:
         return text
     for secret in secrets:

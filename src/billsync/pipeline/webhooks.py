@@ -8,7 +8,9 @@
 
 The receiver answers 2xx only after the event is committed, so an accepted delivery is
 never lost, and accepting never waits for processing. Processing can fail (the vendor
-is down for a fetch) and is retried by the next delivery or `billsync sync`. Ingest is
+is down for a fetch) and is retried by the next delivery or `billsync sync`; an event
+that can never be processed (a vendor record of a shape billsync cannot read) is marked
+failed with why, and the events after it go on. Ingest is
 idempotent and order-proof, so a duplicated or reordered delivery changes nothing.
 
 One caller at a time processes a connection's events, whether the callers are threads
@@ -27,7 +29,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from billsync.connectors.base import (
     Source,
@@ -36,7 +38,7 @@ from billsync.connectors.base import (
     WebhookReply,
     WebhookRequest,
 )
-from billsync.connectors.http import VendorError
+from billsync.connectors.http import without
 from billsync.domain.canonical import Defaults, revision_stamp
 from billsync.errors import UserError
 from billsync.store import entries as entry_store
@@ -57,6 +59,15 @@ BAD_INPUT = (ValueError, TypeError, KeyError, IndexError, AttributeError, Recurs
 # event's fetches with all their retries (connectors/http.py Retry), so only a caller
 # that died (or a long outage) loses it.
 LEASE = dt.timedelta(minutes=10)
+ERROR_LIMIT = 500  # characters of a failed event's reason
+
+
+@dataclass
+class Processed(SyncSummary):
+    """What process() did, and the events it could not process, with why."""
+
+    failed: list[tuple[int, str]] = field(default_factory=list)  # for good: status failed
+    retry: list[tuple[int, str]] = field(default_factory=list)  # left pending: the vendor
 
 
 class Refused(UserError):
@@ -104,11 +115,13 @@ def accept(
     return Accepted(event_id=event_id)
 
 
-def process(store: Store, code: str, hooks: Hooks | None = None) -> SyncSummary:
+def process(store: Store, code: str, hooks: Hooks | None = None) -> Processed:
     """Ingest the connection's pending events, oldest first; nothing when another
-    caller holds the connection's lease (it ingests them)."""
+    caller holds the connection's lease (it ingests them). An event that cannot be
+    processed is marked failed with why, and the next one goes on; one the vendor
+    could not answer for (down, credentials) stays pending for the next call."""
     source, _ = _source(store, code, hooks)
-    summary = SyncSummary(code)
+    summary = Processed(code)
     failed: set[int] = set()  # tried once by this call; left pending for the next
     holder = uuid.uuid4().hex
     # After letting go, look again: an event stored just before then found the lease
@@ -151,18 +164,26 @@ def _holding(store: Store, code: str, holder: str) -> Iterator[Tx]:
 
 
 def _ingest(
-    store: Store, source: Source, event: StoredEvent, holder: str, summary: SyncSummary
+    store: Store, source: Source, event: StoredEvent, holder: str, summary: Processed
 ) -> bool:
     """One event's entities fetched (outside any transaction: a token refresh writes
     in its own) and written; False when it failed and stays pending."""
     connection = source.context.connection
     try:
         upserts, deleted = _records(source, WebhookRequest("", event.headers, event.body))
-    except (VendorError, WebhookMalformed) as exc:
+        items, bad = convert(source, upserts, Defaults(timezone=connection.timezone))
+    except UserError as exc:  # the vendor is down, or a credential or setting is wrong
         with _holding(store, connection.code, holder) as tx:
             webhook_events.note_error(tx, event.id, str(exc))
+        summary.retry.append((event.id, str(exc)))
         return False
-    items, bad = convert(source, upserts, Defaults(timezone=connection.timezone))
+    except Exception as exc:  # the delivery or the vendor's record: trying again is futile
+        error = _reason(source, exc)
+        log.warning("%s: webhook event %d failed: %s", connection.code, event.id, error)
+        with _holding(store, connection.code, holder) as tx:
+            webhook_events.fail(tx, event.id, error)
+        summary.failed.append((event.id, error))
+        return True
     done = SyncSummary(connection.code, fetched=len(upserts), rejected=len(bad))
     actor = f"webhook:{connection.code}"
     with _holding(store, connection.code, holder) as tx:
@@ -176,6 +197,16 @@ def _ingest(
         webhook_events.finish(tx, event.id)
     summary.add_from(done)
     return True
+
+
+def _reason(source: Source, exc: Exception) -> str:
+    """Why an event failed, for its row and the operator: the exception, without any
+    of the connection's secrets (a vendor's record could quote one)."""
+    secrets = list(source.context.credentials.values.values())
+    token = source.context.tokens.load() if source.context.tokens is not None else None
+    secrets += [str(v) for k, v in (token or {}).items() if k.endswith("token")]
+    said = without(f"{type(exc).__name__}: {exc}", secrets)
+    return f"cannot be processed: {said}"[:ERROR_LIMIT]
 
 
 def _records(source: Source, request: WebhookRequest) -> tuple[list[VendorRecord], list[str]]:

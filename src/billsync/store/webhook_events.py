@@ -74,6 +74,16 @@ def finish(tx: Tx, event_id: int) -> None:
     )
 
 
+def fail(tx: Tx, event_id: int, error: str) -> None:
+    """Processing failed for good (the delivery or the vendor's record is of a shape
+    billsync cannot use): no longer pending, so it blocks no later event."""
+    tx.conn.execute(
+        update(webhook_events)
+        .where(webhook_events.c.id == event_id)
+        .values(status="failed", processed_at=utcnow(), error=error)
+    )
+
+
 def note_error(tx: Tx, event_id: int, error: str) -> None:
     """Processing failed (the vendor was down for a fetch by id): it stays pending."""
     tx.conn.execute(
