@@ -88,7 +88,7 @@ def _source(store: Store, code: str, hooks: Hooks | None) -> tuple[Source, str |
     except UnknownConnection as exc:
         raise Refused(404, str(exc)) from exc
     if not chosen.webhooks:
-        raise Refused(404, f"{chosen.title} sends no webhooks")
+        raise Refused(404, f"billsync takes no webhooks from {chosen.title}")
     return open_source(chosen, context), context.credentials.get("webhook_secret")
 
 
