@@ -10,8 +10,8 @@ The receiver answers 2xx only after the event is committed, so an accepted deliv
 never lost, and accepting never waits for processing. Processing can fail (the vendor
 is down for a fetch) and is retried by the next delivery or `billsync sync`; an event
 that can never be processed (a vendor record of a shape billsync cannot read) is marked
-failed with why, and the events after it go on. Ingest is
-idempotent and order-proof, so a duplicated or reordered delivery changes nothing.
+failed with why, and the events after it go on. Ingest is idempotent and order-proof,
+so a duplicated or reordered delivery changes nothing.
 
 One caller at a time processes a connection's events, whether the callers are threads
 of one server, several servers or `billsync sync`: a fetch reads the vendor's state as
