@@ -10,8 +10,11 @@ from typer.testing import CliRunner
 
 from billsync.cli import app
 from billsync.sandbox.base import TimeSandbox, serve
+from billsync.sandbox.platforms.quickbooks import QuickBooksSandbox
 from billsync.sandbox.registry import all_sandboxes
+from billsync.store import webhook_events
 from billsync.store.db import Store
+from support.connections import wired
 
 
 @pytest.fixture
@@ -150,3 +153,17 @@ def test_one_failing_connection_is_named_and_the_others_still_sync_and_run(
     assert "b_harvest: fetched 3  new 0" in ran
     assert "entries; exceptions:" in ran
     assert "finished, but these failed: a_harvest" in ran
+
+
+def test_sync_reports_a_webhook_event_it_cannot_process_and_goes_on(cli: Any, store: Store) -> None:
+    """An event stored that can never be processed (here one an older billsync let in):
+    `billsync sync` says which and why, marks it failed, and a second sync is quiet."""
+    sandbox = QuickBooksSandbox(items=[])
+    with wired(store, "quickbooks", sandbox):
+        with store.transaction(lock=False) as tx:
+            odd = webhook_events.store(tx, "quickbooks", {}, b'{"eventNotifications": [{}]}')
+        first = cli("sync", "--connection", "quickbooks").output
+        second = cli("sync", "--connection", "quickbooks").output
+    assert f"quickbooks: webhook event {odd} FAILED: cannot be processed: " in first
+    assert "Traceback" not in first
+    assert "FAILED" not in second

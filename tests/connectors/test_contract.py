@@ -4,7 +4,11 @@ A new platform (connector + sandbox, registered) gets every case here for free."
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
+import json
 import os
 import subprocess
 import sys
@@ -370,6 +374,27 @@ def test_paging_that_never_ends_stops_with_an_error_naming_the_call(
     assert sandbox.requests < 50
 
 
+@pytest.mark.parametrize("name", SOURCES)
+def test_a_credential_the_vendor_quotes_back_is_never_printed(store: Store, name: str) -> None:
+    """A 401 whose body quotes the request's own Authorization or X-Api-Key (a careless
+    gateway or proxy): the error says what the vendor said, without the credential."""
+    sandbox = time_sandbox(name, 5)
+    with wired(store, name, sandbox) as w:
+        sandbox.faults.reject_next = 1 if w.platform.oauth is None else 2  # the retry too
+        with pytest.raises(VendorError) as caught:
+            sync(store, name, ACTOR, hooks=w.hooks)
+        with store.reading() as tx:
+            token = secrets.get_token(tx, name) or {}
+    message = str(caught.value)
+    assert sandbox.quoted, "the sandbox quoted nothing"
+    quoted = {q for value in sandbox.quoted for q in (value, value.split(" ")[-1])}
+    if name == "toggl":  # Basic: the API token inside the base64 too
+        quoted.add(base64.b64decode(sandbox.quoted[0].split(" ")[-1]).decode().split(":")[0])
+    quoted |= {str(token[k]) for k in ("access_token", "refresh_token") if k in token}
+    assert [q for q in quoted if q in message] == []
+    assert message.startswith(f"{name}: ") and "[redacted]" in message
+
+
 # -- webhooks -----------------------------------------------------------------------
 
 
@@ -386,6 +411,22 @@ def test_a_signed_delivery_is_stored_then_ingested(store: Store, name: str) -> N
     with wired(store, name, sandbox, webhooks=True) as w:
         delivered(sandbox, w)
         assert [e["status"] for e in w.events()] == ["processed"]
+
+
+@pytest.mark.parametrize("name", WEBHOOKS)
+def test_a_stored_delivery_holds_no_secret(store: Store, name: str) -> None:
+    """Clockify's signature header is the webhook's token itself: kept, it would be
+    the secret in plain text beside its encrypted copy."""
+    sandbox = time_sandbox(name, 0)
+    with wired(store, name, sandbox, webhooks=True) as w:
+        delivered(sandbox, w)
+        with store.reading() as tx:
+            secret = secrets.get(tx, name, "webhook_secret")
+        (event,) = w.events()
+    tokens = secret.replace(",", " ").split() if secret else []  # Clockify: one per webhook
+    assert tokens
+    stored = " ".join(event["headers"].values()) + event["body"]
+    assert not [token for token in tokens if token in stored]
 
 
 @pytest.mark.parametrize("name", WEBHOOKS)
@@ -438,6 +479,94 @@ def test_a_forged_delivery_is_refused_and_nothing_is_stored(store: Store, name: 
         assert w.events() == before
 
 
+def resigned(name: str, secret: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
+    """`headers` with the signature of another `body`, made as the vendor makes it."""
+    headers = {k.lower(): v for k, v in headers.items() if k.lower() != "content-length"}
+    digest = hmac.new(secret.encode(), body, hashlib.sha256)
+    if name == "toggl":
+        headers["x-webhook-signature-256"] = f"sha256={digest.hexdigest()}"
+    elif name == "quickbooks":
+        headers["intuit-signature"] = base64.b64encode(digest.digest()).decode()
+    else:
+        assert name == "clockify"  # the header is the webhook's token: no signing
+    return headers
+
+
+def webhook_secret(store: Store, name: str) -> str:
+    with store.reading() as tx:
+        secret = secrets.get(tx, name, "webhook_secret")
+    assert secret is not None
+    return secret
+
+
+@pytest.mark.parametrize("name", WEBHOOKS)
+def test_a_signed_body_that_is_not_utf8_is_refused(store: Store, name: str) -> None:
+    """json.loads reads UTF-16 and UTF-32 by itself; the stored text would not be the
+    signed bytes (SQLite: never processable; PostgreSQL: a NUL, a 500)."""
+    sandbox = time_sandbox(name, 0)
+    with wired(store, name, sandbox, webhooks=True) as w:
+        delivered(sandbox, w)
+        real = [d for d in sandbox.deliveries if d.url == w.receiver][-1]
+        before = w.events()
+        secret = webhook_secret(store, name)
+        answers = []
+        for encoding in ("utf-16", "utf-32", "utf-16-le"):
+            body = json.dumps(json.loads(real.body)).encode(encoding)
+            headers = resigned(name, secret, dict(real.headers), body)
+            answers.append(httpx.post(w.receiver, content=body, headers=headers))
+        after = w.events()
+    assert [a.status_code for a in answers] == [400] * 3
+    assert "UTF-8" in answers[0].json()["error"]
+    assert after == before
+
+
+@pytest.mark.parametrize("name", WEBHOOKS)
+def test_bad_input_is_refused_never_a_server_error(store: Store, name: str) -> None:
+    """A non-ASCII signature (forged: 401), a signed body nested past the parser's
+    recursion limit (400), a connection code with a NUL (404: PostgreSQL refuses a NUL
+    in a query)."""
+    sandbox = time_sandbox(name, 0)
+    with wired(store, name, sandbox, webhooks=True) as w:
+        delivered(sandbox, w)
+        real = [d for d in sandbox.deliveries if d.url == w.receiver][-1]
+        before = w.events()
+        secret = webhook_secret(store, name)
+        (signature,) = [k for k in real.headers if "signature" in k.lower()]
+        odd = {k: v.encode() for k, v in real.headers.items()}
+        odd[signature] = b"sha256=\xe9\xe9"
+        odd_signature = httpx.post(w.receiver, content=real.body, headers=odd)
+        deep = b"[" * 200_000
+        nested = httpx.post(
+            w.receiver, content=deep, headers=resigned(name, secret, dict(real.headers), deep)
+        )
+        nul = httpx.post(w.receiver + "%00", content=real.body, headers=dict(real.headers))
+        after = w.events()
+    assert odd_signature.status_code == 401
+    assert nested.status_code == 400
+    assert nul.status_code == 404
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    "metadata, payload",
+    [
+        ({"model": "time_entry", "action": {"x": 1}}, {"id": 1}),  # an unhashable action
+        ({"model": "time_entry", "action": "updated"}, {"id": "²"}),  # isdigit(), not int()
+    ],
+)
+def test_a_signed_toggl_event_of_the_wrong_shape_is_malformed(
+    store: Store, metadata: dict[str, object], payload: dict[str, object]
+) -> None:
+    sandbox = time_sandbox("toggl", 0)
+    with wired(store, "toggl", sandbox, webhooks=True) as w:
+        assert w.receiver is not None
+        body = json.dumps({"metadata": metadata, "payload": payload}).encode()
+        headers = resigned("toggl", webhook_secret(store, "toggl"), {}, body)
+        answer = httpx.post(w.receiver, content=body, headers=headers)
+        assert w.events() == []
+    assert answer.status_code == 400
+
+
 @pytest.mark.parametrize("name", [p for p in SOURCES if p not in WEBHOOKS])
 def test_a_platform_without_webhooks_has_no_receiver(store: Store, name: str) -> None:
     with wired(store, name, time_sandbox(name, 0)) as w:
@@ -464,6 +593,63 @@ def test_connect_runs_the_authorization_code_flow(store: Store, name: str) -> No
         token = w.token()
     assert token is not None and token["access_token"] and token["refresh_token"]
     assert token["expires_at"] > dt.datetime.now(dt.UTC).timestamp()
+
+
+ODD_TOKEN_ANSWERS = [
+    (200, "<html><body>Service is being updated</body></html>"),  # a proxy's page
+    (200, '{"token_type": "bearer", "expires_in": 3600}'),  # no access_token
+    (200, '{"access_token": "a-new-token-123", "expires_in": "soon"}'),
+    (200, '{"access_token": "a-new-token-123", "expires_in": "NaN"}'),
+    (200, '["access_token"]'),
+]
+
+
+def expired(store: Store, name: str) -> dict[str, object]:
+    """The stored token, made due for a refresh; as it was stored."""
+    with store.transaction() as tx:
+        token = secrets.get_token(tx, name)
+        assert token is not None
+        token = {**token, "expires_at": 0}
+        secrets.put_token(tx, name, token)
+    return token
+
+
+@pytest.mark.parametrize("name", OAUTH)
+@pytest.mark.parametrize("answer", ODD_TOKEN_ANSWERS, ids=lambda a: a[1][:12])
+def test_a_token_answer_that_is_no_token_is_an_error_and_nothing_is_saved(
+    store: Store, name: str, answer: tuple[int, str]
+) -> None:
+    sandbox = time_sandbox(name, 3)
+    with wired(store, name, sandbox) as w:
+        before = expired(store, name)
+        sandbox.faults.odd_answers = [answer]
+        with pytest.raises(VendorError) as caught:
+            sync(store, name, ACTOR, hooks=w.hooks)
+        kept = w.token()
+        assert sync(store, name, ACTOR, hooks=w.hooks).new == 3  # once the vendor is well
+    message = str(caught.value)
+    assert not isinstance(caught.value, AuthFailed) and "reconnect" not in message
+    assert message.startswith(f"{name}: POST /") and "not a usable token" in message
+    assert kept == before
+
+
+@pytest.mark.parametrize("name", OAUTH)
+def test_a_token_endpoint_outage_is_retried_and_a_refusal_says_reconnect(
+    store: Store, name: str
+) -> None:
+    sandbox = time_sandbox(name, 3)
+    with wired(store, name, sandbox) as w:
+        expired(store, name)
+        sandbox.faults.fail_next = 2  # the refresh's first two tries
+        assert sync(store, name, ACTOR, hooks=w.hooks).new == 3
+        retried = list(w.waits)
+        before = expired(store, name)
+        sandbox.faults.odd_answers = [(400, '["invalid_grant"]')]
+        with pytest.raises(AuthFailed) as refused:
+            sync(store, name, ACTOR, hooks=w.hooks)
+        assert w.token() == before
+    assert len(retried) == 2
+    assert f"reconnect with `billsync connect {name}`" in str(refused.value)
 
 
 # -- invoice sinks ------------------------------------------------------------------

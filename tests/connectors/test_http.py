@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from billsync.connectors.http import AuthFailed, Retry, VendorClient, VendorError
+from billsync.connectors.platforms import toggl
 from billsync.sandbox.base import Sandbox, serve
 
 
@@ -18,6 +21,11 @@ class Echo(Sandbox):
         self.app.get("/v1/things")(self.things)
         self.app.get("/v1/private")(self.private)
         self.app.get("/v1/broken")(self.broken)
+        self.app.get("/v1/gzip")(self.not_gzip)
+        self.app.get("/v1/quote")(self.quote)
+        self.app.get("/v1/nan")(self.nan)
+        self.nan_headers: dict[str, str] = {}
+        self.nan_left = 0
 
     async def things(self, request: Request) -> dict[str, object]:
         return {"things": [1, 2], "page": request.query_params.get("page")}
@@ -29,6 +37,26 @@ class Echo(Sandbox):
 
     async def broken(self) -> JSONResponse:
         return JSONResponse({"message": "x" * 1000}, status_code=422)
+
+    async def quote(self, request: Request) -> JSONResponse:
+        """A 401 that quotes what the request carried, whole, decoded and in pieces."""
+        said = [request.headers.get(k, "") for k in ("authorization", "x-api-key")]
+        scheme, _, token = said[0].partition(" ")
+        if scheme == "Basic":
+            said.append(base64.b64decode(token).decode())
+        said += [f"({value[:9]}...)" for value in said if value]
+        return JSONResponse({"error": "refused: " + "; ".join(said)}, status_code=401)
+
+    async def not_gzip(self) -> Response:
+        """A proxy that says gzip and sends plain JSON."""
+        return Response(b'{"ok": true}', headers={"content-encoding": "gzip"})
+
+    async def nan(self) -> JSONResponse:
+        """429s whose wait is not a number, then an answer."""
+        if self.nan_left > 0:
+            self.nan_left -= 1
+            return JSONResponse({"error": "slow down"}, 429, headers=self.nan_headers)
+        return JSONResponse({"ok": True})
 
 
 @pytest.fixture
@@ -113,3 +141,54 @@ def test_an_unreachable_host_is_a_vendor_error_not_a_crash() -> None:
 def test_paths_join_the_base_url_path(echo: Echo) -> None:
     with serve(echo) as url:
         assert client(url + "/v1/", []).json("GET", "/things")["things"] == [1, 2]
+
+
+def test_a_body_that_does_not_decode_as_its_encoding_says_is_a_vendor_error(echo: Echo) -> None:
+    with serve(echo) as url, pytest.raises(VendorError) as caught:
+        client(url, []).json("GET", "/v1/gzip")
+    assert str(caught.value).startswith("echo: GET /v1/gzip: ")
+    assert "does not decode" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf"])
+def test_a_wait_that_is_not_a_finite_number_is_the_usual_back_off(echo: Echo, value: str) -> None:
+    waits: list[float] = []
+    echo.nan_headers, echo.nan_left = {"Retry-After": value}, 2
+    with serve(echo) as url:
+        assert client(url, waits).json("GET", "/v1/nan") == {"ok": True}
+    assert len(waits) == 2
+    assert all(0 < wait < 1 for wait in waits)  # the back-off's first steps
+
+
+def test_toggls_quota_header_as_nan_is_the_usual_back_off(echo: Echo) -> None:
+    waits: list[float] = []
+    echo.nan_headers, echo.nan_left = {"X-Toggl-Quota-Resets-In": "NaN"}, 1
+    with serve(echo) as url:
+        answer = client(url, waits, wait_of=toggl.wait_of).json("GET", "/v1/nan")
+    assert answer == {"ok": True}
+    assert len(waits) == 1 and 0 < waits[0] < 1
+
+
+@pytest.mark.parametrize(
+    "headers, secrets",
+    [
+        ({"Authorization": "Bearer hv-SECRET-TOKEN-1234567890"}, ["hv-SECRET-TOKEN-1234567890"]),
+        ({"X-Api-Key": "ck-SECRET-APIKEY-1234567890"}, ["ck-SECRET-APIKEY-1234567890"]),
+        (
+            {
+                "Authorization": "Basic "
+                + base64.b64encode(b"tg-SECRET-1234567890:api_token").decode()
+            },
+            ["tg-SECRET-1234567890", base64.b64encode(b"tg-SECRET-1234567890:api_token").decode()],
+        ),
+    ],
+)
+def test_a_credential_quoted_back_never_reaches_the_error(
+    echo: Echo, headers: dict[str, str], secrets: list[str]
+) -> None:
+    with serve(echo) as url, pytest.raises(AuthFailed) as caught:
+        client(url, [], headers=headers).json("GET", "/v1/quote")
+    message = str(caught.value)
+    assert message.startswith("echo: GET /v1/quote: 401 ") and "refused: " in message
+    assert "[redacted]" in message
+    assert [s for s in secrets if s in message or s[:9] in message] == []

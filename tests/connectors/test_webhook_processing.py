@@ -218,3 +218,53 @@ def test_a_token_refreshed_during_a_fetch_is_saved_while_the_lease_is_held(
     assert summary.new == 1
     assert before is not None and after is not None
     assert after["access_token"] != before["access_token"]
+
+
+def test_an_event_that_cannot_be_processed_fails_alone_and_the_rest_go_on(
+    store: Store,
+) -> None:
+    """QuickBooks answers the fetch of one entry with a list where its object should
+    be (a record of the wrong shape is quarantined, not failed): that event is failed
+    with why, the events after it are ingested, and a later delivery of the same
+    entry, once the answer is right, lands."""
+    now = second()
+    with quickbooks(store) as vendor:
+        broken = vendor.add(now)
+        others = [vendor.add(now), vendor.add(now)]
+
+        def odd(request: Any, body: Any, _headers: Any) -> Any:
+            return [] if request.url.path.endswith(f"/timeactivity/{broken}") else body
+
+        vendor.sandbox.faults.tamper = odd
+        first = vendor.process()
+        statuses = vendor.statuses()
+        stored = set(vendor.wired.entries())
+        (failed,) = [e for e in vendor.wired.events() if e["status"] == "failed"]
+        vendor.sandbox.faults.tamper = None
+        vendor.edit(broken, 3600, now + dt.timedelta(seconds=1))
+        again = vendor.process()
+        assert vendor.entry(broken)["duration_seconds"] == 3600
+    assert statuses == ["failed", "processed", "processed"]
+    assert stored == set(others)
+    assert first.new == 2 and [i for i, _ in first.failed] == [failed["id"]]
+    assert failed["error"].startswith("cannot be processed: AttributeError")
+    assert failed["processed_at"] is not None
+    assert again.new == 1 and again.failed == []
+
+
+def test_an_event_the_vendor_could_not_answer_for_stays_pending_for_a_retry(
+    store: Store,
+) -> None:
+    """A vendor outage is no reason to give up: the event stays pending (with why),
+    the next call ingests it."""
+    with quickbooks(store) as vendor:
+        ident = vendor.add(second())
+        vendor.sandbox.faults.fail_next = 100
+        down = vendor.process()
+        (pending,) = vendor.wired.events()
+        vendor.sandbox.faults.fail_next = 0
+        up = vendor.process()
+        assert vendor.entry(ident)["revision"] == 1
+    assert pending["status"] == "pending" and "503" in pending["error"]
+    assert [i for i, _ in down.retry] == [pending["id"]] and down.failed == []
+    assert up.new == 1 and vendor.statuses() == ["processed"]

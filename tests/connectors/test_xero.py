@@ -18,14 +18,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from billsync.api.webhooks import create_app
 from billsync.connectors.base import (
     Context,
     Credentials,
     OutgoingInvoice,
     OutgoingLine,
     VendorRecord,
-    WebhookMalformed,
-    WebhookRequest,
 )
 from billsync.connectors.http import AuthFailed, Retry, VendorClient, VendorError
 from billsync.connectors.platforms import xero
@@ -33,10 +32,12 @@ from billsync.connectors.registry import platform
 from billsync.domain.canonical import Canonical, Defaults, FieldError, parse_record
 from billsync.domain.connections import Connection
 from billsync.domain.entries import Approval
-from billsync.sandbox.base import RateLimit, serve
+from billsync.sandbox.base import RateLimit, serve, serve_app
 from billsync.sandbox.platforms.xero import XeroSandbox
 from billsync.sandbox.registry import all_sandboxes
 from billsync.sandbox.seed import WorkItem
+from billsync.store.db import Store
+from support.connections import wired
 from support.doubles import MemoryTokens
 from support.specs import check
 
@@ -484,29 +485,28 @@ def test_detail_of_reads_each_xero_error_format() -> None:
     assert xero.detail_of(httpx.Response(429, text="oauth_problem=rate")) == "oauth_problem=rate"
 
 
-# -- webhooks -----------------------------------------------------------------------------
+# -- webhooks: billsync takes none from Xero ------------------------------------------------
 
 
 class Receiver:
-    """billsync's webhook endpoint for one connection, as the receiver app runs it:
-    the handshake first, then the signature, then the events."""
+    """A webhook endpoint that answers as Xero requires (200 with an empty body to a
+    correctly signed delivery, 401 to any other): what the sandbox's Intent to receive
+    and deliveries are checked against."""
 
-    def __init__(self, source: xero.XeroTime, secret: str):
-        self.source, self.secret = source, secret
-        self.seen: list[WebhookRequest] = []
+    def __init__(self, key: str):
+        self.key = key
+        self.seen: list[tuple[bytes, dict[str, str]]] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                request = WebhookRequest(
-                    url=self.path,
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                    body=body,
-                )
-                receiver.seen.append(request)
-                status = receiver.answer(request)
-                self.send_response(status)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver.seen.append((body, headers))
+                good = signed(receiver.key, body) == {
+                    "x-xero-signature": headers.get("x-xero-signature", "")
+                }
+                self.send_response(200 if good else 401)
                 self.send_header("content-length", "0")
                 self.end_headers()
 
@@ -514,17 +514,8 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/xero-co"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def answer(self, request: WebhookRequest) -> int:
-        reply = self.source.handshake(request, self.secret)
-        if reply is not None:
-            return reply.status
-        if not self.source.verify(request, self.secret):
-            return 401
-        self.source.events(request)
-        return 200
 
 
 def signed(key: str, body: bytes) -> dict[str, str]:
@@ -532,61 +523,36 @@ def signed(key: str, body: bytes) -> dict[str, str]:
     return {"x-xero-signature": base64.b64encode(digest).decode()}
 
 
-def test_intent_to_receive_and_signed_deliveries(running: tuple[XeroSandbox, str]) -> None:
+def test_the_sandbox_runs_intent_to_receive_and_signs_invoice_events(
+    running: tuple[XeroSandbox, str],
+) -> None:
     sandbox, url = running
     made = link(sandbox, url, tax_types="15=OUTPUT2,0=NONE")
-    receiver = Receiver(made.source, sandbox.webhook_key)
+    receiver = Receiver(sandbox.webhook_key)
     try:
-        secret = sandbox.subscribe(receiver.url)  # intent to receive: 200 / 401 / 200 / 401
-        assert secret == sandbox.webhook_key
-        assert len(receiver.seen) == 4
-        handshakes = [made.source.handshake(r, secret) for r in receiver.seen]
-        assert [h.status if h else None for h in handshakes] == [200, 401, 200, 401]
-        assert all(h is not None and h.body == b"" for h in handshakes)
-
+        assert sandbox.subscribe(receiver.url) == sandbox.webhook_key
+        assert len(receiver.seen) == 4  # two signed, two not: 200 / 401 / 200 / 401
         made.sink.create_invoice(invoice("BS-2026-0101"), "key-1")
-        delivery = receiver.seen[-1]
-        assert sandbox.deliveries[-1].status == 200
-        assert made.source.verify(delivery, secret)
-        body = json.loads(delivery.body)
-        assert {e["eventCategory"] for e in body["events"]} == {"INVOICE"}
-        assert made.source.handshake(delivery, secret) is None
-        assert made.source.events(delivery) == []  # Xero sends no time-entry events
-
-        forged = WebhookRequest(delivery.url, {"x-xero-signature": "AAAA"}, delivery.body)
-        assert not made.source.verify(forged, secret)
-        assert not made.source.verify(delivery, "another-key")
-        unsigned = WebhookRequest(delivery.url, {}, delivery.body)
-        assert not made.source.verify(unsigned, secret)
+        body, headers = receiver.seen[-1]
     finally:
         receiver.server.shutdown()
+    assert sandbox.deliveries[-1].status == 200
+    assert headers["x-xero-signature"] == signed(sandbox.webhook_key, body)["x-xero-signature"]
+    assert {e["eventCategory"] for e in json.loads(body)["events"]} == {"INVOICE"}
 
 
-def test_events_take_the_documented_shape_by_id_only(running: tuple[XeroSandbox, str]) -> None:
-    sandbox, url = running
-    made = link(sandbox, url)
-    entry_id = sorted(sandbox.ids())[0]
-    project_id = sandbox.entries[entry_id]["projectId"]
-    event = {
-        "resourceUrl": f"https://api.xero.com/projects.xro/2.0/Projects/{project_id}/Time/{entry_id}",
-        "resourceId": entry_id,
-        "eventDateUtc": "2026-11-02T01:02:03.456",
-        "eventType": "UPDATE",
-        "eventCategory": "TIMEENTRY",
-        "tenantId": sandbox.tenant_id,
-        "tenantType": "ORGANISATION",
-    }
-    other = {**event, "tenantId": "00000000-0000-4000-8000-000000000001"}
-    body = json.dumps(
-        {"events": [event, other], "firstEventSequence": 1, "lastEventSequence": 2, "entropy": "X"}
-    ).encode()
-    request = WebhookRequest("/webhooks/xero-co", signed(sandbox.webhook_key, body), body)
-    assert made.source.verify(request, sandbox.webhook_key)
-    events = made.source.events(request)
-    assert [(e.external_id, e.kind, e.record) for e in events] == [(entry_id, "upsert", None)]
-    for bad in (b"not json", b"[]", b'{"events": {}}', b'{"events": [{"resourceId": "x"}]}'):
-        with pytest.raises(WebhookMalformed):
-            made.source.events(WebhookRequest("/w", {}, bad))
+def test_billsync_takes_no_xero_webhooks(store: Store) -> None:
+    """Xero's webhooks carry invoice, contact, credit note and subscription events,
+    never project time, and billsync reads an invoice's status back when it pushes: its
+    receiver answers Xero 404 (nothing stored), so Intent to receive fails and Xero's
+    portal does not enable the webhook."""
+    sandbox = XeroSandbox(seed=3, items=[])
+    with wired(store, "xero", sandbox) as w:
+        receiver = serve_app(create_app(store, w.hooks), "receiver")
+        with receiver as base, pytest.raises(RuntimeError, match="signed payload got 404"):
+            sandbox.subscribe(f"{base}/webhooks/xero")
+        assert w.events() == []
+    assert not platform("xero").webhooks
 
 
 # -- invoices -----------------------------------------------------------------------------

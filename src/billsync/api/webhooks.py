@@ -4,7 +4,8 @@ The raw body is verified with the platform's own scheme and stored (committed) b
 the 2xx; processing runs after the answer, by one caller per connection at a time (a
 task that finds the connection busy leaves its event to the one at it: see
 pipeline/webhooks.py). Forged: 401, malformed: 400, unknown connection: 404, and
-nothing stored for any of them.
+nothing stored for any of them; bad input (a header, a body, a code in the URL) is
+never a 500.
 """
 
 from __future__ import annotations

@@ -14,12 +14,12 @@ from billsync.api.webhooks import create_app
 from billsync.connectors.http import VendorError
 from billsync.connectors.registry import all_platforms
 from billsync.errors import UserError
+from billsync.pipeline import webhooks
 from billsync.pipeline.connections import connection as find_connection
 from billsync.pipeline.connections import context_for, open_sink, open_source
 from billsync.pipeline.oauth import connect as oauth_connect
 from billsync.pipeline.push import PushSummary, push, refresh
 from billsync.pipeline.sync import SyncSummary, sync
-from billsync.pipeline.webhooks import process
 from billsync.pipeline.workspace import load_workspace
 from billsync.sandbox.base import TimeSandbox
 from billsync.sandbox.registry import all_sandboxes
@@ -125,6 +125,17 @@ def _named(code: str, message: str) -> str:
     """The message under the connection's code (a vendor's error names only the
     platform, and two connections may share one)."""
     return message if message.startswith(f"{code}: ") else f"{code}: {message}"
+
+
+def process(store: Store, code: str) -> SyncSummary:
+    """The connection's pending webhook events processed (for `sync_all`); each one that
+    failed, or was left pending for a retry, is printed with why."""
+    done = webhooks.process(store, code)
+    for event_id, error in done.failed:
+        console.print(f"{code}: webhook event {event_id} FAILED: {error}", highlight=False)
+    for event_id, error in done.retry:
+        console.print(f"{code}: webhook event {event_id} left pending: {error}", highlight=False)
+    return done
 
 
 def _has_webhooks(store: Store, code: str) -> bool:

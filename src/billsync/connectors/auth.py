@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from .base import Context
-from .http import AuthFailed, tls
+from .http import AuthFailed, VendorClient, VendorError, redacted
 
 REFRESH_MARGIN = 300  # seconds before expiry when a token is refreshed
 
@@ -64,27 +64,88 @@ def stamped(token: dict[str, Any], now: float) -> dict[str, Any]:
 def token_request(
     platform: str, context: Context, endpoints: OAuth2Endpoints, form: dict[str, str]
 ) -> dict[str, Any]:
-    """POST to the token endpoint with the client's Basic credentials; the new token."""
+    """POST to the token endpoint with the client's Basic credentials; the new token,
+    checked before anyone saves it. A refused grant or client (400, 401, 403) means
+    reconnecting; a 5xx, a timeout or a 429 is retried as every call is (an outage is
+    no reason to reconnect), then a VendorError."""
     credentials = context.credentials
-    with httpx.Client(transport=context.transport, timeout=30, verify=tls()) as client:
-        response = client.post(
-            endpoints.token_url,
-            data=form,
-            auth=(credentials["client_id"], credentials["client_secret"]),
-            headers={"Accept": "application/json"},
+    url = httpx.URL(endpoints.token_url)
+    call = f"POST {url.path}"
+    http = VendorClient(
+        platform,
+        str(url.copy_with(path="/", query=None, fragment=None)),
+        auth=httpx.BasicAuth(credentials["client_id"], credentials["client_secret"]),
+        headers={"Accept": "application/json"},
+        transport=context.transport,
+        sleep=context.sleep,
+    )
+    try:
+        response = http.request(
+            "POST",
+            url.raw_path.decode("ascii"),
+            content=urlencode(form),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            ok=REFUSED,
         )
-    if response.status_code != 200:
-        try:
-            said = response.json().get("error", response.reason_phrase)
-        except ValueError:
-            said = response.reason_phrase
+    finally:
+        http.close()
+    if response.status_code in REFUSED:
+        sent = [form[k] for k in ("code", "refresh_token", "code_verifier") if k in form]
+        said = redacted(_error_of(response), response.request, sent)
         raise AuthFailed(
             platform,
-            f"POST {httpx.URL(endpoints.token_url).path}",
+            call,
             response.status_code,
             f"{said}; reconnect with `billsync connect {context.connection.code}`",
         )
-    return stamped(response.json(), time.time())
+    return stamped(usable(platform, call, response), time.time())
+
+
+REFUSED = frozenset({400, 401, 403})  # RFC 6749 5.2: invalid_grant, invalid_client ...
+
+
+def _error_of(response: httpx.Response) -> str:
+    """RFC 6749's `{"error": "invalid_grant", ...}`, else the status line."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) and error else response.reason_phrase
+
+
+def usable(platform: str, call: str, response: httpx.Response) -> dict[str, Any]:
+    """The token endpoint's answer, if it is a token billsync can use: a JSON object with
+    an access token, and `expires_in` (when given) a number of seconds. Anything else
+    (a proxy's HTML page, a half answer) is a VendorError, and nothing is saved: a
+    token saved without its access token would break every call until it expired."""
+
+    def refused(problem: str) -> VendorError:
+        return VendorError(platform, call, response.status_code, f"not a usable token: {problem}")
+
+    try:
+        token = response.json()
+    except ValueError:
+        raise refused("not JSON") from None
+    if not isinstance(token, dict):
+        raise refused(f"a JSON {type(token).__name__}, not an object")
+    if not isinstance(token.get("access_token"), str) or not token["access_token"].strip():
+        raise refused("no access_token")
+    if not isinstance(token.get("refresh_token", ""), str):
+        raise refused("refresh_token is not text")
+    expires_in = token.get("expires_in")
+    if expires_in is not None and not _seconds(expires_in):
+        raise refused(f"expires_in {str(expires_in)[:20]!r} is not a number of seconds")
+    return token
+
+
+def _seconds(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return False
+    try:
+        return 0 < float(value) < 10**9  # finite: not nan or inf
+    except ValueError:
+        return False
 
 
 class OAuth2(httpx.Auth):
@@ -103,7 +164,9 @@ class OAuth2(httpx.Auth):
         self.token = token
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if float(self.token.get("expires_at", 0)) - REFRESH_MARGIN <= time.time():
+        expires_at = float(self.token.get("expires_at", 0))
+        # Without an access token (one saved before answers were checked): refresh too.
+        if expires_at - REFRESH_MARGIN <= time.time() or not self.token.get("access_token"):
             self.refresh()
         request.headers["Authorization"] = f"Bearer {self.token['access_token']}"
         response = yield request

@@ -134,11 +134,19 @@ class WebhookRequest:
     query: Mapping[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
-        """The body as JSON; WebhookMalformed when it is not."""
+        """The body as JSON; WebhookMalformed when it is not. UTF-8 only (RFC 8259 between
+        systems): `json.loads` would read UTF-16 and UTF-32 too, but the delivery is
+        stored as text, and it must be the bytes that were signed."""
         try:
-            return json.loads(self.body)
+            text = self.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WebhookMalformed("the body is not UTF-8") from exc
+        try:
+            return json.loads(text.removeprefix("\ufeff"))
         except ValueError as exc:
             raise WebhookMalformed("the body is not JSON") from exc
+        except RecursionError as exc:  # a few hundred KB of '[' is enough
+            raise WebhookMalformed("the body is nested too deeply") from exc
 
 
 @dataclass(frozen=True)
@@ -170,6 +178,9 @@ class Source(ABC):
     # Whether records carry the vendor's change stamp. Without one, `pull(since)` re-reads
     # work dated near `since` and the sync's start time is its next `since`.
     change_stamps: ClassVar[bool] = True
+    # Webhook headers that carry the shared secret itself (not an HMAC of the body):
+    # never stored with the delivery.
+    secret_headers: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, context: Context, http: VendorClient):
         self.context = context

@@ -12,12 +12,15 @@ secret (no query string, no headers, no body we sent).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email.utils
 import json
+import math
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -30,6 +33,10 @@ from billsync.errors import UserError
 
 RETRYABLE = frozenset({500, 502, 503, 504})
 DETAIL_LIMIT = 300
+# Request headers that carry a credential: what a vendor or a proxy may quote back.
+CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "x-api-key")
+SHORTEST_SECRET = 8  # characters; a shorter "credential" (Basic's "x") is no secret
+REDACTED = "[redacted]"
 
 
 class VendorError(UserError):
@@ -50,15 +57,24 @@ def tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+def seconds_of(value: str) -> float | None:
+    """A wait a vendor's header gives in seconds; None when it is not a finite number
+    (float() reads "nan" and "inf", and a NaN sleep raises)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
 def retry_after_header(response: httpx.Response) -> float | None:
     """Retry-After in seconds, or as an HTTP date."""
     value = response.headers.get("retry-after")
     if not value:
         return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
+    seconds = seconds_of(value)
+    if seconds is not None:
+        return seconds
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -78,6 +94,47 @@ def window_wait(window: float) -> Callable[[httpx.Response], float | None]:
         return hinted
 
     return wait_of
+
+
+def credentials_of(request: httpx.Request) -> list[str]:
+    """Every credential value the request carried, longest first: each credential
+    header's value, the token after its scheme (Bearer), and for Basic the base64, the
+    `user:password` in it and each of the two."""
+    found: list[str] = []
+    for name in CREDENTIAL_HEADERS:
+        value = request.headers.get(name, "").strip()
+        scheme, _, token = value.partition(" ")
+        found += [value, token.strip()]
+        if scheme.lower() == "basic":
+            try:
+                pair = base64.b64decode(token.strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+            found += [pair, *pair.split(":", 1)]
+    return sorted({c for c in found if len(c) >= SHORTEST_SECRET}, key=len, reverse=True)
+
+
+def redacted(text: str, request: httpx.Request, also: Iterable[str] = ()) -> str:
+    """`text` without the request's credentials (and the secrets `also` names, such as
+    a refresh token sent in the body): each one whole, and any word that is a piece of
+    one (a gateway's "Token expired: eyJhbGci..." quotes the first characters)."""
+    return without(text, [*credentials_of(request), *also])
+
+
+def without(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each of `secrets` (and any word that is a piece of one) redacted."""
+    secrets = sorted({s for s in secrets if len(s) >= SHORTEST_SECRET}, key=len, reverse=True)
+    if not secrets:
+        return text
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    words = []
+    for word in text.split(" "):
+        bare = word.strip(".,;:()[]{}'\"")
+        if len(bare) >= 6 and any(bare in secret for secret in secrets):
+            word = word.replace(bare, REDACTED)
+        words.append(word)
+    return " ".join(words)
 
 
 def default_detail(response: httpx.Response) -> str:
@@ -150,6 +207,10 @@ class VendorClient:
                     content=content,
                     headers=headers,
                 )
+            except httpx.DecodingError as exc:  # not retried: the same bytes come again
+                raise VendorError(
+                    self.platform, call, None, "the answer does not decode as its headers say"
+                ) from exc
             except httpx.TimeoutException:
                 wait, failure = self._backoff(attempt, None), (None, "timed out")
             except httpx.TransportError as exc:
@@ -160,12 +221,12 @@ class VendorClient:
                 if status < 400 or status in ok:
                     return response
                 if status in (401, 403):
-                    raise AuthFailed(self.platform, call, status, self._detail(response))
+                    raise AuthFailed(self.platform, call, status, self.detail(response))
                 if status == 429 or status in RETRYABLE:
                     wait = self._backoff(attempt, self.wait_of(response))
                 else:
-                    raise VendorError(self.platform, call, status, self._detail(response))
-                failure = (status, self._detail(response))
+                    raise VendorError(self.platform, call, status, self.detail(response))
+                failure = (status, self.detail(response))
             if attempt == self.retry.attempts or waited + wait > self.retry.budget:
                 raise VendorError(
                     self.platform, call, failure[0], f"{failure[1]} (gave up after {attempt} tries)"
@@ -191,17 +252,20 @@ class VendorClient:
             raise VendorError(self.platform, call, response.status_code, "not JSON") from exc
 
     def _backoff(self, attempt: int, hinted: float | None) -> float:
-        if hinted is not None:
-            return hinted
+        if hinted is not None and math.isfinite(hinted):  # a platform's wait_of may not check
+            return max(hinted, 0.0)
         wait: float = min(self.retry.base * 2 ** (attempt - 1), self.retry.cap)
         return wait * (0.5 + self._random.random() / 2)  # jitter: retries don't march together
 
-    def _detail(self, response: httpx.Response) -> str:
+    def detail(self, response: httpx.Response) -> str:
+        """What the vendor said, for an error: the platform's reading of its error body,
+        without any credential the request carried (a vendor or proxy may quote it back),
+        on one line and cut short."""
         try:
             text = self.detail_of(response)
         except Exception:  # the vendor's error body is not what it documents
             text = response.text
-        text = " ".join(text.split())
+        text = " ".join(redacted(text, response.request).split())
         if not text:
             text = response.reason_phrase
         return text[:DETAIL_LIMIT]

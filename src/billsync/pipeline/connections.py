@@ -15,10 +15,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
+from pydantic import TypeAdapter, ValidationError
 
 from billsync.connectors.base import Context, Credentials, Sink, Source
 from billsync.connectors.registry import Platform, platform
 from billsync.domain.connections import Connection
+from billsync.domain.model import Code
 from billsync.errors import UserError
 from billsync.store import records, secrets
 from billsync.store.db import Store, Tx
@@ -52,11 +54,23 @@ class Hooks:
     sleep: Callable[[float], None] | None = None
 
 
+_CODE: TypeAdapter[str] = TypeAdapter(Code)
+
+
 def connection(tx: Tx, code: str) -> Connection:
-    body = records.body_at_current(tx, "connection", code)
+    # A code no connection can have (a NUL from a URL's %00, 5,000 characters) is
+    # unknown without a query: PostgreSQL refuses a NUL in text with an error.
+    body = records.body_at_current(tx, "connection", code) if _is_code(code) else None
     if body is None:
         raise UnknownConnection(f"no connection {code!r} (add it under connections: and apply)")
     return Connection.model_validate(body)
+
+
+def _is_code(code: str) -> bool:
+    try:
+        return _CODE.validate_python(code) == code
+    except ValidationError:
+        return False
 
 
 def resolve(tx: Tx, found: Connection) -> Credentials:

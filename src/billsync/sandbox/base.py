@@ -45,6 +45,12 @@ class Faults:
 
     error_rate: float = 0.0  # answered with a 5xx at random
     fail_next: int = 0  # the next N requests answered with a 503, then normal again
+    # The next N requests answered 401 quoting the credential they carried, as a careless
+    # gateway or proxy does: billsync must never print it.
+    reject_next: int = 0
+    # The next requests answered with these (status, body) instead, as a broken vendor
+    # or proxy might: (200, "<html>...") or (200, '{"token_type": "bearer"}').
+    odd_answers: list[tuple[int, str]] = field(default_factory=list)
     throttle_next: int = 0  # the next N requests answered as over the rate limit (429)
     throttle_seconds: float = 2.0  # the wait those 429s ask for
     slow_seconds: float = 0.0  # added to every response
@@ -100,6 +106,7 @@ class Sandbox:
         self.rate_limit = rate_limit
         self.requests = 0  # vendor requests served (control calls excluded)
         self.deliveries: list[Delivery] = []
+        self.quoted: list[str] = []  # credentials an injected 401 quoted back
         self._webhook_client = httpx.Client(timeout=30)  # one for every delivery
         self.app = FastAPI(title=f"{self.platform} sandbox", openapi_url=None, docs_url=None)
         self.app.middleware("http")(self._faults_and_limits)
@@ -120,6 +127,13 @@ class Sandbox:
             status_code=429,
             headers={"Retry-After": str(max(1, round(retry_after)))},
         )
+
+    def unauthorized(self, request: Request) -> Response:
+        """An injected 401 that quotes the request's credentials back (`quoted`)."""
+        given = [request.headers.get(name, "") for name in ("authorization", "x-api-key")]
+        self.quoted += [value for value in given if value]
+        said = " and ".join(value for value in given if value) or "none"
+        return JSONResponse({"error": f"credentials {said} are not valid"}, status_code=401)
 
     def server_error(self, status: int) -> Response:
         """The vendor's answer when it fails (injected 5xx)."""
@@ -158,6 +172,13 @@ class Sandbox:
         if self.faults.fail_next > 0:
             self.faults.fail_next -= 1
             return self.server_error(503)
+        if self.faults.odd_answers:
+            status, body = self.faults.odd_answers.pop(0)
+            kind = "text/html" if body.lstrip().startswith("<") else "application/json"
+            return Response(body, status_code=status, media_type=kind)
+        if self.faults.reject_next > 0:
+            self.faults.reject_next -= 1
+            return self.unauthorized(request)
         if self.faults.throttle_next > 0:
             self.faults.throttle_next -= 1
             return self.throttled(self.faults.throttle_seconds)

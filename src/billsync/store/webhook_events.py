@@ -24,8 +24,16 @@ class StoredEvent:
     body: bytes
 
 
-def store(tx: Tx, connection: str, headers: Mapping[str, str], body: bytes) -> int:
-    """Keep one delivery verbatim (without auth headers); its id."""
+def store(
+    tx: Tx,
+    connection: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    secret_headers: Collection[str] = (),
+) -> int:
+    """Keep one delivery verbatim, without auth headers and the platform's
+    `secret_headers` (a header that is the webhook secret itself); its id."""
+    dropped = DROPPED_HEADERS.union(secret_headers)
     return int(
         tx.conn.execute(
             insert(webhook_events)
@@ -33,7 +41,7 @@ def store(tx: Tx, connection: str, headers: Mapping[str, str], body: bytes) -> i
                 workspace_id=tx.workspace_id,
                 connection=connection,
                 sha256=hashlib.sha256(body).hexdigest(),
-                headers={k: v for k, v in headers.items() if k not in DROPPED_HEADERS},
+                headers={k: v for k, v in headers.items() if k not in dropped},
                 body=body.decode("utf-8", errors="replace"),
                 received_at=utcnow(),
                 status="pending",
@@ -63,6 +71,16 @@ def finish(tx: Tx, event_id: int) -> None:
         update(webhook_events)
         .where(webhook_events.c.id == event_id)
         .values(status="processed", processed_at=utcnow(), error=None)
+    )
+
+
+def fail(tx: Tx, event_id: int, error: str) -> None:
+    """Processing failed for good (the delivery or the vendor's record is of a shape
+    billsync cannot use): no longer pending, so it blocks no later event."""
+    tx.conn.execute(
+        update(webhook_events)
+        .where(webhook_events.c.id == event_id)
+        .values(status="failed", processed_at=utcnow(), error=error)
     )
 
 

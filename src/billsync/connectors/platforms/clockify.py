@@ -166,6 +166,8 @@ def _stamp(day: dt.date, end: bool = False) -> str:
 
 
 class ClockifySource(Source):
+    secret_headers = frozenset({SIGNATURE})  # the webhook's token itself: see verify()
+
     def __init__(self, context: Context, http: VendorClient):
         super().__init__(context, http)
         self.workspace = context.setting("workspace_id")
@@ -230,7 +232,7 @@ class ClockifySource(Source):
             said = _said(response)
             if GONE.search(said):
                 return None
-            raise VendorError(NAME, f"GET {path}", 400, said)
+            raise VendorError(NAME, f"GET {path}", 400, self.http.detail(response))
         entry = self.http.decode(response, f"GET {path}")
         if not isinstance(entry, dict) or not entry.get("id"):
             raise VendorError(NAME, f"GET {path}", response.status_code, "not a time entry")

@@ -47,7 +47,7 @@ from ..base import (
     WebhookRequest,
 )
 from ..fields import BadField, kind, number, obj, text, time_of, whole
-from ..http import AuthFailed, VendorClient, VendorError, window_wait
+from ..http import AuthFailed, VendorClient, VendorError, redacted, window_wait
 from ..paging import PageGuard
 from ..registry import Platform, register
 
@@ -74,22 +74,8 @@ CLOUD_EVENT_OPERATIONS = {"created": "upsert", "updated": "upsert", "deleted": "
 
 def detail_of(response: httpx.Response) -> str:
     """Intuit's message, with any piece of our bearer token taken out (the gateway's
-    "Token expired: ..." detail can quote it)."""
-    return redacted(intuit_message(response), response)
-
-
-def redacted(text: str, response: httpx.Response) -> str:
-    authorization = response.request.headers.get("authorization", "")
-    secret = authorization.split(" ", 1)[-1].strip() if authorization else ""
-    if len(secret) < 8:
-        return text
-    words = []
-    for word in text.split(" "):
-        bare = word.strip(".,;:()[]'\"")
-        if len(bare) >= 6 and (bare in secret or secret in bare):
-            word = word.replace(bare, "[redacted]")
-        words.append(word)
-    return " ".join(words)
+    "Token expired: ..." detail can quote it); also used outside the HTTP core's errors."""
+    return redacted(intuit_message(response), response.request)
 
 
 def intuit_message(response: httpx.Response) -> str:
@@ -406,7 +392,8 @@ class QuickBooksSource(Source):
         if not secret or not signature:
             return False
         digest = hmac.new(secret.encode(), request.body, hashlib.sha256).digest()
-        return hmac.compare_digest(base64.b64encode(digest).decode(), signature.strip())
+        # As bytes: a str compare raises on a non-ASCII header (a forger's, answered 401).
+        return hmac.compare_digest(base64.b64encode(digest), signature.strip().encode())
 
     def events(self, request: WebhookRequest) -> list[WebhookEvent]:
         """TimeActivity changes of this connection's company, from the eventNotifications

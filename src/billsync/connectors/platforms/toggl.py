@@ -33,6 +33,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Generator, Iterator, Mapping
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -58,7 +59,7 @@ from billsync.connectors.fields import (
     text,
     time_of,
 )
-from billsync.connectors.http import VendorClient, VendorError, retry_after_header
+from billsync.connectors.http import VendorClient, VendorError, retry_after_header, seconds_of
 from billsync.connectors.paging import PageGuard
 from billsync.connectors.registry import Platform, register
 
@@ -104,10 +105,7 @@ def wait_of(response: httpx.Response) -> float | None:
         return hinted
     value = response.headers.get(QUOTA_RESETS)
     if value and response.status_code == 429:
-        try:
-            return max(float(value), 0.0)
-        except ValueError:
-            return None
+        return seconds_of(value)
     return None
 
 
@@ -412,8 +410,8 @@ class TogglSource(Source):
         """Toggl validates a new subscription with a PING carrying `validation_code`:
         a 2xx answer echoing {"validation_code": code} validates it at once."""
         try:
-            event = json.loads(request.body)
-        except ValueError:
+            event = request.json()
+        except WebhookMalformed:
             return None
         if not isinstance(event, dict) or event.get("payload") != "ping":
             return None
@@ -435,7 +433,8 @@ class TogglSource(Source):
         if scheme != "sha256" or not digest:
             return False
         expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, digest.strip().lower())
+        # As bytes: a str compare raises on a non-ASCII header (a forger's, answered 401).
+        return hmac.compare_digest(expected.encode(), digest.strip().lower().encode())
 
     def events(self, request: WebhookRequest) -> list[WebhookEvent]:
         event = request.json()
@@ -450,10 +449,10 @@ class TogglSource(Source):
         if metadata.get("model") != "time_entry":
             return []  # projects, clients, tags...: not time
         action = metadata.get("action")
-        if action not in TIME_ACTIONS:
+        if not isinstance(action, str) or action not in TIME_ACTIONS:
             raise WebhookMalformed(f"unknown time_entry action {action!r}")
         entry_id = payload.get("id", metadata.get("time_entry_id"))
-        if entry_id is None or not str(entry_id).isdigit():
+        if entry_id is None or not re.fullmatch(r"[0-9]+", str(entry_id)):  # not "²"
             raise WebhookMalformed("a time_entry event without the entry's id")
         if action == "deleted":
             return [WebhookEvent(str(entry_id), "delete", None)]

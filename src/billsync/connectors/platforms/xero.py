@@ -26,20 +26,20 @@ Invoices (Accounting API, https://api.xero.com/api.xro/2.0):
     GET /Invoices/{InvoiceID}          status read back
 
 Every call sends `Authorization: Bearer` (OAuth2, refreshed) and `xero-tenant-id`.
+
+billsync takes no webhooks from Xero: they carry invoice, contact, credit note and
+subscription events, never project time, and an invoice's status is read back when
+billsync pushes (`invoice_status`). Its receiver answers a Xero delivery 404.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
-import hmac
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -54,10 +54,6 @@ from ..base import (
     Sink,
     Source,
     VendorRecord,
-    WebhookEvent,
-    WebhookMalformed,
-    WebhookReply,
-    WebhookRequest,
 )
 from ..fields import BadField, decimal_of, kind, moment, obj, stamp, text, time_of, whole
 from ..http import VendorClient, VendorError, retry_after_header
@@ -409,63 +405,6 @@ class XeroTime(Source):
             out["rate"] = str(rate)
         return self.finish(out, record)  # Xero's entries carry no zone
 
-    # -- webhooks: Xero signs every delivery; it sends none for project time --------------
-
-    def handshake(self, request: WebhookRequest, secret: str | None) -> WebhookReply | None:
-        """Intent to receive: Xero posts empty event lists, some signed with the webhook
-        key and some not, and wants 200 with an empty body for the first, 401 for the
-        second. A delivery with events is left to verify() and events()."""
-        try:
-            body = json.loads(request.body)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or body.get("events") != []:
-            return None
-        return WebhookReply(200 if self.verify(request, secret) else 401, b"")
-
-    def verify(self, request: WebhookRequest, secret: str | None) -> bool:
-        signature = request.headers.get("x-xero-signature", "")
-        if not secret or not signature:
-            return False
-        digest = hmac.new(secret.encode(), request.body, hashlib.sha256).digest()
-        return hmac.compare_digest(base64.b64encode(digest), signature.encode())
-
-    def events(self, request: WebhookRequest) -> list[WebhookEvent]:
-        """Xero's delivery: {"events": [{"resourceUrl", "resourceId", "eventDateUtc",
-        "eventType", "eventCategory", "tenantId", "tenantType"}], "firstEventSequence",
-        "lastEventSequence", "entropy"}. Its categories are INVOICE, CONTACT, CREDITNOTE
-        and SUBSCRIPTION: none is project time, so only an event whose resourceUrl names
-        a Projects time entry becomes an event here (by id; the pipeline fetches it)."""
-        body = request.json()
-        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
-            raise WebhookMalformed("no events list")
-        for name in ("firstEventSequence", "lastEventSequence", "entropy"):
-            if name not in body:
-                raise WebhookMalformed(f"no {name}")
-        tenant = self.context.connection.settings.get("tenant_id")
-        found: list[WebhookEvent] = []
-        for event in body["events"]:
-            if not isinstance(event, dict):
-                raise WebhookMalformed("an event is not an object")
-            for name in ("resourceUrl", "resourceId", "eventType", "eventCategory", "tenantId"):
-                if not isinstance(event.get(name), str) or not event[name]:
-                    raise WebhookMalformed(f"an event has no {name}")
-            if tenant and event["tenantId"] != tenant:
-                continue  # another organisation connected to the same app
-            path = urlsplit(event["resourceUrl"]).path
-            match = TIME_URL.search(path)
-            if match is None:
-                continue
-            self._project_of[event["resourceId"]] = match["project"]
-            deleted = event["eventType"].upper() == "DELETE"
-            found.append(WebhookEvent(event["resourceId"], "delete" if deleted else "upsert", None))
-        return found
-
-
-TIME_URL = re.compile(
-    r"/projects\.xro/2\.0/Projects/(?P<project>[^/]+)/Time/(?P<entry>[^/]+)$", re.I
-)
-
 
 # -- invoices -------------------------------------------------------------------------------
 
@@ -616,6 +555,8 @@ PLATFORM = register(
         oauth=OAUTH,
         credentials=("client_id", "client_secret"),
         settings=("tenant_id",),
-        webhooks=False,  # Xero's webhooks cover invoices and contacts, not project time
+        # Xero's webhooks cover invoices, contacts, credit notes and subscriptions, not
+        # project time; billsync reads invoice statuses when it pushes (Sink.invoice_status).
+        webhooks=False,
     )
 )
