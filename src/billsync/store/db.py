@@ -84,12 +84,12 @@ def reading_snapshot(url: str, workspace_id: int, snapshot: str | None) -> Itera
         engine.dispose()
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, revision: str = "head") -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 @dataclass
