@@ -108,3 +108,20 @@ def test_a_code_is_printable_text() -> None:
     ]
     assert problems[2].startswith("clients[2].code: Input should be a valid string")
     assert len(problems) == 3
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("rates: [{role: r, rate: 12345678901234567890123456789}]", "no more than 20 digits"),
+        ("rates: [{role: r, rate: 1e400}]", "no more than 20 digits"),
+        ("rates: [{role: r, rate: 0.0000001}]", "no more than 6 decimal places"),
+        ("overtime: {daily_after_hours: 8, daily_multiplier: 0}", "greater than or equal to 1"),
+        ("overtime: {weekend_multiplier: 0.5}", "greater than or equal to 1"),
+    ],
+)
+def test_numbers_past_what_billing_keeps_are_refused(field: str, message: str) -> None:
+    (problem,) = errors_of(
+        f"contracts: [{{code: A, client: c, currency: EUR, start: 2026-01-01, {field}}}]"
+    )
+    assert problem.startswith("contracts[0].") and message in problem, problem

@@ -28,10 +28,14 @@ Code = Annotated[
     AfterValidator(_plain),
 ]
 # Money and hours in config are Decimal; floats from YAML are turned back into their
-# shortest text first by the loader, so 0.1 stays 0.1.
-Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-Percent = Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)]
-Multiplier = Annotated[Decimal, Field(ge=0, le=10, allow_inf_nan=False)]
+# shortest text first by the loader, so 0.1 stays 0.1. At most 14 digits before the
+# point and 6 after: a price times hours then fits the 28 digits decimal arithmetic
+# keeps (a 29-digit rate stopped every run), and more is a typo in any currency.
+_EXACT = {"allow_inf_nan": False, "max_digits": 20, "decimal_places": 6}
+Amount = Annotated[Decimal, Field(ge=0, **_EXACT)]
+Percent = Annotated[Decimal, Field(ge=0, le=100, **_EXACT)]
+# A premium pays the plain rate at least (1: none); 0 or 0.5 is a typo for 1.5.
+Multiplier = Annotated[Decimal, Field(ge=1, le=10, **_EXACT)]
 
 
 class Record(BaseModel):
