@@ -125,3 +125,18 @@ def test_numbers_past_what_billing_keeps_are_refused(field: str, message: str) -
         f"contracts: [{{code: A, client: c, currency: EUR, start: 2026-01-01, {field}}}]"
     )
     assert problem.startswith("contracts[0].") and message in problem, problem
+
+
+@pytest.mark.parametrize("currency", ["XAU", "XTS", "XXX", "DEM"])
+def test_a_currency_is_one_some_country_pays_in_when_the_contract_starts(currency: str) -> None:
+    (problem,) = errors_of(
+        f"contracts: [{{code: A, client: c, currency: {currency}, start: 2026-01-01}}]"
+    )
+    assert f"currency {currency} was no country's legal tender on 2026-01-01" in problem
+
+
+def test_a_contract_in_a_currency_of_its_day_stays_valid() -> None:
+    (contract,) = parse(
+        "firm.yaml", "contracts: [{code: A, client: c, currency: DEM, start: 2001-06-01}]"
+    )["contract"]
+    assert contract.currency == "DEM"  # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .entries import Category
 from .model import Amount, Code, Multiplier, Percent, Record
-from .money import check_currency
+from .money import check_currency, tender_on
 
 
 class BillingMode(enum.StrEnum):
@@ -213,6 +213,10 @@ class Contract(Record):
     def _dates(self) -> Contract:
         if self.end and self.end < self.start:
             raise ValueError(f"contract ends {self.end} before it starts {self.start}")
+        if self.currency not in tender_on(self.start):
+            raise ValueError(
+                f"currency {self.currency} was no country's legal tender on {self.start}"
+            )
         caps = {cap.key: cap for cap in self.caps}
         if len(caps) < len(self.caps):
             keys = [cap.key for cap in self.caps]

@@ -14,10 +14,12 @@ minor unit (EUR 2, JPY 0, KWD 3) with half-up rounding, the rule finance expects
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel import Locale
+from babel.numbers import get_currency_precision, get_territory_currencies, list_currencies
 
 ZERO = Decimal(0)
 HOUR_SECONDS = 3600
@@ -41,6 +43,16 @@ def check_currency(code: str) -> str:
     if code not in known_currencies():
         raise ValueError(f"unknown ISO 4217 currency {code!r}")
     return code
+
+
+@cache
+def tender_on(day: dt.date) -> frozenset[str]:
+    """The currencies some country took as legal tender on `day` (CLDR's data): not
+    gold (XAU), a test code (XTS), "no currency" (XXX) or one withdrawn (DEM)."""
+    regions = [code for code in Locale("en").territories if str(code).isalpha()]
+    return frozenset(
+        code for region in regions for code in get_territory_currencies(str(region), start_date=day)
+    )
 
 
 @cache
