@@ -140,3 +140,16 @@ def test_a_contract_in_a_currency_of_its_day_stays_valid() -> None:
         "firm.yaml", "contracts: [{code: A, client: c, currency: DEM, start: 2001-06-01}]"
     )["contract"]
     assert contract.currency == "DEM"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("field", "most"), [("daily_after_hours: 25", "24"), ("weekly_after_hours: 200", "168")]
+)
+def test_an_overtime_threshold_is_one_a_day_or_week_can_reach(field: str, most: str) -> None:
+    (problem,) = errors_of(
+        f"contracts: [{{code: A, client: c, currency: EUR, start: 2026-01-01, "
+        f"overtime: {{{field}}}}}]"
+    )
+    assert (
+        problem.startswith("contracts[0].overtime.") and f"less than or equal to {most}" in problem
+    )

@@ -107,9 +107,10 @@ class Rounding(Record):
 class Overtime(Record):
     """Thresholds and multipliers, applied in the site's local day and ISO week."""
 
-    daily_after_hours: Amount | None = None
+    # A threshold beyond the day's 24 hours or the week's 168 would never be reached.
+    daily_after_hours: Annotated[Amount, Field(le=24)] | None = None
     daily_multiplier: Multiplier = Decimal("1.5")
-    weekly_after_hours: Amount | None = None
+    weekly_after_hours: Annotated[Amount, Field(le=168)] | None = None
     weekly_multiplier: Multiplier = Decimal("1.5")
     weekend_multiplier: Multiplier | None = None
     holiday_multiplier: Multiplier | None = None
