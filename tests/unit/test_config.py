@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from billsync.config.loader import ConfigError, parse
+from billsync.config.loader import ConfigError, load, parse
 
 
 def errors_of(text: str) -> list[str]:
@@ -153,3 +154,35 @@ def test_an_overtime_threshold_is_one_a_day_or_week_can_reach(field: str, most: 
     assert (
         problem.startswith("contracts[0].overtime.") and f"less than or equal to {most}" in problem
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("tax_rate: 025", None),  # leading zero: still 25, not octal 21
+        ("payment_terms_days: 1:30", "'1:30' is not a number in base 10"),
+        ("payment_terms_days: 0x1e", "'0x1e' is not a number in base 10"),
+        ("end: 2026-02-30", "'2026-02-30' is not a date or a time"),
+        ("end: 2026-13-01", "'2026-13-01' is not a date or a time"),
+        ("payment_terms_days: !!int abc", "'abc' is not a number in base 10"),
+        ("tax_name: !!bool maybe", "'maybe' is not true or false"),
+        ("tax_rate: 10, tax_rate: 25", "'tax_rate' is given twice"),
+    ],
+)
+def test_yaml_reads_what_was_written_or_says_where_not(value: str, said: str | None) -> None:
+    text = f"contracts: [{{code: A, client: c, currency: EUR, start: 2026-01-01, {value}}}]"
+    if said is None:
+        assert parse("firm.yaml", text)["contract"][0].tax_rate == 25  # type: ignore[attr-defined]
+        return
+    (problem,) = errors_of(text)
+    assert problem.startswith("line 1, column ") and said in problem, problem
+
+
+def test_a_section_given_twice_and_a_file_beyond_reading_are_named(tmp_path: Path) -> None:
+    assert "'clients' is given twice" in errors_of("clients: []\nclients: []")[0]
+    assert errors_of("clients: " + "[" * 3000 + "]" * 3000) == ["(document): nested too deeply"]
+    latin = tmp_path / "firm.yaml"
+    latin.write_bytes(b'clients: [{code: a, name: "\xff"}]\n')
+    with pytest.raises(ConfigError) as caught:
+        load(latin)
+    assert caught.value.problems[0].message.startswith("not UTF-8 text (byte 27)")

@@ -15,6 +15,7 @@ invalid file raises `ConfigError` listing every problem as file, path and field.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -60,7 +61,41 @@ class ConfigError(UserError):
 
 
 class _DecimalLoader(yaml.SafeLoader):
-    pass
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # PyYAML keeps the last of a key given twice: a rate or a section typed twice
+        # would lose the first without a word.
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in seen:
+                    raise _refused(key_node, f"{key_node.value!r} is given twice")
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _refused(node: yaml.Node, why: str) -> yaml.constructor.ConstructorError:
+    return yaml.constructor.ConstructorError(None, None, why, node.start_mark)
+
+
+def _integer(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """Base 10 only: YAML 1.1 would read 025 as octal 21, 1:30 as 90 and 0x64 as 100."""
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    if not re.fullmatch(r"[-+]?[0-9]+", text):
+        raise _refused(node, f"{node.value!r} is not a number in base 10")
+    return int(text)
+
+
+def _checked(construct: Any, what: str) -> Any:
+    """A SafeLoader constructor whose Python error on a bad value (2026-02-30, !!bool
+    maybe) is a YAML error at the value's line."""
+
+    def checked(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _refused(node, f"{node.value!r} is not {what}") from exc
+
+    return checked
 
 
 def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal | str:
@@ -72,6 +107,14 @@ def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal | str:
 
 
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
+_DecimalLoader.add_constructor("tag:yaml.org,2002:int", _integer)
+_DecimalLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp",
+    _checked(yaml.SafeLoader.construct_yaml_timestamp, "a date or a time"),
+)
+_DecimalLoader.add_constructor(
+    "tag:yaml.org,2002:bool", _checked(yaml.SafeLoader.construct_yaml_bool, "true or false")
+)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -118,6 +161,8 @@ def parse(filename: str, text: str) -> dict[str, list[BaseModel]]:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"
         raise ConfigError(filename, [Problem(where, f"not valid YAML: {exc}")]) from exc
+    except RecursionError:
+        raise ConfigError(filename, [Problem("(document)", "nested too deeply")]) from None
     if document is None:
         document = {}
     if not isinstance(document, Mapping):
@@ -160,6 +205,9 @@ def load(path: Path) -> dict[str, list[BaseModel]]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [Problem("(file)", exc.strerror or str(exc))]) from exc
+    except UnicodeDecodeError as exc:
+        why = f"not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        raise ConfigError(str(path), [Problem("(file)", why)]) from None
     return parse(str(path), text)
 
 
