@@ -105,6 +105,10 @@ def test_a_bad_workspace_file_names_file_path_and_field(cli: Any, tmp_path: Path
     result = cli("apply", "-f", str(bad), ok=False)
     assert f"{bad}: projects[0].vessel.imo:" in result.output
     assert "nothing was changed" in result.output
+    # Printed as typed: Rich would show ":up:" as an emoji.
+    bad.write_text("people: [{code: 'p:x:1', name: z, role: r, site: 'yard:up:1'}]\n")
+    said = cli("apply", "-f", str(bad), ok=False).output
+    assert "people[p:x:1].site: unknown site 'yard:up:1'" in said
 
 
 def test_audit_verify_fails_on_an_edited_event(cli: Any, store: Store) -> None:

@@ -186,3 +186,40 @@ def test_a_section_given_twice_and_a_file_beyond_reading_are_named(tmp_path: Pat
     with pytest.raises(ConfigError) as caught:
         load(latin)
     assert caught.value.problems[0].message.startswith("not UTF-8 text (byte 27)")
+
+
+@pytest.mark.parametrize(
+    ("field", "said"),
+    [
+        ("rates: [{role: r, unit: day, rate: 1000, day_min_hours: 0}]", "from more than 0 to 24"),
+        ("rates: [{role: r, unit: day, rate: 1000, day_min_hours: 30}]", "from more than 0 to 24"),
+        ("rates: [{role: r, rate: 100, day_min_hours: 0}]", "apply to day rates only"),
+        (
+            "rates: [{role: r, rate: 1, effective_from: 2026-04-30, effective_to: 2026-04-01}]",
+            "effective_to 2026-04-01 is before effective_from 2026-04-30",
+        ),
+        (
+            "billing: milestone, milestones: [{code: M1, name: a, amount: 1}, "
+            "{code: M1, name: b, amount: 2}]",
+            "two milestones are both 'M1'",
+        ),
+    ],
+)
+def test_contract_terms_that_would_bill_wrongly_are_refused(field: str, said: str) -> None:
+    (problem,) = errors_of(
+        f"contracts: [{{code: A, client: c, currency: EUR, start: 2026-01-01, {field}}}]"
+    )
+    assert said in problem, problem
+
+
+@pytest.mark.parametrize(
+    ("site", "said"),
+    [
+        ("{code: s, timezone: UTC, country: NYSE}", "no holiday calendar for country 'NYSE'"),
+        ("{code: s, timezone: UTC, country: HolidayBase}", "no holiday calendar"),
+        ("{code: s, timezone: UTC, country: __name__}", "no holiday calendar"),
+        ("{code: s, timezone: localtime, country: 'NO'}", "unknown IANA time zone 'localtime'"),
+    ],
+)
+def test_a_site_is_a_country_and_a_zone_not_a_name_in_a_library(site: str, said: str) -> None:
+    assert said in errors_of(f"sites: [{site}]")[0]

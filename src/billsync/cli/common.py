@@ -24,8 +24,8 @@ from billsync.errors import UserError
 from billsync.settings import Settings
 from billsync.store.db import Store, open_store
 
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+console = Console(soft_wrap=True, emoji=False)  # a code like "yard:up:1" stays as typed
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 class Format(StrEnum):

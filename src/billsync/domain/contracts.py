@@ -93,8 +93,17 @@ class Rate(Record):
     def _day_rate_terms(self) -> Rate:
         if self.unit is Unit.DAY and self.day_min_hours is None:
             raise ValueError("a day rate needs day_min_hours")
-        if self.unit is Unit.HOUR and (self.day_min_hours or self.short_day_rate):
+        if self.unit is Unit.HOUR and (
+            self.day_min_hours is not None or self.short_day_rate is not None
+        ):
             raise ValueError("day_min_hours and short_day_rate apply to day rates only")
+        if self.day_min_hours is not None and not 0 < self.day_min_hours <= 24:
+            # 0 bills a day for a minute's work; past 24 no day is ever full.
+            raise ValueError(f"day_min_hours {self.day_min_hours}: from more than 0 to 24")
+        if self.effective_from and self.effective_to and self.effective_to < self.effective_from:
+            raise ValueError(
+                f"effective_to {self.effective_to} is before effective_from {self.effective_from}"
+            )
         return self
 
 
@@ -214,6 +223,11 @@ class Contract(Record):
     def _dates(self) -> Contract:
         if self.end and self.end < self.start:
             raise ValueError(f"contract ends {self.end} before it starts {self.start}")
+        for listed in ("milestones", "variations"):
+            codes = [item.code for item in getattr(self, listed)]
+            twice = next((code for code in codes if codes.count(code) > 1), None)
+            if twice is not None:  # billed twice, or a cap raised twice
+                raise ValueError(f"two {listed} are both {twice!r}")
         if self.currency not in tender_on(self.start):
             raise ValueError(
                 f"currency {self.currency} was no country's legal tender on {self.start}"

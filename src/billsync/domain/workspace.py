@@ -53,12 +53,17 @@ class Site(Record):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in available_timezones():
+        # localtime is whatever the host's zone is; Factory is tzdata's placeholder.
+        if value not in available_timezones() or value in ("localtime", "Factory"):
             raise ValueError(f"unknown IANA time zone {value!r}")
         return value
 
     @model_validator(mode="after")
     def _known_calendar(self) -> Site:
+        # Looked up by name in the library: a market (NYSE), its base class or any
+        # other name in it is no country.
+        if not (len(self.country) == 2 and self.country in holidays.list_supported_countries()):
+            raise ValueError(f"no holiday calendar for country {self.country!r}")
         try:
             holidays.country_holidays(self.country, years=2026)
         except NotImplementedError as exc:
