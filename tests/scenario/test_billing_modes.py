@@ -13,7 +13,7 @@ from billsync.pipeline.workspace import load_workspace
 from billsync.store import audit
 from billsync.triggers.manual import TriggerError, invoice_now, release_retainage
 from billsync.triggers.project_status import set_status
-from support.firm import Firm, contract, entry
+from support.firm import BASE, Firm, contract, entry
 
 
 def test_a_continuous_draft_grows_as_approved_time_arrives(firm: Firm) -> None:
@@ -31,6 +31,22 @@ def test_a_continuous_draft_grows_as_approved_time_arrives(firm: Firm) -> None:
     firm.run("2026-03-04")  # nothing new: nothing changes
     with firm.store.reading() as tx:
         assert len(audit.events(tx, [f"invoice:{draft['id']}"])) == 2
+
+
+def test_a_continuous_draft_regrown_under_new_terms_shows_them(firm: Firm) -> None:
+    terms = "    billing: continuous\n    tax_rate: {tax}\n    po_number: {po}"
+    firm.setup(contract(terms.format(tax=25, po="PO-1"))).import_rows(
+        [entry("A-1", "2026-03-02", "8")]
+    )
+    firm.run("2026-03-03")
+    firm.apply(BASE + contract(terms.format(tax=10, po="PO-2")))
+    firm.run("2026-03-04")
+    (draft,) = firm.invoices()
+    assert (draft["tax_rate"], draft["tax"], draft["po_number"]) == (
+        Decimal(10),
+        Decimal("80.00"),
+        "PO-2",
+    )
 
 
 def test_a_reached_milestone_is_invoiced_once_at_its_fixed_fee(firm: Firm) -> None:

@@ -272,6 +272,11 @@ def replace_draft(
             issue_date=draft.issue_date,
             due_date=draft.due_date,
             contract_version=contract_version,
+            # The version it is drafted with now may bill in another currency, at
+            # another tax rate, under another order number.
+            currency=draft.currency,
+            tax_rate=draft.tax_rate,
+            po_number=draft.po_number,
             subtotal=draft.subtotal,
             tax=draft.tax,
             total=draft.total,
