@@ -64,6 +64,13 @@ def test_an_unknown_reference_names_the_record_and_field_and_changes_nothing(
     with pytest.raises(ConfigError) as caught:
         apply(store, "firm.yaml", parse("firm.yaml", bad), "a")
     assert "firm.yaml: people[jdo].site: unknown site 'dubai'" in str(caught.value)
+    elsewhere = FIRM.read_text().replace("contract: KOBE-1", "contract: NSY-2026")
+    with pytest.raises(ConfigError) as caught:
+        apply(store, "firm.yaml", parse("firm.yaml", elsewhere), "a")
+    assert (
+        "firm.yaml: projects[P-2001].contract: contract NSY-2026 is with client 'nordic', "
+        "not 'kobe'"
+    ) in str(caught.value)
     with store.reading() as tx:
         assert audit.events(tx) == []
         assert load_workspace(tx).clients == {}

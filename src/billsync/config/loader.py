@@ -236,9 +236,21 @@ def check_references(records: Mapping[str, list[BaseModel]]) -> list[Problem]:
         need("person", person, "site", "site")
     for contract in records.get("contract", []):
         need("contract", contract, "client", "client")
+    clients_of = {c.code: c.client for c in records.get("contract", []) if isinstance(c, Contract)}
     for project in records.get("project", []):
         need("project", project, "client", "client")
         need("project", project, "contract", "contract")
+        assert isinstance(project, Project)
+        client = clients_of.get(project.contract or "")
+        if client is not None and client != project.client:
+            # Its work would be invoiced to the contract's client, not the project's.
+            problems.append(
+                Problem(
+                    f"projects[{project.code}].contract",
+                    f"contract {project.contract} is with client {client!r}, "
+                    f"not {project.client!r}",
+                )
+            )
     for rule in records.get("rule", []):
         need("rule", rule, "project", "project")
         need("rule", rule, "person", "person")
