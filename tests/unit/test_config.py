@@ -223,3 +223,28 @@ def test_contract_terms_that_would_bill_wrongly_are_refused(field: str, said: st
 )
 def test_a_site_is_a_country_and_a_zone_not_a_name_in_a_library(site: str, said: str) -> None:
     assert said in errors_of(f"sites: [{site}]")[0]
+
+
+@pytest.mark.parametrize(
+    "imo", ["0000000", "\u0669\u0660\u0667\u0664\u0667\u0662\u0669", "907472\u2079"]
+)
+def test_an_imo_number_is_seven_ascii_digits_of_a_ship(imo: str) -> None:
+    (problem,) = errors_of(
+        f"projects: [{{code: P, name: x, client: c, vessel: {{name: V, imo: '{imo}'}}}}]"
+    )
+    assert problem.startswith("projects[0].vessel.imo:") and "check digit" in problem, problem
+
+
+def test_a_member_is_someone_with_a_role() -> None:
+    problems = errors_of("members: [{user: '', roles: [admin]}, {user: cfo, roles: []}]")
+    assert [p.split(":")[0] for p in problems] == ["members[0].user", "members[1].roles"]
+
+
+def test_minus_zero_is_zero() -> None:
+    (contract,) = parse(
+        "firm.yaml",
+        "contracts: [{code: A, client: c, currency: EUR, start: 2026-01-01, "
+        "rates: [{role: r, rate: -0.00}], tax_rate: '-0'}]",
+    )["contract"]
+    assert str(contract.rates[0].rate) == "0.00"  # type: ignore[attr-defined]
+    assert str(contract.tax_rate) == "0"  # type: ignore[attr-defined]

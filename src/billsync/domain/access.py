@@ -15,6 +15,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
+from pydantic import Field
+
 from .model import Record
 
 
@@ -26,9 +28,9 @@ class Role(enum.StrEnum):
 
 
 class Member(Record):
-    user: str
+    user: str = Field(min_length=1, max_length=200)  # as BILLSYNC_ACTOR names them
     name: str = ""
-    roles: tuple[Role, ...]
+    roles: tuple[Role, ...] = Field(min_length=1)  # a member with no role may do nothing
 
 
 # Each action and the roles that may take it.

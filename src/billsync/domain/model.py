@@ -32,8 +32,10 @@ Code = Annotated[
 # point and 6 after: a price times hours then fits the 28 digits decimal arithmetic
 # keeps (a 29-digit rate stopped every run), and more is a typo in any currency.
 _EXACT = {"allow_inf_nan": False, "max_digits": 20, "decimal_places": 6}
-Amount = Annotated[Decimal, Field(ge=0, **_EXACT)]
-Percent = Annotated[Decimal, Field(ge=0, le=100, **_EXACT)]
+# -0 is not below 0, but would print as -0.00 on an invoice and export as 0.
+_UNSIGNED = AfterValidator(Decimal.copy_abs)
+Amount = Annotated[Decimal, Field(ge=0, **_EXACT), _UNSIGNED]
+Percent = Annotated[Decimal, Field(ge=0, le=100, **_EXACT), _UNSIGNED]
 # A premium pays the plain rate at least (1: none); 0 or 0.5 is a typo for 1.5.
 Multiplier = Annotated[Decimal, Field(ge=1, le=10, **_EXACT)]
 

@@ -20,7 +20,9 @@ from .model import Code, Record
 def imo_check_digit_ok(imo: str) -> bool:
     """IMO ship numbers: 7 digits, the last is sum(d_i * (7 - i)) mod 10 of the first six."""
     digits = imo.removeprefix("IMO").strip()
-    if len(digits) != 7 or not digits.isdigit():
+    # ASCII digits only (isdigit() takes '٩' and '⁹'); 0000000 passes the sum and is
+    # no ship's number.
+    if len(digits) != 7 or not (digits.isascii() and digits.isdigit()) or digits == "0000000":
         return False
     total = sum(int(d) * w for d, w in zip(digits[:6], range(7, 1, -1), strict=True))
     return total % 10 == int(digits[6])
