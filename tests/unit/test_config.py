@@ -248,3 +248,19 @@ def test_minus_zero_is_zero() -> None:
     )["contract"]
     assert str(contract.rates[0].rate) == "0.00"  # type: ignore[attr-defined]
     assert str(contract.tax_rate) == "0"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("field", "said"),
+    [
+        ("retainage: {percent: 50, max_amount: 100.005}", "retainage.max_amount 100.005"),
+        ("value: 1000.5, currency: JPY", "value 1000.5: JPY amounts go to 1 at the finest"),
+        ("caps: [{amount: 99.999}]", "caps[0].amount 99.999: EUR amounts go to 0.01"),
+    ],
+)
+def test_fees_and_limits_are_in_the_currency_s_minor_unit(field: str, said: str) -> None:
+    text = f"contracts: [{{code: A, client: c, start: 2026-01-01, {field}}}]"
+    if "currency" not in field:
+        text = text.replace("start:", "currency: EUR, start:")
+    (problem,) = errors_of(text)
+    assert said in problem, problem

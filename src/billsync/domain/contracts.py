@@ -15,6 +15,7 @@ drafted with, so a rate change never re-rates what was already invoiced.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
@@ -23,7 +24,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .entries import Category
 from .model import Amount, Code, Multiplier, Percent, Record
-from .money import check_currency, tender_on
+from .money import check_currency, minor_unit, tender_on
 
 
 class BillingMode(enum.StrEnum):
@@ -232,6 +233,14 @@ class Contract(Record):
             raise ValueError(
                 f"currency {self.currency} was no country's legal tender on {self.start}"
             )
+        unit = minor_unit(self.currency)
+        for where, amount in self._money():
+            # Finer than the currency, a fee would be rounded where it is billed, and a
+            # limit overshot (a maximum of 100.005 withheld 100.01).
+            if amount is not None and amount != amount.quantize(unit):
+                raise ValueError(
+                    f"{where} {amount}: {self.currency} amounts go to {unit} at the finest"
+                )
         caps = {cap.key: cap for cap in self.caps}
         if len(caps) < len(self.caps):
             keys = [cap.key for cap in self.caps]
@@ -250,6 +259,21 @@ class Contract(Record):
                     f"variation {variation.code} raises a limit cap {cap.key!r} does not have"
                 )
         return self
+
+    def _money(self) -> Iterator[tuple[str, Decimal | None]]:
+        """The fees and limits the contract states, with where they stand. Not rates:
+        a rate may be finer than the currency (133.333 x 1.5 prices an even 200.00),
+        and a unit price is rounded from it as contracts.md says."""
+        yield "value", self.value
+        for i, cap in enumerate(self.caps):
+            yield f"caps[{i}].amount", cap.amount
+        for i, variation in enumerate(self.variations):
+            yield f"variations[{i}].value", variation.value
+            yield f"variations[{i}].cap_amount", variation.cap_amount
+        for i, milestone in enumerate(self.milestones):
+            yield f"milestones[{i}].amount", milestone.amount
+        yield "retainage.max_amount", self.retainage.max_amount if self.retainage else None
+        yield "threshold.amount", self.threshold.amount if self.threshold else None
 
     def covers(self, day: date) -> bool:
         return day >= self.start and (self.end is None or day <= self.end)
