@@ -173,9 +173,13 @@ def test_mistyped_arguments_are_refused_and_change_nothing(
         ("entries", "list", "--state", "hold"): "Invalid value for '--state'",
         ("entries", "list", "--limit", "-1"): "Invalid value for '--limit'",
         ("exceptions", "list", "--status", "resolve"): "Invalid value for '--status'",
+        ("invoices", "list", "--status", "aproved"): "Invalid value for '--status'",
         ("exceptions", "show", "99999999999999999999"): "Invalid value for 'exception_id'",
         ("audit", "show", "--entry", "99999999999999999999"): "Invalid value for '--entry'",
         ("export", "-o", str(tmp_path)): f"error: {tmp_path}: Is a directory",
+        ("invoices", "export", "INV-000001", "-o", str(tmp_path / "no" / "x.json")): (
+            "No such file or directory"
+        ),
         ("run", "--today", "9999-12-31"): "--today 9999-12-31: use a day from 1900-01-01",
         ("periods", "lock", "--through", "2062-10-31", "--reason", "x"): "is after today",
         ("reports", "utilization", "--from", "2026-12-01", "--today", "2026-11-26"): (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -23,21 +24,30 @@ from .common import (
     open_default,
     parse_lines,
     today_of,
+    write_output,
 )
 
 app = typer.Typer(no_args_is_help=True, help="Invoice drafts, approval, voids, credit notes.")
 
 
+class Status(StrEnum):
+    """An invoice's states (a filter that is none of them would list nothing)."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    VOID = "void"
+
+
 @app.command("list")
 def list_(
     contract: Annotated[str | None, typer.Option()] = None,
-    status: Annotated[str | None, typer.Option(help="draft, approved or void")] = None,
+    status: Annotated[Status | None, typer.Option(help="draft, approved or void")] = None,
     fmt: FormatOption = Format.TABLE,
 ) -> None:
     """Invoices with their totals."""
     store, _ = open_default()
     with store.reading() as tx:
-        rows = invoice_store.listing(tx, contract=contract, status=status)
+        rows = invoice_store.listing(tx, contract=contract, status=status and status.value)
     emit(
         [
             {
@@ -164,6 +174,6 @@ def export(
         doc = invoice_document(tx, invoice)
     text = as_json(doc) if fmt == "json" else as_csv(doc)
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
     else:
         sys.stdout.write(text)
