@@ -103,3 +103,24 @@ def test_listing_members_without_yourself_as_admin_is_refused(store: Store) -> N
     members = "\nmembers:\n  - {user: someone, roles: [admin]}\n"
     with pytest.raises(ConfigError, match="'a' must stay a member with the admin role"):
         apply(store, "firm.yaml", parse("firm.yaml", FIRM.read_text() + members), "a")
+
+
+def test_a_rate_or_cap_naming_what_does_not_exist_is_refused(store: Store) -> None:
+    """A typo there matches no work: the rate would never apply, the cap never count."""
+    text = FIRM.read_text().replace(
+        "code: NSY-2026",
+        "code: NSY-2026\n    caps: [{scope: phase, phase: desing, hours: 1}]",
+    )
+    text = text.replace(
+        "- {role: naval-architect, rate:",
+        "- {person: khaa, rate: 1}\n      - {role: naval-architect, rate:",
+        1,
+    )
+    with pytest.raises(ConfigError) as caught:
+        apply(store, "firm.yaml", parse("firm.yaml", text), "a")
+    said = str(caught.value)
+    assert "contracts[NSY-2026].rates[0].person: unknown person 'khaa'" in said
+    assert (
+        "contracts[NSY-2026].caps[0].phase: no project of NSY-2026 has phase 'desing' "
+        "(theirs: design)"
+    ) in said

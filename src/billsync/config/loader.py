@@ -254,4 +254,43 @@ def check_references(records: Mapping[str, list[BaseModel]]) -> list[Problem]:
     for rule in records.get("rule", []):
         need("rule", rule, "project", "project")
         need("rule", rule, "person", "person")
+    return problems + _named_in_contracts(records)
+
+
+def _named_in_contracts(records: Mapping[str, list[BaseModel]]) -> list[Problem]:
+    """Rate rows, caps and milestones name people, phases and tasks that exist: a typo
+    there matches no work, so a rate never applies or a not-to-exceed cap never counts.
+    Phases and tasks are checked once the contract has projects to hold them."""
+    people = {r.code for r in records.get("person", []) if isinstance(r, Person)}
+    work: dict[str, dict[str, set[str]]] = {}
+    for project in records.get("project", []):
+        if isinstance(project, Project) and project.contract:
+            codes = work.setdefault(project.contract, {"phase": set(), "task": set()})
+            codes["phase"].update(phase.code for phase in project.phases)
+            codes["task"].update(task.code for task in project.tasks)
+    problems: list[Problem] = []
+    for contract in records.get("contract", []):
+        assert isinstance(contract, Contract)
+        terms: list[tuple[str, BaseModel]] = [
+            *((f"rates[{i}]", rate) for i, rate in enumerate(contract.rates)),
+            *((f"caps[{i}]", cap) for i, cap in enumerate(contract.caps)),
+            *((f"milestones[{i}]", m) for i, m in enumerate(contract.milestones)),
+        ]
+        for where, term in terms:
+            at = f"contracts[{contract.code}].{where}"
+            person = getattr(term, "person", None)
+            if person and person not in people:
+                problems.append(Problem(f"{at}.person", f"unknown person {person!r}"))
+            known = work.get(contract.code, {})
+            for field, held in known.items():
+                value = getattr(term, field, None)
+                if value and value not in held:
+                    listed = ", ".join(sorted(held)) or "none"
+                    problems.append(
+                        Problem(
+                            f"{at}.{field}",
+                            f"no project of {contract.code} has {field} {value!r} "
+                            f"(theirs: {listed})",
+                        )
+                    )
     return problems
