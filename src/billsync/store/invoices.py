@@ -16,7 +16,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, ne
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, false, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, false, insert, select, update
 
 from billsync.domain.caps import CapUsage, cap_limits, covers, usage_key
 from billsync.domain.contracts import Contract, OverCap
@@ -659,21 +659,3 @@ def mark_credited(tx: Tx, invoice_id: int, line_ids: Sequence[int], credit_id: i
     )
     entry_ids = sorted(set(entries_on_lines(tx, line_ids)))
     return _free(tx, invoice_id, entry_ids)
-
-
-def count_live(tx: Tx, contract: str, kind: str, period: tuple[dt.date, dt.date] | None) -> int:
-    query = (
-        select(func.count())
-        .select_from(invoices)
-        .where(
-            invoices.c.workspace_id == tx.workspace_id,
-            invoices.c.contract == contract,
-            invoices.c.kind == kind,
-            invoices.c.status.in_(LIVE),
-        )
-    )
-    if period:
-        query = query.where(
-            invoices.c.period_start == period[0], invoices.c.period_end == period[1]
-        )
-    return int(tx.conn.execute(query).scalar_one())
