@@ -110,3 +110,46 @@ def test_shared_values_with_existing_rows_left_out(store: Store) -> None:
         )
         stored = _stored(tx, ["A", "B"])
     assert [row[:2] for row in stored] == [("A", "kha"), ("B", "zed")]
+
+
+def test_a_column_of_one_value_is_stored_as_given(store: Store) -> None:
+    # Columns whose every row holds one object go into the statement like `same`;
+    # equal values that are different objects (1.5, 1.50) stay bound, digits kept.
+    people = ["kha", "o'neil", "zed"]
+    one_each = {name: [value] * len(people) for name, value in SHARED.items()}
+    rates = [Decimal("1.5"), Decimal("1.50"), Decimal("1.500")]
+    with store.transaction() as tx:
+        insert_columns(
+            tx.conn,
+            time_entries,
+            {"external_id": [f"C-{p}" for p in people], "src_person": people, **one_each},
+            same={"workspace_id": tx.workspace_id},
+        )
+        insert_columns(
+            tx.conn,
+            time_entries,
+            {"external_id": [f"D-{p}" for p in people], "src_person": people,
+             **one_each, "source_rate": rates},
+            same={"workspace_id": tx.workspace_id},
+        )  # fmt: skip
+        constant = _stored(tx, [f"C-{p}" for p in people])
+        mixed = _stored(tx, [f"D-{p}" for p in people])
+    assert [row[:2] for row in constant] == [(f"C-{p}", p) for p in people]
+    assert [row[2:] for row in constant] == [tuple(SHARED.values())] * 3
+    assert [str(row[2 + list(SHARED).index("source_rate")]) for row in mixed] == [
+        "1.5",
+        "1.50",
+        "1.500",
+    ]
+
+
+def test_rows_of_one_value_in_every_column_are_all_written(store: Store) -> None:
+    with store.transaction() as tx:
+        insert_columns(
+            tx.conn,
+            time_entries,
+            {"external_id": ["E"], "src_person": ["kha"]},
+            same={"workspace_id": tx.workspace_id, **SHARED},
+        )
+        stored = _stored(tx, ["E"])
+    assert [row[:2] for row in stored] == [("E", "kha")]

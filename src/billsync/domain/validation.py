@@ -94,24 +94,17 @@ class ValidationContext:
     # The contract's rate for an entry (rating's select_rate, adapted by the caller);
     # None skips the rate check.
     rate_lookup: RateLookup | None = None
-    _tasks: dict[tuple[str, str], Task] = field(init=False, repr=False, compare=False)
-    _phases: dict[tuple[str, str], Phase] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # Project.task() and .phase() scan a tuple; a million entries want a dict.
-        tasks = {(p.code, t.code): t for p in self.projects.values() for t in p.tasks}
-        phases = {(p.code, f.code): f for p in self.projects.values() for f in p.phases}
-        object.__setattr__(self, "_tasks", tasks)
-        object.__setattr__(self, "_phases", phases)
 
     def contract_of(self, entry: TimeEntry) -> Contract | None:
         return self.contracts_by_project.get(entry.project)
 
     def task_of(self, entry: TimeEntry) -> Task | None:
-        return self._tasks.get((entry.project, entry.task))
+        project = self.projects.get(entry.project)
+        return None if project is None else project.task(entry.task)
 
     def phase_of(self, entry: TimeEntry) -> Phase | None:
-        return self._phases.get((entry.project, entry.phase))
+        project = self.projects.get(entry.project)
+        return None if project is None else project.phase(entry.phase)
 
 
 # -- how findings talk about entries -----------------------------------------------------

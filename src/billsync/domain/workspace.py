@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date
+from functools import cached_property
 from zoneinfo import ZoneInfo, available_timezones
 
 import holidays
@@ -153,8 +154,17 @@ class Project(Record):
                 raise ValueError(f"task {task.code} names unknown phase {task.phase!r}")
         return self
 
+    # Looked up for every entry of a run: by dict, built on first use (the model is frozen).
+    @cached_property
+    def task_by_code(self) -> dict[str, Task]:
+        return {t.code: t for t in self.tasks}
+
+    @cached_property
+    def phase_by_code(self) -> dict[str, Phase]:
+        return {p.code: p for p in self.phases}
+
     def task(self, code: str) -> Task | None:
-        return next((t for t in self.tasks if t.code == code), None)
+        return self.task_by_code.get(code)
 
     def phase(self, code: str) -> Phase | None:
-        return next((p for p in self.phases if p.code == code), None)
+        return self.phase_by_code.get(code)

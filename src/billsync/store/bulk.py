@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import repeat
+from operator import is_
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, literal, update
@@ -67,7 +68,14 @@ def insert_columns(
         _insert_server(conn, table, rows, skip_existing)
         return
     # The values every row shares are written into the statement, where SQLite reads
-    # them once: bound, each costs the driver a conversion and a copy per row.
+    # them once: bound, each costs the driver a conversion and a copy per row. So are
+    # the columns that hold one object on every row (a chunk's one price, a file's
+    # one stamp); the first stays bound, since rows are counted by what is bound.
+    first, *rest = columns
+    constant = {name: columns[name][0] for name in rest if _one_object(columns[name])}
+    if constant:
+        columns = {name: column for name, column in columns.items() if name not in constant}
+        same = {**same, **constant}
     written = {name: _literal(conn, table.c[name].type, value) for name, value in same.items()}
     bound = {name: value for name, value in same.items() if written[name] is None}
     placed = dict.fromkeys([*columns, *bound], "?")  # column -> what the statement holds
@@ -75,6 +83,12 @@ def insert_columns(
     verb = "INSERT OR IGNORE" if skip_existing else "INSERT"
     sql = f"{verb} INTO {table.name} ({', '.join(placed)}) VALUES ({', '.join(placed.values())})"
     _execute_columns(conn, table, sql, columns, bound)
+
+
+def _one_object(column: Sequence[Any]) -> bool:
+    """Whether every value is one object: by identity, which parsing and rating give
+    equal values they share, and which never takes 1 and True, or 1.5 and 1.50, for one."""
+    return all(map(is_, column, repeat(column[0])))
 
 
 def _literal(conn: Connection, column_type: TypeEngine[Any], value: Any) -> str | None:
