@@ -13,6 +13,10 @@ def bulk_work() -> Iterator[None]:
     it would otherwise rescan them again and again (about a third of a run's time).
     Reference counting still frees everything; the collector runs again after."""
     was_enabled = gc.isenabled()
+    if was_enabled:
+        # Garbage cycles left from before (an import's statements and their parameters)
+        # are freed now, or they would take memory through all of the work.
+        gc.collect()
     gc.disable()
     try:
         yield
