@@ -233,6 +233,17 @@ def test_fetch_returns_one_entry_and_none_for_one_harvest_no_longer_has(harvest_
     assert harvest.source.fetch("not-a-harvest-id") is None
 
 
+def test_a_proxys_404_page_is_an_error_not_a_deleted_entry(harvest_at) -> None:
+    sandbox = HarvestSandbox()
+    kept = sandbox.add(work(1), at=T0, notify=False)
+    harvest = harvest_at(sandbox)
+    sandbox.faults.odd_answers = [(404, "<html><body>404 Not Found</body></html>")]
+    with pytest.raises(VendorError, match="web page"):
+        harvest.source.fetch(kept)
+    record = harvest.source.fetch(kept)  # the platform itself answers again
+    assert record is not None and record.external_id == kept
+
+
 def test_listed_ids_are_the_entries_worked_in_the_window(harvest_at) -> None:
     sandbox = HarvestSandbox()
     ids = {day: sandbox.add(work(day), notify=False) for day in (1, 2, 5, 6, 9)}

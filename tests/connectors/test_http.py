@@ -192,3 +192,33 @@ def test_a_credential_quoted_back_never_reaches_the_error(
     assert message.startswith("echo: GET /v1/quote: 401 ") and "refused: " in message
     assert "[redacted]" in message
     assert [s for s in secrets if s in message or s[:9] in message] == []
+
+
+class Gone(Sandbox):
+    """A 404 as a platform says it (JSON), and as a proxy in front of it does (HTML)."""
+
+    platform = "gone"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.app.get("/v1/json/{ident}")(self.json_404)
+        self.app.get("/v1/page/{ident}")(self.page_404)
+
+    async def json_404(self, ident: str) -> JSONResponse:
+        return JSONResponse({"status": 404, "error": "Not Found"}, status_code=404)
+
+    async def page_404(self, ident: str) -> Response:
+        page = "<html><body><h1>404 Not Found</h1><hr>nginx</body></html>"
+        return Response(page, status_code=404, media_type="text/html")
+
+
+def test_a_404_the_caller_takes_as_not_there_must_come_from_the_platform() -> None:
+    with serve(Gone()) as url:
+        http = client(url, [])
+        said = http.request("GET", "/v1/json/7", ok=frozenset({404}))
+        with pytest.raises(VendorError, match="web page, not the platform's API") as caught:
+            http.request("GET", "/v1/page/7", ok=frozenset({404}))
+        with pytest.raises(VendorError, match="404"):  # not taken as an answer: as before
+            http.request("GET", "/v1/page/7")
+    assert said.status_code == 404
+    assert caught.value.status == 404 and caught.value.call == "GET /v1/page/7"

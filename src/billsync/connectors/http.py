@@ -218,6 +218,10 @@ class VendorClient:
                 wait, failure = self._backoff(attempt, None), (None, reason)
             else:
                 status = response.status_code
+                if status in ok and status >= 400 and _web_page(response):
+                    # A proxy's or web server's own page: the platform never said "not
+                    # there", and a caller taking it so would mark entries deleted.
+                    raise VendorError(self.platform, call, status, _NOT_THE_API)
                 if status < 400 or status in ok:
                     return response
                 if status in (401, 403):
@@ -269,3 +273,15 @@ class VendorClient:
         if not text:
             text = response.reason_phrase
         return text[:DETAIL_LIMIT]
+
+
+_NOT_THE_API = (
+    "answered with a web page, not the platform's API: a proxy or a wrong base URL? "
+    "Nothing was taken from it"
+)
+
+
+def _web_page(response: httpx.Response) -> bool:
+    """Whether an answer is an HTML page (no platform's API answers with one)."""
+    kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return kind in ("text/html", "application/xhtml+xml")
