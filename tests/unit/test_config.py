@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from billsync.config.loader import ConfigError, load, parse
+from billsync.config.loader import ConfigError, load, parse, record_key
 
 
 def errors_of(text: str) -> list[str]:
@@ -49,6 +49,26 @@ def test_unknown_sections_and_duplicates_are_errors() -> None:
     problems = errors_of("clientz: []\nclients: [{code: a, name: A}, {code: a, name: B}]")
     assert problems[0].startswith("clientz: unknown section")
     assert "clients[1]: duplicate of clients[0] (a)" in problems
+
+
+def test_rules_that_differ_never_share_a_key() -> None:
+    # Joined with ':' as they are, these two would read alike: a source may hold ':'.
+    rules = parse(
+        "firm.yaml",
+        """
+mapping_rules:
+  - {source: "s:person:exact", field: project, value: v, project: P}
+  - {source: s, field: person, value: "project:exact:v", person: kha}
+  - {source: harvest, field: project, value: "4471", project: P}
+""",
+    )["rule"]
+    assert len(rules) == 3
+    assert [record_key("rule", r) for r in rules][2] == "harvest:project:exact:4471"
+    assert len({record_key("rule", r) for r in rules}) == 3
+    assert "duplicate" in errors_of(
+        "mapping_rules: [{source: 'a:b', field: person, value: v, person: k},"
+        " {source: 'a:b', field: person, value: v, person: k}]"
+    )[0]
 
 
 def test_bad_yaml_says_where() -> None:

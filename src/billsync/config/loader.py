@@ -134,7 +134,10 @@ _Dumper.add_representer(tuple, lambda d, v: d.represent_list(list(v)))
 
 def record_key(kind: str, record: BaseModel) -> str:
     if isinstance(record, MappingRule):
-        return f"{record.source}:{record.field}:{record.match}:{record.value}"
+        # A source may hold ':' (a field or a match never does): escaped, two rules never
+        # share a key. A source without ':' or '\\' keeps the key it always had.
+        source = record.source.replace("\\", "\\\\").replace(":", "\\:")
+        return f"{source}:{record.field}:{record.match}:{record.value}"
     if isinstance(record, Member):
         return record.user
     if isinstance(record, Client | Site | Person | Project | Contract | Connection):
