@@ -82,6 +82,17 @@ def test_export_writes_back_what_apply_reads(store: Store) -> None:
     assert parse("export.yaml", text) == {k: v for k, v in load(FIRM).items()}
 
 
+def test_export_keeps_text_yaml_reads_as_line_breaks(store: Store) -> None:
+    # NEL, LS and PS inside a name: written raw, YAML would read them back as spaces.
+    names = "clients:\n" + "".join(
+        f'  - {{code: c{i}, name: "Dry\\{escape}dock"}}\n' for i, escape in enumerate("NLP")
+    )
+    apply(store, "firm.yaml", parse("firm.yaml", names), "a")
+    text = dump(export(store))
+    read_back = parse("export.yaml", text)["client"]
+    assert [c.name for c in read_back] == ["Dry\x85dock", "Dry\u2028dock", "Dry\u2029dock"]
+
+
 def test_prune_removes_rules_the_file_no_longer_lists_and_they_can_come_back(
     store: Store,
 ) -> None:

@@ -65,10 +65,13 @@ mapping_rules:
     assert len(rules) == 3
     assert [record_key("rule", r) for r in rules][2] == "harvest:project:exact:4471"
     assert len({record_key("rule", r) for r in rules}) == 3
-    assert "duplicate" in errors_of(
-        "mapping_rules: [{source: 'a:b', field: person, value: v, person: k},"
-        " {source: 'a:b', field: person, value: v, person: k}]"
-    )[0]
+    assert (
+        "duplicate"
+        in errors_of(
+            "mapping_rules: [{source: 'a:b', field: person, value: v, person: k},"
+            " {source: 'a:b', field: person, value: v, person: k}]"
+        )[0]
+    )
 
 
 def test_bad_yaml_says_where() -> None:

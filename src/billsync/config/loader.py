@@ -127,7 +127,15 @@ def _decimal_out(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
     return dumper.represent_scalar(f"tag:yaml.org,2002:{tag}", text)
 
 
+def _str_out(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # YAML reads NEL, LS and PS as line breaks: written raw they would come back as
+    # spaces. Double-quoted, they are escaped (\N, \L, \P) and read back as they were.
+    style = '"' if any(c in value for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
 _Dumper.add_representer(Decimal, _decimal_out)
+_Dumper.add_representer(str, _str_out)
 _Dumper.add_multi_representer(enum.Enum, lambda d, v: d.represent_str(str(v.value)))
 _Dumper.add_representer(tuple, lambda d, v: d.represent_list(list(v)))
 
