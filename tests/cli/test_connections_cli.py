@@ -118,6 +118,32 @@ def test_a_connection_to_an_unknown_platform_is_refused_whole(cli: Any, tmp_path
     assert "connections[x].platform: unknown platform" in out
 
 
+def test_a_setting_or_credential_the_platform_does_not_read_is_refused(
+    cli: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "connections:\n"
+        "  - {code: h, platform: harvest, credentials: {token: stored, tokn: stored},\n"
+        "     settings: {account_id: '1', acount_id: '1', contact: a@b.example}}\n"
+        "  - {code: c, platform: clockify, credentials: {api_key: stored,\n"
+        "     webhook_secret: stored}, settings: {workspace_id: w, history_start: '2026-01-01'}}\n"
+    )
+    out = cli("apply", "-f", str(path), ok=False).output
+    assert (
+        "connections[h].credentials.tokn: Harvest reads no such credential (it reads: token)" in out
+    )
+    assert (
+        "connections[h].settings.acount_id: Harvest reads no such setting "
+        "(it reads: account_id, contact)"
+    ) in out
+    assert "settings.contact" not in out  # an option it reads is taken
+    assert "connections[c]" not in out  # Clockify takes webhooks: webhook_secret is its own
+    path.write_text(path.read_text().replace("tokn: stored", "").replace("acount_id: '1', ", ""))
+    path.write_text(path.read_text().replace(", }", "}"))
+    assert "+ connection h\n+ connection c" in cli("apply", "-f", str(path)).output
+
+
 def test_one_failing_connection_is_named_and_the_others_still_sync_and_run(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

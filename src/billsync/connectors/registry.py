@@ -23,6 +23,7 @@ class Platform:
     oauth: OAuth2Endpoints | None = None
     credentials: tuple[str, ...] = ()  # secret names a connection must provide
     settings: tuple[str, ...] = ()  # non-secret names it must provide
+    options: tuple[str, ...] = ()  # non-secret names it reads when given
     webhooks: bool = False  # the platform pushes time changes
 
 

@@ -198,6 +198,19 @@ def _platform_problems(connections: Mapping[str, BaseModel]) -> list[Problem]:
         for name in found.settings:
             if name not in connection.settings:
                 problems.append(Problem(f"{where}.settings", f"{name!r} is required"))
+        # A name the platform does not read is a typo (`acount_id`): refused, not ignored.
+        webhook = ("webhook_secret",) if found.webhooks else ()
+        for kind, given, takes in (
+            ("credential", connection.credentials, (*found.credentials, *webhook)),
+            ("setting", connection.settings, (*found.settings, *found.options)),
+        ):
+            for name in sorted(set(given) - set(takes)):
+                problems.append(
+                    Problem(
+                        f"{where}.{kind}s.{name}",
+                        f"{found.title} reads no such {kind} (it reads: {', '.join(takes)})",
+                    )
+                )
         if connection.push_invoices and found.sink is None:
             problems.append(Problem(f"{where}.push_invoices", f"{found.title} takes no invoices"))
         if connection.pull_time and found.source is None:

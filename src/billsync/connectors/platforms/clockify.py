@@ -544,6 +544,7 @@ PLATFORM = register(
         source=ClockifySource,
         credentials=("api_key",),
         settings=("workspace_id",),
+        options=("reports_url", "history_start"),
         webhooks=True,
     )
 )

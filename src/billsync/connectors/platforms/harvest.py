@@ -199,6 +199,7 @@ PLATFORM = register(
         source=HarvestSource,
         credentials=("token",),
         settings=("account_id",),
+        options=("contact",),
         webhooks=False,
     )
 )

@@ -638,6 +638,7 @@ PLATFORM = register(
         oauth=ENDPOINTS,
         credentials=("client_id", "client_secret"),
         settings=("realm_id",),
+        options=("income_account", "tax_code", "tax_code_exempt", "auth_url"),
         webhooks=True,
     )
 )

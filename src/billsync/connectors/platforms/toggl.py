@@ -471,6 +471,7 @@ PLATFORM = register(
         source=TogglSource,
         credentials=("api_token",),
         settings=("workspace_id",),
+        options=("history_start", "approved_tag"),
         webhooks=True,
     )
 )

@@ -555,6 +555,7 @@ PLATFORM = register(
         oauth=OAUTH,
         credentials=("client_id", "client_secret"),
         settings=("tenant_id",),
+        options=("approval", "invoice_status", "sales_account", "tax_types", "auth_url"),
         # Xero's webhooks cover invoices, contacts, credit notes and subscriptions, not
         # project time; billsync reads invoice statuses when it pushes (Sink.invoice_status).
         webhooks=False,
