@@ -287,3 +287,23 @@ def test_fees_and_limits_are_in_the_currency_s_minor_unit(field: str, said: str)
         text = text.replace("start:", "currency: EUR, start:")
     (problem,) = errors_of(text)
     assert said in problem, problem
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        (
+            "mapping_rules: [{source: h, field: project, value: v, project: P, priority: true}]",
+            "mapping_rules[0].priority",
+        ),
+        ("connections: [{code: h, platform: harvest, reconcile_days: no}]", "connections[0]"),
+        (
+            "contracts: [{code: A, client: c, currency: EUR, start: 2026-01-01, "
+            "rates: [{role: r, rate: 1}], payment_terms_days: yes}]",
+            "contracts[0].payment_terms_days",
+        ),
+    ],
+)
+def test_a_count_given_true_or_false_is_refused_not_read_as_1_or_0(text: str, path: str) -> None:
+    problems = errors_of(text)
+    assert any(p.startswith(path) and "not true or false" in p for p in problems), problems

@@ -24,7 +24,7 @@ import re
 from pydantic import Field, field_validator
 
 from .canonical import zone
-from .model import Code, Record
+from .model import Code, Record, Whole
 
 CREDENTIAL = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|stored)$")
 
@@ -36,8 +36,8 @@ class Connection(Record):
     credentials: dict[str, str] = Field(default_factory=dict)
     settings: dict[str, str] = Field(default_factory=dict)
     timezone: str | None = None
-    overlap_minutes: int = Field(default=10, ge=0, le=1440)  # late writes re-read
-    reconcile_days: int = Field(default=35, ge=0, le=366)  # window swept for deletions
+    overlap_minutes: Whole = Field(default=10, ge=0, le=1440)  # late writes re-read
+    reconcile_days: Whole = Field(default=35, ge=0, le=366)  # window swept for deletions
     pull_time: bool = True
     push_invoices: bool = False
 

@@ -23,7 +23,7 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 
 from .entries import Category
-from .model import Amount, Code, Multiplier, Percent, Record
+from .model import Amount, Code, Multiplier, Percent, Record, Whole
 from .money import check_currency, minor_unit, tender_on
 
 
@@ -109,9 +109,9 @@ class Rate(Record):
 
 
 class Rounding(Record):
-    increment_minutes: int = Field(default=0, ge=0, le=240)  # 0: no rounding
+    increment_minutes: Whole = Field(default=0, ge=0, le=240)  # 0: no rounding
     mode: RoundingMode = RoundingMode.UP
-    minimum_minutes: int = Field(default=0, ge=0, le=1440)
+    minimum_minutes: Whole = Field(default=0, ge=0, le=1440)
 
 
 class Overtime(Record):
@@ -125,7 +125,7 @@ class Overtime(Record):
     weekend_multiplier: Multiplier | None = None
     holiday_multiplier: Multiplier | None = None
     # Monday is 0: (5, 6) is Saturday and Sunday; (4, 5) a Friday-Saturday weekend.
-    weekend_days: tuple[Annotated[int, Field(ge=0, le=6)], ...] = (5, 6)
+    weekend_days: tuple[Annotated[Whole, Field(ge=0, le=6)], ...] = (5, 6)
     # True: applicable multipliers multiply (1.5 x 2 = 3); False: the highest applies.
     stack: bool = False
 
@@ -210,7 +210,7 @@ class Contract(Record):
     threshold: Threshold | None = None
     tax_rate: Percent = Decimal(0)
     tax_name: str = "VAT"
-    payment_terms_days: int = Field(default=30, ge=0, le=365)
+    payment_terms_days: Whole = Field(default=30, ge=0, le=365)
     po_number: str = ""
     max_daily_hours: Amount = Decimal(16)  # more in one local day is implausible
     rate_tolerance: Percent = Decimal(0)  # source rate may differ this much before a flag

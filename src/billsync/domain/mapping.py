@@ -47,7 +47,7 @@ from typing import Any
 from pydantic import model_validator
 
 from .entries import SourceRef, TimeEntry
-from .model import Record
+from .model import Record, Whole
 from .workspace import Person, Project
 
 __all__ = [
@@ -83,7 +83,7 @@ class MappingRule(Record):
     field: MatchField
     match: MatchKind = MatchKind.EXACT
     value: str
-    priority: int = 0
+    priority: Whole = 0
     project: str | None = None
     task: str | None = None
     phase: str | None = None

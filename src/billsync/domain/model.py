@@ -9,7 +9,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 CODE_LENGTH = 64  # at most, characters: a code, a source's name
 
@@ -38,6 +45,16 @@ Amount = Annotated[Decimal, Field(ge=0, **_EXACT), _UNSIGNED]
 Percent = Annotated[Decimal, Field(ge=0, le=100, **_EXACT), _UNSIGNED]
 # A premium pays the plain rate at least (1: none); 0 or 0.5 is a typo for 1.5.
 Multiplier = Annotated[Decimal, Field(ge=1, le=10, **_EXACT)]
+
+
+def _no_flag(value: object) -> object:
+    if isinstance(value, bool):  # pydantic would read true as 1: a value given to the wrong key
+        raise ValueError("a whole number, not true or false")
+    return value
+
+
+# A count (minutes, days, a priority): pydantic's int, with true/false refused.
+Whole = Annotated[int, BeforeValidator(_no_flag)]
 
 
 class Record(BaseModel):
