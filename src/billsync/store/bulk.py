@@ -71,8 +71,8 @@ def insert_columns(
     # them once: bound, each costs the driver a conversion and a copy per row. So are
     # the columns that hold one object on every row (a chunk's one price, a file's
     # one stamp); the first stays bound, since rows are counted by what is bound.
-    first, *rest = columns
-    constant = {name: columns[name][0] for name in rest if _one_object(columns[name])}
+    after_first = list(columns)[1:]
+    constant = {name: columns[name][0] for name in after_first if _one_object(columns[name])}
     if constant:
         columns = {name: column for name, column in columns.items() if name not in constant}
         same = {**same, **constant}
