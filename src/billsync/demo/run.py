@@ -181,7 +181,7 @@ def run_demo(
     try:
         return _build(store, path, url, today, console, days, seed)
     finally:
-        store.engine.dispose()
+        store.close()
 
 
 def _build(

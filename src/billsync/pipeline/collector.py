@@ -6,6 +6,11 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+# Objects made during the work and still alive, up to which its end walks them for the
+# garbage cycles among them (an import leaves tens of thousands: about 10 ms a walk).
+# A run leaves a million-odd, alive until its caller lets go: not walked.
+WALKED = 200_000
+
 
 @contextmanager
 def bulk_work() -> Iterator[None]:
@@ -13,15 +18,16 @@ def bulk_work() -> Iterator[None]:
     it would otherwise rescan them again and again (about a third of a run's time).
     Reference counting still frees everything; the collector runs again after."""
     was_enabled = gc.isenabled()
-    if was_enabled:
-        # Garbage cycles left from before (an import's statements and their parameters)
-        # are freed now, or they would take memory through all of the work.
-        gc.collect()
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
+            # The work's own garbage cycles (an import's statements and their
+            # parameters) are freed now, where the objects to walk are few, or they
+            # would take memory through the work after it.
+            if gc.get_count()[0] <= WALKED:
+                gc.collect(0)
             # What the work leaves alive (a million entries until the caller lets go)
             # joins the oldest generation unexamined: enabled as it is, the collector's
             # next pass would walk all of it at once. Cycles among it are still found

@@ -64,7 +64,7 @@ def import_file(
     with path.open("rb") as raw:
         digest = hashlib.file_digest(raw, "sha256").hexdigest()
     # One transaction, filled chunk by chunk: a rejected file rolls back whole.
-    with bulk_work(), store.transaction() as tx:
+    with bulk_work(), store.transaction(large=True) as tx:
         authorize(tx, actor, "import")
         batch_id = tx.conn.execute(
             insert(import_batches)

@@ -388,7 +388,7 @@ def run(
     that the change and what it triggers are written together or not at all. It
     must not change what rating reads: a second process rates from the last commit.
     (`batch_size` and `second_process_from`: see prepare.)"""
-    with bulk_work(), store.transaction() as tx:
+    with bulk_work(), store.transaction(large=True) as tx:
         authorize(tx, actor, action)
         audit = AuditLog(tx, actor)
         if first is not None:

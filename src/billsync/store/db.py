@@ -9,9 +9,12 @@ written together, serialised per workspace so the audit chain never forks.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,9 @@ from sqlalchemy.pool import NullPool
 from .tables import workspaces
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+AUTOCHECKPOINT = 1000  # pages: SQLite's default, for every commit but a large one's
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> dt.datetime:
@@ -32,6 +38,10 @@ def utcnow() -> dt.datetime:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the one writer; foreign keys are off by default.
     cursor = dbapi_connection.cursor()
+    # A new database's pages: 16 KB, not 4. A bulk import writes a quarter of the pages
+    # (each page costs SQLite and the kernel as much as its bytes do). An existing
+    # database keeps its own.
+    cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -92,18 +102,83 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+class Checkpoints:
+    """Copies a SQLite database's write-ahead log into the database file, in a thread
+    of its own, after a large commit. Done by the commit itself, as SQLite does, the
+    copy of an import of a million entries (about 900 MB) holds the import up for
+    seconds; done beside, it overlaps the work that comes next. It is PASSIVE: readers
+    and the next writer go on meanwhile, and what it cannot copy yet (a reader still
+    needs the older pages) a later checkpoint does."""
+
+    def __init__(self, path: str) -> None:
+        self._uri = f"{Path(path).resolve().as_uri()}?mode=rw"  # never creates a file
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._again = False
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                self._again = True  # it copies what was committed when it began
+                return
+            # Not a daemon: the interpreter waits for it before it exits.
+            self._thread = threading.Thread(target=self._run, name="sqlite checkpoint")
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                with closing(sqlite3.connect(self._uri, uri=True, timeout=30)) as conn:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:  # the log stays; the next checkpoint copies it
+                log.warning("checkpoint of the SQLite write-ahead log failed: %s", exc)
+            with self._lock:
+                if not self._again:
+                    return
+                self._again = False
+
+    def wait(self) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join()
+
+
 @dataclass
 class Store:
     engine: Engine
     workspace: str
+    checkpoints: Checkpoints | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.checkpoints is None and (path := _sqlite_file(self.engine)) is not None:
+            self.checkpoints = Checkpoints(path)
 
     @contextmanager
-    def transaction(self, *, lock: bool = True) -> Iterator[Tx]:
+    def transaction(self, *, lock: bool = True, large: bool = False) -> Iterator[Tx]:
         """One write transaction. `lock=False` only for writes that append no audit
         event (a webhook delivery kept verbatim): they need not wait for the writers
-        that do, which take the workspace row in turn."""
-        with self.engine.begin() as conn:
-            yield Tx(conn, self._workspace_id(conn, lock=lock))
+        that do, which take the workspace row in turn. `large`: one that may write
+        much (an import, a run), whose commit leaves the copy of the write-ahead log
+        into the database to a thread (see Checkpoints)."""
+        deferred = large and self.checkpoints is not None
+        with self.engine.connect() as conn:
+            if deferred:
+                _autocheckpoint(conn, 0)
+            try:
+                with conn.begin():
+                    yield Tx(conn, self._workspace_id(conn, lock=lock))
+            finally:
+                if deferred:
+                    _autocheckpoint(conn, AUTOCHECKPOINT)
+        if deferred:
+            assert self.checkpoints is not None
+            self.checkpoints.start()
+
+    def close(self) -> None:
+        """After the checkpoint under way, if any: the engine's connections closed."""
+        if self.checkpoints is not None:
+            self.checkpoints.wait()
+        self.engine.dispose()
 
     @contextmanager
     def reading(self) -> Iterator[Tx]:
@@ -126,6 +201,22 @@ class Store:
                 .returning(workspaces.c.id)
             ).scalar_one()
         )
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    """The file of a SQLite database given by its path (not in memory, not a URI)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else database
+
+
+def _autocheckpoint(conn: Connection, pages: int) -> None:
+    """Set straight on the driver's connection: through SQLAlchemy, a statement would
+    begin the transaction before its BEGIN IMMEDIATE."""
+    driver = conn.connection.driver_connection
+    assert driver is not None  # checked out of the pool: open
+    driver.execute(f"PRAGMA wal_autocheckpoint={pages}")
 
 
 @dataclass
