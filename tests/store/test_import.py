@@ -18,6 +18,7 @@ from billsync.pipeline.file_chunks import ImportRejected
 from billsync.pipeline.files import import_file
 from billsync.pipeline.workspace import apply
 from billsync.store import audit
+from billsync.store import entries as entries_store
 from billsync.store.db import Store
 from billsync.store.entries import load_entries
 from billsync.store.tables import import_batches, quarantine, raw_records, time_entries
@@ -497,3 +498,25 @@ def test_an_interrupted_import_ends_its_second_process(
         run(store, write("t.csv", MIXED_CSV), partial=True, **THERE)
     assert len(running) == 1 and second_processes() == []
     assert written(store) == dict.fromkeys(written(store), [])
+
+
+def _ids_in_order(store: Store) -> list[tuple[str, str]]:
+    """(person, external id) of every entry, in the order of their ids."""
+    with store.reading() as tx:
+        return [(e.person, e.external_id) for e in load_entries(tx)]
+
+
+def test_a_large_chunk_is_numbered_person_by_person_and_a_small_one_line_by_line(
+    store: Store, write: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply(store, "firm.yaml", load(FIRM), "tester")
+    lines = [
+        f"A-{n},{person},P-1001,survey,2026-03-{n:02},1,Europe/Oslo,approved,1\n"
+        for n, person in enumerate(["jdo", "kha", "jdo", "kha"], start=1)
+    ]
+    run(store, write("small.csv", HEADER + "".join(lines)))
+    assert [x for _, x in _ids_in_order(store)] == ["A-1", "A-2", "A-3", "A-4"]
+    monkeypatch.setattr(entries_store, "GROUPED_FROM", 4)
+    run(store, write("large.csv", HEADER + "".join(lines).replace("A-", "B-")))
+    grouped = [x for x in _ids_in_order(store) if x[1].startswith("B-")]
+    assert grouped == [("jdo", "B-1"), ("jdo", "B-3"), ("kha", "B-2"), ("kha", "B-4")]

