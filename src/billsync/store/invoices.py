@@ -142,11 +142,9 @@ def _insert_lines(
 ) -> list[int]:
     """Write the draft's lines, what each bills and the marks on its entries; returns
     the ids of the entries marked, in order. Rows go in column by column, a chunk at a
-    time: a run writes a million, and no row is built in Python. They go in entry
-    order, across the lines: the indexes by entry, and the check of each row's entry,
-    then pass over the entries once, where line by line they would once per line."""
-    portions, line_of = _by_entry(draft, _insert_line_rows(tx, invoice_id, draft))
-    marked = _first_of_each_entry(portions)
+    time: a run writes a million, and no row is built in Python."""
+    line_ids = _insert_line_rows(tx, invoice_id, draft)
+    marked = _first_of_each_entry(draft)
     entry_ids = list(map(_entry_id, marked))
     for i in range(0, len(marked), CHUNK):
         ids = entry_ids[i : i + CHUNK]
@@ -157,31 +155,19 @@ def _insert_lines(
         }
         same = {"invoice_id": invoice_id, "live": True}
         insert_columns(tx.conn, billed_entries, columns, same=same)
-    for i in range(0, len(portions), CHUNK):
-        chunk = portions[i : i + CHUNK]
-        columns = {name: list(map(read, chunk)) for name, read in _LINE_ENTRY.items()}
-        insert_columns(tx.conn, line_entries, {**columns, "line_id": line_of[i : i + CHUNK]})
+    for line_id, line in zip(line_ids, draft.lines, strict=True):
+        for i in range(0, len(line.portions), CHUNK):
+            portions = line.portions[i : i + CHUNK]
+            columns = {name: list(map(read, portions)) for name, read in _LINE_ENTRY.items()}
+            insert_columns(tx.conn, line_entries, columns, same={"line_id": line_id})
     return entry_ids
 
 
-def _by_entry(draft: InvoiceDraft, line_ids: list[int]) -> tuple[list[Portion], list[int]]:
-    """Every portion of the draft sorted by entry (an entry's own in the order of its
-    lines), and the id of each one's line."""
-    portions = list(chain.from_iterable(map(_portions, draft.lines)))
-    line_of = list(
-        chain.from_iterable(
-            repeat(line_id, len(line.portions))
-            for line_id, line in zip(line_ids, draft.lines, strict=True)
-        )
-    )
-    order = sorted(range(len(portions)), key=list(map(_entry_id, portions)).__getitem__)
-    return list(map(portions.__getitem__, order)), list(map(line_of.__getitem__, order))
-
-
-def _first_of_each_entry(ordered: list[Portion]) -> list[Portion]:
-    """The first portion of each entry, from portions sorted by entry: where its id
-    differs from the one before (a dict of a million entries would take several times
-    the memory)."""
+def _first_of_each_entry(draft: InvoiceDraft) -> list[Portion]:
+    """A portion of each entry the draft bills, in id order. From its portions sorted by
+    entry (a dict of a million entries would take several times the memory), each the
+    first of its entry: where its id differs from the one before."""
+    ordered = sorted(chain.from_iterable(map(_portions, draft.lines)), key=_entry_id)
     entry_ids = list(map(_entry_id, ordered))
     return list(compress(ordered, map(ne, entry_ids, chain((None,), entry_ids))))
 
