@@ -13,7 +13,7 @@ from billsync.config.loader import load
 from billsync.domain import canonical
 from billsync.domain.canonical import Defaults, parse_record
 from billsync.errors import UserError
-from billsync.pipeline import files
+from billsync.pipeline import file_chunks, files
 from billsync.pipeline.file_chunks import ImportRejected
 from billsync.pipeline.files import import_file
 from billsync.pipeline.workspace import apply
@@ -21,6 +21,7 @@ from billsync.store import audit
 from billsync.store import entries as entries_store
 from billsync.store.db import Store
 from billsync.store.entries import load_entries
+from billsync.store.incoming import UNMAPPED, Mapper
 from billsync.store.tables import import_batches, quarantine, raw_records, time_entries
 from support.producers import chunks_then_death, chunks_then_error, second_processes
 
@@ -520,3 +521,25 @@ def test_a_large_chunk_is_numbered_person_by_person_and_a_small_one_line_by_line
     run(store, write("large.csv", HEADER + "".join(lines).replace("A-", "B-")))
     grouped = [x for x in _ids_in_order(store) if x[1].startswith("B-")]
     assert grouped == [("jdo", "B-1"), ("jdo", "B-3"), ("kha", "B-2"), ("kha", "B-4")]
+
+
+def test_the_first_chunk_is_small_and_the_rest_full(
+    write: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer waits for the first chunk alone: it comes after FIRST_CHUNK lines."""
+    lines = "".join(
+        f"A-{n},kha,P-1001,survey,2026-03-02,1,Europe/Oslo,approved,1\n" for n in range(25)
+    )
+    path = write("t.csv", HEADER + lines)
+    no_mapping = Mapper(lambda source, ref, day: UNMAPPED, "")
+    sizes = [
+        chunk.lines
+        for chunk in file_chunks.read_chunks(path, DEFAULTS, "a:stamp", "csv", no_mapping, 10)
+    ]
+    assert sizes == [10, 10, 5]
+    monkeypatch.setattr(file_chunks, "FIRST_CHUNK", 4)
+    sizes = [
+        chunk.lines
+        for chunk in file_chunks.read_chunks(path, DEFAULTS, "a:stamp", "csv", no_mapping, 10)
+    ]
+    assert sizes == [4, 10, 10, 1]

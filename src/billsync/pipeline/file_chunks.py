@@ -31,6 +31,8 @@ from billsync.store.incoming import Incoming, IncomingRow, Mapper, incoming_rows
 from .collector import bulk_work
 
 CHUNK = 20_000  # records parsed and written at a time
+# The first chunk's: the writing process waits for it, and starts sooner on a small one.
+FIRST_CHUNK = 2_000
 
 
 @dataclass(frozen=True)
@@ -146,10 +148,12 @@ def read_chunks(
     mapper: Mapper,
     size: int = CHUNK,
 ) -> Iterator[Chunk]:
-    """The file parsed in chunks of `size` records, so memory stays flat: its good
-    lines as ingest takes them, mapped, and its bad lines."""
+    """The file parsed in chunks of `size` records (the first of at most FIRST_CHUNK),
+    so memory stays flat: its good lines as ingest takes them, mapped, and its bad
+    lines."""
     good: list[Incoming] = []
     chunk = Chunk([], [], 0)
+    limit = min(size, FIRST_CHUNK)
     # In a second process too, where no caller has paused the collector.
     with bulk_work(), path.open(encoding="utf-8-sig", newline="") as handle:
         lines = _parsed(path, handle, defaults)
@@ -168,9 +172,9 @@ def read_chunks(
             else:
                 stamp = parsed.source_revision or received_at_stamp
                 good.append(Incoming(parsed, payload, line_no, stamp))
-            if chunk.lines >= size:
+            if chunk.lines >= limit:
                 yield _finished(chunk, good, source, mapper)
-                chunk = Chunk([], [], 0)
+                chunk, limit = Chunk([], [], 0), size
     yield _finished(chunk, good, source, mapper)
 
 
