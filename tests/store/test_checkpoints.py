@@ -28,6 +28,14 @@ def _fill(store: Store, *, large: bool) -> None:
         tx.conn.exec_driver_sql(f"INSERT INTO filler VALUES (zeroblob({FILLER}))")
 
 
+def _copies_asked_for(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Each copy the store asks for, noted instead of made."""
+    assert store.checkpoints is not None
+    started: list[bool] = []
+    monkeypatch.setattr(store.checkpoints, "start", lambda: started.append(True))
+    return started
+
+
 def test_an_ordinary_commit_copies_the_log_into_the_database_itself(tmp_path: Path) -> None:
     store = _store(tmp_path / "db.sqlite")
     _fill(store, large=False)
@@ -40,9 +48,8 @@ def test_a_large_commit_leaves_the_copy_to_a_thread_and_close_waits_for_it(
 ) -> None:
     store = _store(tmp_path / "db.sqlite")
     assert store.checkpoints is not None
-    started: list[bool] = []
     real_start = store.checkpoints.start
-    monkeypatch.setattr(store.checkpoints, "start", lambda: started.append(True))
+    started = _copies_asked_for(store, monkeypatch)
     _fill(store, large=True)
     assert started == [True]
     # Committed, in the log only: the database file has not grown yet.
@@ -67,9 +74,7 @@ def test_a_large_transaction_that_fails_writes_nothing_and_starts_no_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = _store(tmp_path / "db.sqlite")
-    assert store.checkpoints is not None
-    started: list[bool] = []
-    monkeypatch.setattr(store.checkpoints, "start", lambda: started.append(True))
+    started = _copies_asked_for(store, monkeypatch)
     with pytest.raises(RuntimeError, match="stop"), store.transaction(large=True) as tx:
         tx.conn.exec_driver_sql("CREATE TABLE filler (data BLOB)")
         raise RuntimeError("stop")
