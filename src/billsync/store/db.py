@@ -114,13 +114,14 @@ class Checkpoints:
         self._uri = f"{Path(path).resolve().as_uri()}?mode=rw"  # never creates a file
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._again = False
+        self._running = self._again = False  # set and read under the lock
 
     def start(self) -> None:
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            if self._running:
                 self._again = True  # it copies what was committed when it began
                 return
+            self._running = True
             # Not a daemon: the interpreter waits for it before it exits.
             self._thread = threading.Thread(target=self._run, name="sqlite checkpoint")
             self._thread.start()
@@ -134,6 +135,7 @@ class Checkpoints:
                 log.warning("checkpoint of the SQLite write-ahead log failed: %s", exc)
             with self._lock:
                 if not self._again:
+                    self._running = False  # a copy asked for from now starts a thread
                     return
                 self._again = False
 
