@@ -3,6 +3,7 @@ ordered, bad files rejected whole or quarantined line by line."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -543,3 +544,18 @@ def test_the_first_chunk_is_small_and_the_rest_full(
         for chunk in file_chunks.read_chunks(path, DEFAULTS, "a:stamp", "csv", no_mapping, 10)
     ]
     assert sizes == [4, 10, 10, 1]
+
+
+@pytest.mark.parametrize("where", [HERE, THERE], ids=["here", "second process"])
+def test_the_batch_and_its_event_hold_the_file_s_sha256(
+    store: Store, write: Any, where: dict[str, int]
+) -> None:
+    path = write("t.csv", MIXED_CSV)
+    result = run(store, path, partial=True, **where)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with store.reading() as tx:
+        stored = tx.conn.execute(
+            select(import_batches.c.sha256).where(import_batches.c.id == result.batch_id)
+        ).scalar_one()
+        (event,) = [e for e in audit.events(tx) if e["action"] == "import.batch"]
+    assert stored == event["after"]["sha256"] == digest

@@ -61,8 +61,6 @@ def import_file(
         raise UserError(f"source {source!r}: a source's name has 1 to {CODE_LENGTH} characters")
     received_at = utcnow()
     stamp = arrival_stamp(received_at)
-    with path.open("rb") as raw:
-        digest = hashlib.file_digest(raw, "sha256").hexdigest()
     # One transaction, filled chunk by chunk: a rejected file rolls back whole.
     with bulk_work(), store.transaction(large=True) as tx:
         authorize(tx, actor, "import")
@@ -72,7 +70,7 @@ def import_file(
                 workspace_id=tx.workspace_id,
                 source=source,
                 filename=path.name,
-                sha256=digest,
+                sha256="",  # below, once the reading has started
                 counts={},
                 actor=actor,
                 created_at=received_at,
@@ -88,6 +86,10 @@ def import_file(
             else nullcontext(read_chunks(*args))
         )
         with reading as chunks:
+            # Here, while a second process reads the first chunk (a large file's SHA-256
+            # takes a quarter of a second).
+            with path.open("rb") as raw:
+                digest = hashlib.file_digest(raw, "sha256").hexdigest()
             for chunk in chunks:
                 bad += chunk.bad
                 lines += chunk.lines
@@ -119,7 +121,9 @@ def import_file(
             )
         summary = {**counts.as_dict(), "quarantined": len(bad), "lines": lines}
         tx.conn.execute(
-            import_batches.update().where(import_batches.c.id == batch_id).values(counts=summary)
+            import_batches.update()
+            .where(import_batches.c.id == batch_id)
+            .values(sha256=digest, counts=summary)
         )
         audit = AuditLog(tx, actor)
         audit.record(
