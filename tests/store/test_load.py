@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from billsync.domain.entries import Approval, Category, EntryState, SourceRef, TimeEntry
 from billsync.store import entries
-from billsync.store.db import Store, Tx
-from billsync.store.entries import adjustments_by_entry, load_entries
+from billsync.store.db import Store, Tx, open_store
+from billsync.store.entries import adjustments_by_entry, load_entries, transfers
 from billsync.store.tables import entry_adjustments, time_entries
 
 OSLO = dt.timezone(dt.timedelta(hours=1))
@@ -162,3 +163,23 @@ def test_has_entries_counts_the_workspace_s_own_up_to_the_number_asked(store: St
         count = len(_fill(tx))
         answers = {n: entries.has_entries(tx, at_least=n) for n in (0, 1, count, count + 1)}
     assert answers == {0: True, 1: True, count: True, count + 1: False}
+
+
+def test_moved_entries_are_read_by_their_index_not_by_a_scan(tmp_path: Path) -> None:
+    """On SQLite the statement `transfers` runs is planned on ix_time_entries_moved."""
+    store = open_store(f"sqlite:///{tmp_path / 'plan.db'}", "plan")
+    statements: list[tuple[str, Any]] = []
+    event.listen(store.engine, "before_cursor_execute", _noted(statements))
+    with store.reading() as tx:
+        assert transfers(tx) == {}
+        ((statement, parameters),) = [s for s in statements if "transfer_task" in s[0]]
+        plan = tx.conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+    store.close()
+    assert "USING INDEX ix_time_entries_moved" in " ".join(str(row[-1]) for row in plan)
+
+
+def _noted(statements: list[tuple[str, Any]]) -> Any:
+    def note(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        statements.append((statement, parameters))
+
+    return note

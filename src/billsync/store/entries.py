@@ -544,10 +544,12 @@ def people_of_entries(tx: Tx, fingerprint: str) -> tuple[dict[str, array[int]], 
 
 def transfers(tx: Tx) -> dict[int, tuple[str, str]]:
     """Entries finance moved to another project or task: id -> (project, task)."""
+    c = time_entries.c
     rows = tx.conn.execute(
-        select(
-            time_entries.c.id, time_entries.c.transfer_project, time_entries.c.transfer_task
-        ).where(_whole_workspace(tx), time_entries.c.transfer_project != "")
+        # By ix_time_entries_moved: its condition as the index has it.
+        select(c.id, c.transfer_project, c.transfer_task).where(
+            c.workspace_id == tx.workspace_id, c.transfer_project != ""
+        )
     )
     return {r.id: (r.transfer_project, r.transfer_task) for r in rows}
 
