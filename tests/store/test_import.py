@@ -394,13 +394,13 @@ def written(store: Store) -> dict[str, Any]:
 def second_processes_started(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The readers an import runs in a second process from now on, as it starts each."""
     started: list[Any] = []
-    start = files.in_second_process
+    start = files.second_process
 
-    def starting(*args: Any) -> Any:
-        started.append(args)
-        return start(*args)
+    def starting() -> Any:
+        started.append(True)
+        return start()
 
-    monkeypatch.setattr(files, "in_second_process", starting)
+    monkeypatch.setattr(files, "second_process", starting)
     return started
 
 

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from billsync.pipeline.second_process import in_second_process, sharing_with_second_process
+from billsync.pipeline.second_process import (
+    in_second_process,
+    second_process,
+    sharing_with_second_process,
+)
 from support.producers import (
     doubled,
     doubled_until_negative,
@@ -62,6 +66,20 @@ def test_leaving_early_ends_it() -> None:
     with in_second_process(numbers, 10**9) as items:
         assert next(items) == 0
         assert len(second_processes()) == 1
+    assert second_processes() == []
+
+
+def test_it_starts_before_it_is_told_what_to_produce() -> None:
+    with second_process() as there:
+        assert len(second_processes()) == 1  # started, waiting to be told
+        assert list(there.run(numbers, 3)) == [0, 1, 2]
+    assert second_processes() == []
+
+
+def test_an_error_before_it_is_told_what_to_produce_ends_it() -> None:
+    with pytest.raises(LookupError), second_process():
+        assert len(second_processes()) == 1
+        raise LookupError("the arguments could not be worked out")
     assert second_processes() == []
 
 

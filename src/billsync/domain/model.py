@@ -6,6 +6,7 @@ is an error that names the field instead of a setting silently ignored.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated
 
@@ -18,13 +19,14 @@ from pydantic import (
     StringConstraints,
 )
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # what _plain refuses
 CODE_LENGTH = 64  # at most, characters: a code, a source's name
 
 
 def _plain(code: str) -> str:
     """A code names a record and is stored as a key: printable text that every database
     keeps (PostgreSQL refuses a NUL). Pydantic refuses half a surrogate pair itself."""
-    if any(c < " " or c == "\x7f" for c in code):
+    if _CONTROL.search(code):
         raise ValueError("a code holds no control characters (tab, line break, NUL)")
     return code
 

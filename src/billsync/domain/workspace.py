@@ -9,13 +9,38 @@ from __future__ import annotations
 
 import enum
 from datetime import date
-from functools import cached_property
+from functools import cache, cached_property
 from zoneinfo import ZoneInfo, available_timezones
 
 import holidays
 from pydantic import field_validator, model_validator
 
 from .model import Code, Record
+
+
+# Both read the library's or the system's tables, tens of milliseconds a call, and
+# every site of a workspace is validated each time the workspace is loaded.
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@cache
+def _calendar_problem(country: str, subdivision: str | None) -> str | None:
+    """Why there is no holiday calendar for the country and subdivision, or None."""
+    # Looked up by name in the library: a market (NYSE), its base class or any other
+    # name in it is no country.
+    if not (len(country) == 2 and country in holidays.list_supported_countries()):
+        return f"no holiday calendar for country {country!r}"
+    try:
+        holidays.country_holidays(country, years=2026)
+    except NotImplementedError:
+        return f"no holiday calendar for country {country!r}"
+    try:
+        holidays.country_holidays(country, subdiv=subdivision, years=2026)
+    except NotImplementedError:
+        return f"no holiday calendar for subdivision {subdivision!r} of {country}"
+    return None
 
 
 def imo_check_digit_ok(imo: str) -> bool:
@@ -57,26 +82,15 @@ class Site(Record):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         # localtime is whatever the host's zone is; Factory is tzdata's placeholder.
-        if value not in available_timezones() or value in ("localtime", "Factory"):
+        if value not in _zones() or value in ("localtime", "Factory"):
             raise ValueError(f"unknown IANA time zone {value!r}")
         return value
 
     @model_validator(mode="after")
     def _known_calendar(self) -> Site:
-        # Looked up by name in the library: a market (NYSE), its base class or any
-        # other name in it is no country.
-        if not (len(self.country) == 2 and self.country in holidays.list_supported_countries()):
-            raise ValueError(f"no holiday calendar for country {self.country!r}")
-        try:
-            holidays.country_holidays(self.country, years=2026)
-        except NotImplementedError as exc:
-            raise ValueError(f"no holiday calendar for country {self.country!r}") from exc
-        try:
-            holidays.country_holidays(self.country, subdiv=self.subdivision, years=2026)
-        except NotImplementedError as exc:
-            raise ValueError(
-                f"no holiday calendar for subdivision {self.subdivision!r} of {self.country}"
-            ) from exc
+        problem = _calendar_problem(self.country, self.subdivision)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property

@@ -29,7 +29,7 @@ from billsync.store.tables import import_batches, quarantine
 from .collector import bulk_work
 from .file_chunks import BadLine, ImportRejected, read_chunks
 from .ingest_mapping import ingest_mapper
-from .second_process import in_second_process
+from .second_process import second_process
 
 # From this size a file is parsed in a second process while this one writes. Below it
 # (three chunks, measured) what that saves does not pay for starting the process, about
@@ -78,14 +78,12 @@ def import_file(
             .returning(import_batches.c.id)
         ).scalar_one()
         counts, revised, bad, lines = IngestCounts(), [], [], 0
-        mapper = ingest_mapper(tx)
-        args = (path, defaults, stamp, source, mapper)
-        reading = (
-            in_second_process(read_chunks, *args)
-            if path.stat().st_size >= second_process_from
-            else nullcontext(read_chunks(*args))
-        )
-        with reading as chunks:
+        large = path.stat().st_size >= second_process_from
+        with second_process() if large else nullcontext(None) as there:
+            # While the second process starts: reading the workspace takes about as long.
+            mapper = ingest_mapper(tx)
+            args = (path, defaults, stamp, source, mapper)
+            chunks = read_chunks(*args) if there is None else there.run(read_chunks, *args)
             # Here, while a second process reads the first chunk (a large file's SHA-256
             # takes a quarter of a second).
             with path.open("rb") as raw:

@@ -42,12 +42,31 @@ def in_second_process(produce: Callable[..., Iterable[T]], *args: Any) -> Iterat
     An error in `produce` is raised here, where its next item would have come, with the
     second process's traceback as a note; the process dying is an error here too.
     Leaving early (an error here, Ctrl-C) ends the process: none is left behind."""
+    with second_process() as there:
+        yield there.run(produce, *args)
+
+
+@contextmanager
+def second_process() -> Iterator[Starting]:
+    """`in_second_process` in two steps: the process starts now, and is told what to
+    produce by `run`. Its interpreter starts (about a third of a second) while this
+    one works out the arguments."""
     with _started() as (child, receiver):
-        assert child.stdin is not None  # stdin=PIPE
-        with suppress(BrokenPipeError), child.stdin:  # it died early: reading says so
-            child.stdin.write(pickle.dumps((produce, args, False), pickle.HIGHEST_PROTOCOL))
+        yield Starting(child, receiver)
+
+
+class Starting:
+    def __init__(self, child: subprocess.Popen[bytes], receiver: Connection) -> None:
+        self._child, self._receiver = child, receiver
+
+    def run(self, produce: Callable[..., Iterable[T]], *args: Any) -> Iterator[T]:
+        """What `produce(*args)` yields, as with `in_second_process` (once only)."""
+        stdin = self._child.stdin
+        assert stdin is not None  # stdin=PIPE
+        with suppress(BrokenPipeError), stdin:  # it died early: reading says so
+            stdin.write(pickle.dumps((produce, args, False), pickle.HIGHEST_PROTOCOL))
         del args  # sent: its memory is the second process's now
-        yield _received(receiver, child)
+        return _received(self._receiver, self._child)
 
 
 @contextmanager

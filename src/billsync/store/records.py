@@ -17,7 +17,9 @@ def current(tx: Tx, kind: str | None = None) -> list[dict[str, Any]]:
     )
     if kind:
         query = query.where(records.c.kind == kind)
-    return [dict(row._mapping) for row in tx.conn.execute(query.order_by(records.c.id))]
+    result = tx.conn.execute(query.order_by(records.c.id))
+    names = list(result.keys())  # once: a row's own mapping builds them again (9,000 people)
+    return [dict(zip(names, row, strict=True)) for row in result]
 
 
 def body_at_current(tx: Tx, kind: str, code: str) -> dict[str, Any] | None:
