@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from billsync.config.loader import ConfigError, dump, load, parse
+from billsync.demo.timegen import scaled_workspace
 from billsync.pipeline.workspace import apply, export, load_workspace
-from billsync.store import audit
+from billsync.store import audit, records
 from billsync.store.db import Store
 
 FIRM = Path(__file__).parent.parent / "fixtures" / "firm.yaml"
@@ -135,3 +136,26 @@ def test_a_rate_or_cap_naming_what_does_not_exist_is_refused(store: Store) -> No
         "contracts[NSY-2026].caps[0].phase: no project of NSY-2026 has phase 'desing' "
         "(theirs: design)"
     ) in said
+
+
+def test_a_roster_of_thousands_is_applied_and_versioned_record_by_record(store: Store) -> None:
+    # More people than one statement binds (900): the records go in by the chunk.
+    roster = scaled_workspace(2_000)
+    first = apply(store, "roster.yaml", roster, "a")
+    assert sum(c.kind == "person" for c in first.changes) == 2_000
+    people = roster["person"]
+    renamed = [p.model_copy(update={"name": f"{p.name} (renamed)"}) for p in people[::2]]
+    second = apply(store, "roster.yaml", {"person": renamed}, "a")
+    assert [c.action for c in second.changes] == ["updated"] * 1_000
+    assert second.changes[0].fields == {"name": (people[0].name, renamed[0].name)}
+    with store.reading() as tx:
+        versions = {r["code"]: r["version"] for r in records.current(tx, "person")}
+        events = audit.events(tx)
+        assert load_workspace(tx).people[people[2].code].name.endswith("(renamed)")
+        assert audit.verify(tx) is None  # the chain holds
+    assert len(versions) == 2_000  # one current version of each
+    assert {versions[p.code] for p in people[::2]} == {2}
+    assert {versions[p.code] for p in people[1::2]} == {1}
+    updated = [e for e in events if e["action"] == "person.updated"]
+    assert [e["subject"] for e in updated] == [f"person:{p.code}" for p in renamed]
+    assert all(e["after"]["version"] == 2 for e in updated)

@@ -136,6 +136,8 @@ def apply(
 
         audit = AuditLog(tx, actor)
         changes: list[Change] = []
+        # (kind, code) -> (body, stored body): a record given twice is stored as the last.
+        changed: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any] | None]] = {}
         unchanged = 0
         for kind, _ in ((k, m) for k, m in SECTIONS.values()):
             for item in parsed.get(kind, []):
@@ -145,16 +147,24 @@ def apply(
                 if old is not None and old["body"] == body:
                     unchanged += 1
                     continue
-                version = records.put(tx, kind, code, body, old["version"] if old else None)
-                before = old["body"] if old else None
-                audit.record(
-                    f"{kind}.{'updated' if old else 'created'}",
+                changed[kind, code] = (body, old["body"] if old else None)
+        versions = records.put_many(tx, [(*key, body) for key, (body, _) in changed.items()])
+        audit.record_many(
+            [
+                (
+                    f"{kind}.{'created' if before is None else 'updated'}",
                     f"{kind}:{code}",
                     before,
                     {"version": version, "file": filename, **body},
                 )
-                diff = _field_diff(before or {}, body) if old else {}
-                changes.append(Change(kind, code, "updated" if old else "created", diff))
+                for ((kind, code), (body, before)), version in zip(
+                    changed.items(), versions, strict=True
+                )
+            ]
+        )
+        for (kind, code), (body, before) in changed.items():
+            diff = {} if before is None else _field_diff(before, body)
+            changes.append(Change(kind, code, "created" if before is None else "updated", diff))
         for kind, code in retired:
             records.retire(tx, kind, code)
             audit.record(

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.types import TypeEngine
 
 CHUNK = 5000
+BOUND = 900  # values bound in one statement: SQLite takes at most 999
 
 
 def insert_rows(

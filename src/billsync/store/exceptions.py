@@ -22,7 +22,7 @@ from billsync.errors import UserError
 
 from .access import authorize
 from .audit import AuditLog
-from .bulk import CHUNK, insert_rows
+from .bulk import BOUND, CHUNK, insert_rows
 from .db import Tx, utcnow
 from .tables import exceptions
 
@@ -92,9 +92,9 @@ def sync(
         ),
     ):
         ids = [r.id for r in subset]
-        for i in range(0, len(ids), 900):
+        for i in range(0, len(ids), BOUND):
             tx.conn.execute(
-                update(exceptions).where(exceptions.c.id.in_(ids[i : i + 900])).values(**values)
+                update(exceptions).where(exceptions.c.id.in_(ids[i : i + BOUND])).values(**values)
             )
         audit.record_many(
             [
@@ -148,12 +148,12 @@ def _open(tx: Tx, found: list[tuple[str, Finding]], now: dt.datetime, audit: Aud
 
 def _ids(tx: Tx, fingerprints: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
-    for i in range(0, len(fingerprints), 900):
+    for i in range(0, len(fingerprints), BOUND):
         out.update(
             tx.conn.execute(
                 select(exceptions.c.fingerprint, exceptions.c.id).where(
                     exceptions.c.workspace_id == tx.workspace_id,
-                    exceptions.c.fingerprint.in_(fingerprints[i : i + 900]),
+                    exceptions.c.fingerprint.in_(fingerprints[i : i + BOUND]),
                 )
             ).all()
         )

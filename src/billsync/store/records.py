@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
+from .bulk import BOUND, insert_rows
 from .db import Tx, utcnow
 from .tables import records
 
@@ -60,37 +62,48 @@ def retire(tx: Tx, kind: str, code: str) -> None:
     )
 
 
-def put(tx: Tx, kind: str, code: str, body: dict[str, Any], previous: int | None) -> int:
+def put(tx: Tx, kind: str, code: str, body: dict[str, Any]) -> int:
     """Store a new current version; returns its number (one past any earlier version,
     also of a record that was removed and comes back)."""
+    return put_many(tx, [(kind, code, body)])[0]
+
+
+Put = tuple[str, str, dict[str, Any]]  # kind, code, body
+
+
+def put_many(tx: Tx, items: Sequence[Put]) -> list[int]:
+    """`put` of each item, in a few statements: a roster applied at once may hold
+    thousands of people. Each (kind, code) at most once."""
     now = utcnow()
-    if previous is not None:
-        tx.conn.execute(
-            update(records)
-            .where(
+    by_kind: dict[str, list[str]] = {}
+    for kind, code, _ in items:
+        by_kind.setdefault(kind, []).append(code)
+    last: dict[tuple[str, str], int] = {}
+    for kind, codes in by_kind.items():
+        for i in range(0, len(codes), BOUND):
+            chosen = (
                 records.c.workspace_id == tx.workspace_id,
                 records.c.kind == kind,
-                records.c.code == code,
-                records.c.superseded_at.is_(None),
+                records.c.code.in_(codes[i : i + BOUND]),
             )
-            .values(superseded_at=now)
-        )
-    last = tx.conn.execute(
-        select(func.max(records.c.version)).where(
-            records.c.workspace_id == tx.workspace_id,
-            records.c.kind == kind,
-            records.c.code == code,
-        )
-    ).scalar()
-    version = (last or 0) + 1
-    tx.conn.execute(
-        insert(records).values(
-            workspace_id=tx.workspace_id,
-            kind=kind,
-            code=code,
-            version=version,
-            body=body,
-            created_at=now,
-        )
-    )
-    return version
+            tx.conn.execute(
+                update(records)
+                .where(*chosen, records.c.superseded_at.is_(None))
+                .values(superseded_at=now)
+            )
+            last.update(
+                ((kind, code), version)
+                for code, version in tx.conn.execute(
+                    select(records.c.code, func.max(records.c.version))
+                    .where(*chosen)
+                    .group_by(records.c.code)
+                )
+            )
+    versions = [last.get((kind, code), 0) + 1 for kind, code, _ in items]
+    rows = [
+        {"workspace_id": tx.workspace_id, "kind": kind, "code": code, "version": version,
+         "body": body, "created_at": now}
+        for (kind, code, body), version in zip(items, versions, strict=True)
+    ]  # fmt: skip
+    insert_rows(tx.conn, records, rows)
+    return versions

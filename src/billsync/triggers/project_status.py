@@ -39,8 +39,7 @@ def set_status(
         body = project.model_copy(update={"status": status}).model_dump(
             mode="json", exclude_defaults=True
         )
-        current = {r["code"]: r for r in records.current(tx, "project")}[code]
-        records.put(tx, "project", code, body, current["version"])
+        records.put(tx, "project", code, body)
         audit.record(
             "project.status",
             f"project:{code}",
