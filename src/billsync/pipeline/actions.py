@@ -20,8 +20,9 @@ from billsync.errors import UserError
 from billsync.store import invoices as invoice_store
 from billsync.store.access import authorize
 from billsync.store.audit import AuditLog
+from billsync.store.bulk import among
 from billsync.store.db import Store, Tx, utcnow
-from billsync.store.entries import adjustments_by_entry, among
+from billsync.store.entries import adjustments_by_entry
 from billsync.store.tables import entry_adjustments, time_entries, workspaces
 
 from .workspace import load_workspace

@@ -10,14 +10,31 @@ SQLAlchemy's insertmanyvalues already batches rows into few statements.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import repeat
 from operator import is_
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, bindparam, literal, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.types import TypeEngine
+
+if TYPE_CHECKING:
+    from .db import Tx
 
 CHUNK = 5000
 BOUND = 900  # values bound in one statement: SQLite takes at most 999
@@ -183,3 +200,20 @@ def _execute_columns(
     rows = list(zip(*by_column, strict=False))  # as above: the shared values never end
     for i in range(0, len(rows), CHUNK):
         conn.exec_driver_sql(sql, rows[i : i + CHUNK])
+
+
+def among(
+    tx: Tx, column: ColumnElement[Any], values: Sequence[int] | Sequence[str]
+) -> ColumnElement[bool]:
+    """`column IN values`, the values bound as one: a plain IN binds a parameter per
+    value, and SQLAlchemy's work on those costs more than the lookups themselves."""
+    if tx.conn.dialect.name == "postgresql":
+        kind = ARRAY(column.type)
+        if column.type.python_type is int:
+            # As the array's text, which PostgreSQL reads in C: psycopg would check each
+            # element of a list in Python.
+            text = "{" + ",".join(map(str, values)) + "}"
+            return column == any_(cast(bindparam(f"{column.key}_list", text, type_=Text), kind))
+        return column == any_(bindparam(f"{column.key}_list", list(values), type_=kind))
+    listed = func.json_each(json.dumps(list(values))).table_valued("value")
+    return column.in_(select(listed.c.value))

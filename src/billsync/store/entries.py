@@ -16,8 +16,8 @@ from itertools import islice, repeat
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, any_, bindparam, cast, func, select, type_coerce
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy import ColumnElement, func, select, type_coerce
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.types import NullType
 
 from billsync.domain.canonical import Canonical, supersedes
@@ -31,7 +31,7 @@ from billsync.domain.entries import (
 )
 from billsync.domain.mapping import Codes
 
-from .bulk import converted, insert_columns, update_rows
+from .bulk import among, converted, insert_columns, update_rows
 from .db import Tx
 from .incoming import (
     CODES,
@@ -402,23 +402,6 @@ class _Loader:
             revision, one(source, source), ref, one(zone, zone), Approval(approval), billable,
             Category(category), deleted, EntryState(state), *[one(code, code) for code in codes],
         )  # fmt: skip
-
-
-def among(
-    tx: Tx, column: ColumnElement[Any], values: Sequence[int] | Sequence[str]
-) -> ColumnElement[bool]:
-    """`column IN values`, the values bound as one: a plain IN binds a parameter per
-    value, and SQLAlchemy's work on those costs more than the lookups themselves."""
-    if tx.conn.dialect.name == "postgresql":
-        kind = ARRAY(column.type)
-        if column.type.python_type is int:
-            # As the array's text, which PostgreSQL reads in C: psycopg would check each
-            # element of a list in Python.
-            text = "{" + ",".join(map(str, values)) + "}"
-            return column == any_(cast(bindparam(f"{column.key}_list", text, type_=Text), kind))
-        return column == any_(bindparam(f"{column.key}_list", list(values), type_=kind))
-    listed = func.json_each(json.dumps(list(values))).table_valued("value")
-    return column.in_(select(listed.c.value))
 
 
 def adjustments_by_entry(

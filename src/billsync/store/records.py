@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from .bulk import BOUND, insert_rows
+from .bulk import among, insert_rows
 from .db import Tx, utcnow
 from .tables import records
 
@@ -80,25 +80,24 @@ def put_many(tx: Tx, items: Sequence[Put]) -> list[int]:
         by_kind.setdefault(kind, []).append(code)
     last: dict[tuple[str, str], int] = {}
     for kind, codes in by_kind.items():
-        for i in range(0, len(codes), BOUND):
-            chosen = (
-                records.c.workspace_id == tx.workspace_id,
-                records.c.kind == kind,
-                records.c.code.in_(codes[i : i + BOUND]),
+        chosen = (
+            records.c.workspace_id == tx.workspace_id,
+            records.c.kind == kind,
+            among(tx, records.c.code, codes),
+        )
+        tx.conn.execute(
+            update(records)
+            .where(*chosen, records.c.superseded_at.is_(None))
+            .values(superseded_at=now)
+        )
+        last.update(
+            ((kind, code), version)
+            for code, version in tx.conn.execute(
+                select(records.c.code, func.max(records.c.version))
+                .where(*chosen)
+                .group_by(records.c.code)
             )
-            tx.conn.execute(
-                update(records)
-                .where(*chosen, records.c.superseded_at.is_(None))
-                .values(superseded_at=now)
-            )
-            last.update(
-                ((kind, code), version)
-                for code, version in tx.conn.execute(
-                    select(records.c.code, func.max(records.c.version))
-                    .where(*chosen)
-                    .group_by(records.c.code)
-                )
-            )
+        )
     versions = [last.get((kind, code), 0) + 1 for kind, code, _ in items]
     rows = [
         {"workspace_id": tx.workspace_id, "kind": kind, "code": code, "version": version,
