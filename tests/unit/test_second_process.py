@@ -8,11 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from billsync.pipeline.second_process import (
-    in_second_process,
-    second_process,
-    sharing_with_second_process,
-)
+from billsync.pipeline.second_process import second_process, sharing_with_second_process
 from support.producers import (
     doubled,
     doubled_until_negative,
@@ -26,8 +22,8 @@ from support.producers import (
 
 
 def test_every_item_comes_in_order() -> None:
-    with in_second_process(numbers, 5) as items:
-        assert list(items) == [0, 1, 2, 3, 4]
+    with second_process() as there:
+        assert list(there.run(numbers, 5)) == [0, 1, 2, 3, 4]
     assert second_processes() == []
 
 
@@ -35,9 +31,9 @@ def test_an_error_there_is_raised_here_after_the_items_before_it() -> None:
     got = []
     with (
         pytest.raises(LookupError, match="no such thing") as raised,
-        in_second_process(numbers_then_error, 2, LookupError("no such thing")) as items,
+        second_process() as there,
     ):
-        got.extend(items)
+        got.extend(there.run(numbers_then_error, 2, LookupError("no such thing")))
     assert got == [0, 1]
     assert "numbers_then_error" in raised.value.__notes__[0]  # its traceback
     assert second_processes() == []
@@ -46,25 +42,25 @@ def test_an_error_there_is_raised_here_after_the_items_before_it() -> None:
 def test_an_error_that_does_not_pickle_is_named() -> None:
     with (
         pytest.raises(RuntimeError, match="Unpicklable: made here"),
-        in_second_process(numbers_then_unpicklable, 1) as items,
+        second_process() as there,
     ):
-        list(items)
+        list(there.run(numbers_then_unpicklable, 1))
 
 
 def test_its_death_is_an_error_here() -> None:
     got = []
     with (
         pytest.raises(ChildProcessError, match="stopped before it finished"),
-        in_second_process(numbers_then_death, 2) as items,
+        second_process() as there,
     ):
-        got.extend(items)
+        got.extend(there.run(numbers_then_death, 2))
     assert got == [0, 1]
     assert second_processes() == []
 
 
 def test_leaving_early_ends_it() -> None:
-    with in_second_process(numbers, 10**9) as items:
-        assert next(items) == 0
+    with second_process() as there:
+        assert next(there.run(numbers, 10**9)) == 0
         assert len(second_processes()) == 1
     assert second_processes() == []
 
@@ -88,8 +84,8 @@ def test_a_module_in_the_working_directory_does_not_shadow_what_it_imports(
 ) -> None:
     (tmp_path / "json.py").write_text("raise SystemExit('the json.py of the working directory')\n")
     monkeypatch.chdir(tmp_path)
-    with in_second_process(numbers, 2) as items:
-        assert list(items) == [0, 1]
+    with second_process() as there:
+        assert list(there.run(numbers, 2)) == [0, 1]
 
 
 def test_what_it_is_given_comes_back_made_in_the_order_given() -> None:

@@ -1,6 +1,6 @@
 """A generator run in a second process, so that its work and this process's use of what
 it yields share the machine's cores: an import file parsed while the chunk before it is
-written (`in_second_process`), or a share of a run's batches rated while this process
+written (`second_process`), or a share of a run's batches rated while this process
 rates others, each batch given to whichever process is free (`sharing_with_second_process`).
 
 The process is a fresh interpreter, never a fork: this one holds a database connection
@@ -34,33 +34,28 @@ _END = object()  # the second process made its last item
 
 
 @contextmanager
-def in_second_process(produce: Callable[..., Iterable[T]], *args: Any) -> Iterator[Iterator[T]]:
-    """What `produce(*args)` yields, produced in a second process while this one uses
-    the item before. An item waits in the pipe until it is taken, so at most one is made
-    ahead and memory stays flat.
-
-    An error in `produce` is raised here, where its next item would have come, with the
-    second process's traceback as a note; the process dying is an error here too.
-    Leaving early (an error here, Ctrl-C) ends the process: none is left behind."""
-    with second_process() as there:
-        yield there.run(produce, *args)
-
-
-@contextmanager
 def second_process() -> Iterator[Starting]:
-    """`in_second_process` in two steps: the process starts now, and is told what to
-    produce by `run`. Its interpreter starts (about a third of a second) while this
-    one works out the arguments."""
+    """A second process, started now: its interpreter starts (about a third of a
+    second) while this one works out what to tell it to produce (`Starting.run`)."""
     with _started() as (child, receiver):
         yield Starting(child, receiver)
 
 
 class Starting:
+    """This process's side of `second_process`."""
+
     def __init__(self, child: subprocess.Popen[bytes], receiver: Connection) -> None:
         self._child, self._receiver = child, receiver
 
     def run(self, produce: Callable[..., Iterable[T]], *args: Any) -> Iterator[T]:
-        """What `produce(*args)` yields, as with `in_second_process` (once only)."""
+        """What `produce(*args)` yields (once only), produced in the second process
+        while this one uses the item before. An item waits in the pipe until it is
+        taken, so at most one is made ahead and memory stays flat.
+
+        An error in `produce` is raised here, where its next item would have come, with
+        the second process's traceback as a note; the process dying is an error here
+        too. Leaving `second_process` early (an error here, Ctrl-C) ends the process:
+        none is left behind."""
         stdin = self._child.stdin
         assert stdin is not None  # stdin=PIPE
         with suppress(BrokenPipeError), stdin:  # it died early: reading says so
@@ -77,7 +72,7 @@ def sharing_with_second_process(
     this one gives it (`given` iterates over them as they come, and ends when this one
     gives no more). Giving never waits, nor does the second process for this one to
     take what it made: each side works on while the other is busy. Errors, its death
-    and leaving early are as with `in_second_process`."""
+    and leaving early are as with `second_process`."""
     with _started() as (child, receiver):
         assert child.stdin is not None  # stdin=PIPE
         giver = _InOrder(partial(_dump, child.stdin), "second process input")
