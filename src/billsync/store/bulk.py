@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from .db import Tx
 
 CHUNK = 5000
-BOUND = 900  # values bound in one statement: SQLite takes at most 999
 
 
 def insert_rows(

@@ -22,7 +22,7 @@ from billsync.errors import UserError
 
 from .access import authorize
 from .audit import AuditLog
-from .bulk import BOUND, CHUNK, insert_rows
+from .bulk import CHUNK, among, insert_rows
 from .db import Tx, utcnow
 from .tables import exceptions
 
@@ -92,9 +92,9 @@ def sync(
         ),
     ):
         ids = [r.id for r in subset]
-        for i in range(0, len(ids), BOUND):
+        if ids:
             tx.conn.execute(
-                update(exceptions).where(exceptions.c.id.in_(ids[i : i + BOUND])).values(**values)
+                update(exceptions).where(among(tx, exceptions.c.id, ids)).values(**values)
             )
         audit.record_many(
             [
@@ -147,17 +147,13 @@ def _open(tx: Tx, found: list[tuple[str, Finding]], now: dt.datetime, audit: Aud
 
 
 def _ids(tx: Tx, fingerprints: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for i in range(0, len(fingerprints), BOUND):
-        out.update(
-            tx.conn.execute(
-                select(exceptions.c.fingerprint, exceptions.c.id).where(
-                    exceptions.c.workspace_id == tx.workspace_id,
-                    exceptions.c.fingerprint.in_(fingerprints[i : i + BOUND]),
-                )
-            ).all()
+    rows = tx.conn.execute(
+        select(exceptions.c.fingerprint, exceptions.c.id).where(
+            exceptions.c.workspace_id == tx.workspace_id,
+            among(tx, exceptions.c.fingerprint, fingerprints),
         )
-    return out
+    )
+    return {fingerprint: exception_id for fingerprint, exception_id in rows}
 
 
 def blocked_entries(tx: Tx) -> set[int]:
