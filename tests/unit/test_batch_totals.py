@@ -3,6 +3,7 @@ adjustments in arrays. They give back exactly what was put in."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -37,13 +38,28 @@ def test_portions_come_back_as_they_went_in_batch_after_batch() -> None:
     second = [_portion(12, 900), _portion(1, 28_800)]
     held = Eligible()
     for batch in (first, [], second):
-        held.extend(columns(batch))
+        held.extend(columns(batch), {})
     back = held.portions()
     assert back == first + second
     # What portions share stays shared; equal lengths are one object.
     assert {id(p.worked) for p in back} == {id(WORKED)}
     assert back[0].price is PRICE and back[1].price is OVERTIME
     assert back[0].seconds is back[4].seconds
+
+
+def test_quantities_and_amounts_are_shared_by_their_exact_text_across_batches() -> None:
+    # Each batch from the second process brings its own copies; 1.5 and 1.50 are equal
+    # numbers but print differently, so they stay apart.
+    one, also_one, printed_apart = Decimal("1.50"), Decimal("1.50"), Decimal("1.5")
+    held, numbers = Eligible(), dict[str, Decimal]()
+    held.extend(columns([replace(_portion(1, 5_400), quantity=one)]), numbers)
+    held.extend(columns([replace(_portion(2, 5_400), quantity=also_one)]), numbers)
+    held.extend(columns([replace(_portion(3, 5_400), quantity=printed_apart)]), numbers)
+    back = held.portions()
+    assert [str(p.quantity) for p in back] == ["1.50", "1.50", "1.5"]
+    assert back[1].quantity is back[0].quantity is one
+    assert back[2].quantity is printed_apart
+    assert back[0].amount is back[1].amount is back[2].amount  # 217.500, made three times
 
 
 def test_an_entrys_adjustments_are_found_whatever_order_the_batches_came_in() -> None:
