@@ -51,10 +51,10 @@ def test_quantities_and_amounts_are_shared_by_their_exact_text_across_batches() 
     # Each batch from the second process brings its own copies; 1.5 and 1.50 are equal
     # numbers but print differently, so they stay apart.
     one, also_one, printed_apart = Decimal("1.50"), Decimal("1.50"), Decimal("1.5")
-    held, numbers = Eligible(), dict[str, Decimal]()
-    held.extend(columns([replace(_portion(1, 5_400), quantity=one)]), numbers)
-    held.extend(columns([replace(_portion(2, 5_400), quantity=also_one)]), numbers)
-    held.extend(columns([replace(_portion(3, 5_400), quantity=printed_apart)]), numbers)
+    held, decimals = Eligible(), dict[str, Decimal]()
+    held.extend(columns([replace(_portion(1, 5_400), quantity=one)]), decimals)
+    held.extend(columns([replace(_portion(2, 5_400), quantity=also_one)]), decimals)
+    held.extend(columns([replace(_portion(3, 5_400), quantity=printed_apart)]), decimals)
     back = held.portions()
     assert [str(p.quantity) for p in back] == ["1.50", "1.50", "1.5"]
     assert back[1].quantity is back[0].quantity is one

@@ -303,7 +303,7 @@ class Totals:
     added: int = 0  # batches added by add_in_order
     # Quantities and amounts by their text: the few thousand distinct ones, which the
     # batches of a million entries hold as about 190,000 objects (20 MB).
-    numbers: dict[str, Decimal] = field(default_factory=dict)
+    decimals: dict[str, Decimal] = field(default_factory=dict)
 
     def add_in_order(self, done: dict[int, Batch]) -> None:
         """Add, and take out of `done` (batches by their place in the run), those that
@@ -320,7 +320,7 @@ class Totals:
         for code, found in batch.rating.items():
             self.rating.setdefault(code, []).extend(found)
         for code, portions in batch.eligible.items():
-            self.eligible.setdefault(code, Eligible()).extend(portions, self.numbers)
+            self.eligible.setdefault(code, Eligible()).extend(portions, self.decimals)
         self.revisions.update(batch.revisions)
         self.written.update(batch.written)
 
@@ -361,15 +361,15 @@ class Eligible:
         self.numbers = (array("q"), array("q"), array("q"))  # entry id, revision, seconds
         self.shared: tuple[list[Any], ...] = ([], [], [], [], [])  # day, quantity, ...
 
-    def extend(self, batch: Columns, numbers: dict[str, Decimal]) -> None:
+    def extend(self, batch: Columns, decimals: dict[str, Decimal]) -> None:
         """Add a batch's columns; its quantities and amounts become the objects of
-        `numbers` with the same text (so 1.50 stays 1.50, not 1.5)."""
+        `decimals` with the same text (so 1.50 stays 1.50, not 1.5)."""
         if not batch:
             return
         entry_ids, revisions, days, seconds, quantities, amounts, *rest = batch
         for held, given in zip(self.numbers, (entry_ids, revisions, seconds), strict=True):
             held.extend(given)
-        shared = (_one_per_text(quantities, numbers), _one_per_text(amounts, numbers))
+        shared = (_one_per_text(quantities, decimals), _one_per_text(amounts, decimals))
         for held_list, values in zip(self.shared, (days, *shared, *rest), strict=True):
             held_list.extend(values)
 
@@ -387,12 +387,12 @@ class Eligible:
         )  # fmt: skip
 
 
-def _one_per_text(column: Sequence[Decimal], numbers: dict[str, Decimal]) -> list[Decimal]:
-    """The column, each value replaced by the first object of its text in `numbers`.
+def _one_per_text(column: Sequence[Decimal], decimals: dict[str, Decimal]) -> list[Decimal]:
+    """The column, each value replaced by the first object of its text in `decimals`.
     A batch shares its values among its portions already: each of its objects is
     looked up once."""
     objects = dict(zip(map(id, column), column, strict=True))
-    one = {key: numbers.setdefault(str(value), value) for key, value in objects.items()}
+    one = {key: decimals.setdefault(str(value), value) for key, value in objects.items()}
     return list(map(one.__getitem__, map(id, column)))
 
 

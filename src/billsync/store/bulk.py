@@ -1,4 +1,5 @@
-"""Bulk writes for the set-based pipeline stages.
+"""Bulk writes for the set-based pipeline stages, and `among`, which picks rows by a
+set of values bound as one.
 
 SQLAlchemy's executemany builds a parameter dict per row, about 15 µs each; at a
 million entries that alone is minutes. On SQLite the column types' own bind processors
