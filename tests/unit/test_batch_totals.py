@@ -1,5 +1,5 @@
-"""What a run holds of its batches until the caps: portions as columns, each entry's
-adjustments in arrays. They give back exactly what was put in."""
+"""What a run holds of its batches until the caps: portions as columns. They give back
+exactly what was put in, each with its entry's adjustments."""
 
 from __future__ import annotations
 
@@ -7,19 +7,20 @@ from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
-import pytest
-
 from billsync.domain.contracts import Unit
 from billsync.domain.entries import Category
 from billsync.domain.rated import Adjustment, Portion, Price, Worked
-from billsync.pipeline.batches import Eligible, Written, columns
+from billsync.pipeline.batches import Eligible, columns
 
 WORKED = Worked("jdoe", "naval-architect", "P-1001", "design", "survey", Category.OPERATING)
 PRICE = Price(Unit.HOUR, Decimal("145.00"), Decimal("1"), "", Decimal("145.00"))
 OVERTIME = Price(Unit.HOUR, Decimal("145.00"), Decimal("1.5"), "daily", Decimal("217.50"))
+ROUNDED = (Adjustment("rounding", 300),)
 
 
-def _portion(entry_id: int, seconds: int, price: Price = PRICE) -> Portion:
+def _portion(
+    entry_id: int, seconds: int, price: Price = PRICE, adjustments: tuple[Adjustment, ...] = ()
+) -> Portion:
     quantity = Decimal(seconds) / 3600
     return Portion(
         entry_id,
@@ -30,12 +31,18 @@ def _portion(entry_id: int, seconds: int, price: Price = PRICE) -> Portion:
         quantity * price.unit_price,
         WORKED,
         price,
+        adjustments,
     )
 
 
 def test_portions_come_back_as_they_went_in_batch_after_batch() -> None:
-    first = [_portion(7, 28_800), _portion(7, 3_600, OVERTIME), _portion(3, 1_800)]
-    second = [_portion(12, 900), _portion(1, 28_800)]
+    minimum = (Adjustment("minimum", 600), Adjustment("write_up", 60))
+    first = [
+        _portion(7, 28_800, PRICE, ROUNDED),
+        _portion(7, 3_600, OVERTIME, ROUNDED),
+        _portion(3, 1_800),
+    ]
+    second = [_portion(12, 900, PRICE, minimum), _portion(1, 28_800)]
     held = Eligible()
     for batch in (first, [], second):
         held.extend(columns(batch), {})
@@ -45,6 +52,9 @@ def test_portions_come_back_as_they_went_in_batch_after_batch() -> None:
     assert {id(p.worked) for p in back} == {id(WORKED)}
     assert back[0].price is PRICE and back[1].price is OVERTIME
     assert back[0].seconds is back[4].seconds
+    # Each portion keeps its entry's adjustments: an entry's billed mark records them.
+    assert [p.adjustments for p in back] == [ROUNDED, ROUNDED, (), minimum, ()]
+    assert back[1].adjustments is back[0].adjustments
 
 
 def test_quantities_and_amounts_are_shared_by_their_exact_text_across_batches() -> None:
@@ -60,20 +70,3 @@ def test_quantities_and_amounts_are_shared_by_their_exact_text_across_batches() 
     assert back[1].quantity is back[0].quantity is one
     assert back[2].quantity is printed_apart
     assert back[0].amount is back[1].amount is back[2].amount  # 217.500, made three times
-
-
-def test_an_entrys_adjustments_are_found_whatever_order_the_batches_came_in() -> None:
-    rounded = (Adjustment("rounding", 300),)
-    minimum = (Adjustment("minimum", 600), Adjustment("write_up", 60))
-    written = Written()
-    written.update({40: rounded, 7: minimum})
-    written.update({})
-    written.update({3: rounded, 100: (Adjustment("rounding", 300),)})
-    assert dict(written) == {3: rounded, 7: minimum, 40: rounded, 100: rounded}
-    assert written.get(7) == minimum and written.get(8, ()) == ()
-    assert len(written) == 4 and list(written) == [3, 7, 40, 100]
-    assert len(written.kinds) == 2  # equal differences are held once
-    written.update({5: minimum})  # read, then added to: still found
-    assert written[5] == minimum and written[100] == rounded
-    with pytest.raises(KeyError):
-        written[6]

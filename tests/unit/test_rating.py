@@ -125,6 +125,8 @@ def test_module_example_rounds_then_splits_daily_overtime() -> None:
     assert (rated.billable_seconds, rated.adjustments) == (34200, (Adjustment("rounding", 600),))
     assert lines(rated) == [(D(8), D("145.00"), ""), (D("1.5"), D("217.50"), "daily")]
     assert rated.amount == D("1486.25")
+    # Each portion carries the entry's adjustments: its billed mark records them.
+    assert [p.adjustments for p in rated.portions] == [rated.adjustments] * 2
 
 
 # -- billable seconds ----------------------------------------------------------------------

@@ -64,6 +64,9 @@ class Portion:
     amount: Decimal  # quantity x unit_price, exact (lines quantize)
     worked: Worked
     price: Price
+    # How the entry's billable time differs from its worked time (the same on each of
+    # its portions, one object for entries that differ alike): its billed mark says so.
+    adjustments: tuple[Adjustment, ...] = ()
 
     # What it shares with other portions, by name. (Code that reads them for every
     # portion goes through `worked` and `price`, with one C-level attrgetter.)

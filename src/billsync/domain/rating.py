@@ -406,6 +406,7 @@ class _Work:
     position: int  # in the caller's list
     entry: TimeEntry
     seconds: int
+    adjustments: tuple[Adjustment, ...]  # how `seconds` differ from the worked time
     shape: _Shape
     row: _Row
     billed: bool = False  # already invoiced: it used up its day's threshold first
@@ -456,7 +457,15 @@ class _Pricer:
         e = work.entry
         seconds, quantity, amount, price = shared
         return Portion(
-            e.id, e.revision, e.work_date, seconds, quantity, amount, work.shape.worked, price
+            e.id,
+            e.revision,
+            e.work_date,
+            seconds,
+            quantity,
+            amount,
+            work.shape.worked,
+            price,
+            work.adjustments,
         )
 
     def days(self, work: _Work, days: Decimal, base_rate: Decimal) -> Portion:
@@ -472,6 +481,7 @@ class _Pricer:
             days * price.unit_price,
             work.shape.worked,
             price,
+            work.adjustments,
         )
 
     def _price(self, work: _Work, unit: Unit, base_rate: Decimal, premium: _Premium) -> Price:
@@ -513,7 +523,7 @@ def rate_entries(
             continue
         rounded = rounder.billable(entry)
         billable.append(rounded)
-        seconds = rounded[0]
+        seconds, adjustments = rounded
         if not seconds:
             continue
         shape = shapes.of(entry)
@@ -525,11 +535,11 @@ def rate_entries(
             findings[position] = (_rate_missing(entry, shape.person, contract, seconds),)
         elif row.per_day:
             daily[entry.person, entry.work_date].append(
-                _Work(position, entry, seconds, shape, row, entry.id in billed)
+                _Work(position, entry, seconds, adjustments, shape, row, entry.id in billed)
             )
         else:
             hourly[entry.person].append(
-                _Work(position, entry, seconds, shape, row, entry.id in billed)
+                _Work(position, entry, seconds, adjustments, shape, row, entry.id in billed)
             )
 
     portions: list[tuple[Portion, ...]] = [()] * len(entries)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 from array import array
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,7 +26,7 @@ from billsync.domain.contracts import Contract
 from billsync.domain.entries import EntryState, SourceRef, TimeEntry
 from billsync.domain.findings import Finding, Severity
 from billsync.domain.mapping import Codes
-from billsync.domain.rated import Adjustment, Portion, RatedEntry
+from billsync.domain.rated import Portion, RatedEntry
 from billsync.domain.rating import PersonInfo, rate_entries, select_rate
 from billsync.domain.validation import ValidationContext, validate
 from billsync.store import entries as entry_store
@@ -190,7 +189,6 @@ class Batch:
     rating: dict[str, list[tuple[int, Finding]]]  # rating's, by contract, with their entry
     eligible: dict[str, Columns]  # contract -> the unblocked portions, as columns
     revisions: dict[int, int]  # entry id -> revision, of the entries findings name
-    written: dict[int, tuple[Adjustment, ...]]  # how billable differs from worked time
 
 
 def rate_batch(
@@ -209,7 +207,7 @@ def rate_batch(
         if code is None or e.deleted or e.state is not active:
             continue
         (invoiced if e.id in billed else per_contract)[code].append(e)
-    batch = Batch(len(entries), checked, {}, {}, {}, {}, {})
+    batch = Batch(len(entries), checked, {}, {}, {}, {})
     rated: dict[int, RatedEntry] = {}
     results: dict[str, list[RatedEntry]] = {}  # contract -> its group's, in the group's order
     found = list(checked)
@@ -234,59 +232,8 @@ def rate_batch(
         for e, r in zip(group, results[code], strict=True):
             if r.portions and e.id not in held:
                 eligible += r.portions
-                if r.adjustments:
-                    batch.written[e.id] = r.adjustments
         batch.eligible[code] = columns(eligible)
     return batch, rated
-
-
-class Written(Mapping[int, tuple[Adjustment, ...]]):
-    """Entry id -> how its billable time differs from worked time, for every entry in
-    portions: most entries are rounded, and the few distinct differences are shared.
-    Ids and which difference each has are held in arrays (a dict of the million entries
-    of a large run would take 60 MB), sorted when first read, for lookups by bisection."""
-
-    def __init__(self) -> None:
-        self.ids, self.which = array("q"), array("l")
-        self.kinds: list[tuple[Adjustment, ...]] = []
-        self._index: dict[tuple[Adjustment, ...], int] = {}
-        self._sorted = True
-
-    def update(self, more: Mapping[int, tuple[Adjustment, ...]]) -> None:
-        index = self._index
-        for entry_id, written in more.items():
-            self.ids.append(entry_id)
-            self.which.append(index.setdefault(written, len(index)))
-        if more:
-            self._sorted = False
-
-    def _read(self) -> array[int]:
-        if not self._sorted:
-            order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
-            self.ids = array("q", map(self.ids.__getitem__, order))
-            self.which = array("l", map(self.which.__getitem__, order))
-            self.kinds = list(self._index)
-            self._sorted = True
-        return self.ids
-
-    def __getitem__(self, entry_id: int) -> tuple[Adjustment, ...]:
-        found: tuple[Adjustment, ...] | None = self.get(entry_id)
-        if found is None:
-            raise KeyError(entry_id)
-        return found
-
-    def get(self, entry_id: int, default: Any = None) -> Any:
-        # Itself, not Mapping's (by __getitem__ and KeyError): a draft asks for each of
-        # its entries, a million in a large run.
-        ids = self._read()
-        at = bisect_left(ids, entry_id)
-        return self.kinds[self.which[at]] if at < len(ids) and ids[at] == entry_id else default
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._read())
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
 
 @dataclass
@@ -299,7 +246,6 @@ class Totals:
     rating: dict[str, list[tuple[int, Finding]]] = field(default_factory=dict)
     eligible: dict[str, Eligible] = field(default_factory=dict)
     revisions: dict[int, int] = field(default_factory=dict)
-    written: Written = field(default_factory=Written)
     added: int = 0  # batches added by add_in_order
     # Quantities and amounts by their text: the few thousand distinct ones, which the
     # batches of a million entries hold as about 190,000 objects (20 MB).
@@ -322,7 +268,6 @@ class Totals:
         for code, portions in batch.eligible.items():
             self.eligible.setdefault(code, Eligible()).extend(portions, self.decimals)
         self.revisions.update(batch.revisions)
-        self.written.update(batch.written)
 
     def contracts(self) -> list[str]:
         """Contracts with unbilled work, in the order of their first entry."""
@@ -342,7 +287,15 @@ class Totals:
 # it crosses from the second process; building the portions again costs about a
 # microsecond each, where pickling them as objects costs ten.
 _PORTION = attrgetter(
-    "entry_id", "revision", "work_date", "seconds", "quantity", "amount", "worked", "price"
+    "entry_id",
+    "revision",
+    "work_date",
+    "seconds",
+    "quantity",
+    "amount",
+    "worked",
+    "price",
+    "adjustments",
 )
 Columns = list[tuple[Any, ...]]
 
@@ -359,7 +312,7 @@ class Eligible:
 
     def __init__(self) -> None:
         self.numbers = (array("q"), array("q"), array("q"))  # entry id, revision, seconds
-        self.shared: tuple[list[Any], ...] = ([], [], [], [], [])  # day, quantity, ...
+        self.shared: tuple[list[Any], ...] = ([], [], [], [], [], [])  # day, quantity, ...
 
     def extend(self, batch: Columns, decimals: dict[str, Decimal]) -> None:
         """Add a batch's columns; its quantities and amounts become the objects of
@@ -375,14 +328,14 @@ class Eligible:
 
     def portions(self) -> list[Portion]:
         entry_ids, revisions, seconds = self.numbers
-        days, quantities, amounts, worked, prices = self.shared
+        days, quantities, amounts, worked, prices, adjustments = self.shared
         # Few lengths recur: one int object each, not one per portion.
         lengths: dict[int, int] = {}
         shared_seconds = [lengths.setdefault(n, n) for n in seconds]
         return list(
             map(
                 Portion, entry_ids, revisions, days, shared_seconds, quantities, amounts, worked,
-                prices,
+                prices, adjustments,
             )
         )  # fmt: skip
 

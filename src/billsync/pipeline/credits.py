@@ -117,7 +117,6 @@ def credit(
                 credit_of=inv["id"],
             ),
             audit,
-            {},  # a credit note bills no entries
         )
         freed = invoice_store.mark_credited(tx, inv["id"], sorted(chosen_ids), credit_id)
         audit.record(

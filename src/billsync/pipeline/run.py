@@ -16,7 +16,7 @@ import time
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -34,7 +34,7 @@ from billsync.domain.entries import TimeEntry
 from billsync.domain.findings import Finding
 from billsync.domain.invoicing import draft_invoice
 from billsync.domain.mapping import Codes, MappingContext, mapped_codes
-from billsync.domain.rated import Adjustment, Portion, RatedEntry
+from billsync.domain.rated import Portion, RatedEntry
 from billsync.domain.validation import finding_order, validate
 from billsync.domain.workspace import ProjectStatus
 from billsync.store import entries as entry_store
@@ -82,8 +82,6 @@ class Prepared:
     held: dict[str, list[Portion]]
     # Entry id -> revision, for every entry a finding names (their fingerprints).
     revisions: dict[int, int]
-    # Entry id -> how its billable time differs from worked time, for entries in portions.
-    written: Mapping[int, tuple[Adjustment, ...]]
     # Every entry and what rating made of it: kept only when asked (reports want them;
     # a run does without, and holds a batch's entries only while it rates them).
     entries: dict[int, TimeEntry] = field(default_factory=dict)
@@ -261,7 +259,6 @@ def prepare(
         adjustments,
         held,
         totals.revisions,
-        totals.written,
         kept,
         kept_rated,
         {name: round(spent, 3) for name, spent in stages.seconds.items()},
@@ -321,7 +318,7 @@ def draft_due(
     )
     if growing is not None:
         version = prep.ws.contract_versions.get(contract.code, 1)
-        changed = invoice_store.replace_draft(tx, growing, draft, version, audit, prep.written)
+        changed = invoice_store.replace_draft(tx, growing, draft, version, audit)
         return growing if changed else None
     meta = invoice_store.Meta(
         kind=due.kind,
@@ -331,7 +328,7 @@ def draft_due(
         client=contract.client,
         contract_version=prep.ws.contract_versions.get(contract.code, 1),
     )
-    return invoice_store.insert_draft(tx, draft, meta, audit, prep.written)
+    return invoice_store.insert_draft(tx, draft, meta, audit)
 
 
 _entry_id = attrgetter("entry_id")

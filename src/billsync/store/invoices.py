@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import chain, compress, repeat
+from itertools import chain, compress
 from operator import attrgetter, ne
 from typing import Any
 
@@ -52,12 +52,7 @@ class Meta:
     credit_of: int | None = None
 
 
-Adjustments = Mapping[int, tuple[Adjustment, ...]]  # entry id -> rounding, write-ups, ...
-
-
-def insert_draft(
-    tx: Tx, draft: InvoiceDraft, meta: Meta, audit: AuditLog, adjustments: Adjustments
-) -> int:
+def insert_draft(tx: Tx, draft: InvoiceDraft, meta: Meta, audit: AuditLog) -> int:
     number = tx.next_invoice_number("CN" if meta.kind == "credit" else "INV")
     now = utcnow()
     invoice_id = int(
@@ -93,7 +88,7 @@ def insert_draft(
             .returning(invoices.c.id)
         ).scalar_one()
     )
-    marked = _insert_lines(tx, invoice_id, draft, adjustments)
+    marked = _insert_lines(tx, invoice_id, draft)
     audit.record(
         "invoice.drafted",
         f"invoice:{invoice_id}",
@@ -134,12 +129,11 @@ _LINE_ENTRY = {
 }
 _entry_id = attrgetter("entry_id")
 _revision = attrgetter("revision")
+_adjustments = attrgetter("adjustments")
 _portions = attrgetter("portions")
 
 
-def _insert_lines(
-    tx: Tx, invoice_id: int, draft: InvoiceDraft, adjustments: Adjustments
-) -> list[int]:
+def _insert_lines(tx: Tx, invoice_id: int, draft: InvoiceDraft) -> list[int]:
     """Write the draft's lines, what each bills and the marks on its entries; returns
     the ids of the entries marked, in order. Rows go in column by column, a chunk at a
     time: a run writes a million, and no row is built in Python."""
@@ -147,11 +141,11 @@ def _insert_lines(
     marked = _first_of_each_entry(draft)
     entry_ids = list(map(_entry_id, marked))
     for i in range(0, len(marked), CHUNK):
-        ids = entry_ids[i : i + CHUNK]
+        chunk = marked[i : i + CHUNK]
         columns = {
-            "entry_id": ids,
-            "revision": list(map(_revision, marked[i : i + CHUNK])),
-            "adjustments": _as_json(list(map(adjustments.get, ids, repeat(())))),
+            "entry_id": entry_ids[i : i + CHUNK],
+            "revision": list(map(_revision, chunk)),
+            "adjustments": _as_json(list(map(_adjustments, chunk))),
         }
         same = {"invoice_id": invoice_id, "live": True}
         insert_columns(tx.conn, billed_entries, columns, same=same)
@@ -174,8 +168,8 @@ def _first_of_each_entry(draft: InvoiceDraft) -> list[Portion]:
 
 def _as_json(written: list[tuple[Adjustment, ...]]) -> list[list[dict[str, Any]]]:
     """Entries' differences as JSON values: one list per kind of difference, not one per
-    entry, so that the rows share it and it is converted once. The kinds are shared
-    tuples (held by the adjustments mapping): told apart by id."""
+    entry, so that the rows share it and it is converted once. The kinds are tuples that
+    the portions share: told apart by id."""
     kinds = dict(zip(map(id, written), written, strict=True))
     as_json = {
         key: [{"reason": a.reason, "seconds": a.seconds} for a in kind]
@@ -241,7 +235,6 @@ def replace_draft(
     draft: InvoiceDraft,
     contract_version: int,
     audit: AuditLog,
-    adjustments: Adjustments,
 ) -> bool:
     """Grow a continuous draft to `draft`; False when it already is exactly that."""
     old = get(tx, invoice_id)
@@ -285,7 +278,7 @@ def replace_draft(
             contract_status=_status_json(draft),
         )
     )
-    _insert_lines(tx, invoice_id, draft, adjustments)
+    _insert_lines(tx, invoice_id, draft)
     audit.record(
         "invoice.grown",
         f"invoice:{invoice_id}",
