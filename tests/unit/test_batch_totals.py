@@ -45,7 +45,7 @@ def test_portions_come_back_as_they_went_in_batch_after_batch() -> None:
     second = [_portion(12, 900, PRICE, minimum), _portion(1, 28_800)]
     held = Eligible()
     for batch in (first, [], second):
-        held.extend(columns(batch), {})
+        held.extend(columns(batch), {}, {})
     back = held.portions()
     assert back == first + second
     # What portions share stays shared; equal lengths are one object.
@@ -62,11 +62,23 @@ def test_quantities_and_amounts_are_shared_by_their_exact_text_across_batches() 
     # numbers but print differently, so they stay apart.
     one, also_one, printed_apart = Decimal("1.50"), Decimal("1.50"), Decimal("1.5")
     held, decimals = Eligible(), dict[str, Decimal]()
-    held.extend(columns([replace(_portion(1, 5_400), quantity=one)]), decimals)
-    held.extend(columns([replace(_portion(2, 5_400), quantity=also_one)]), decimals)
-    held.extend(columns([replace(_portion(3, 5_400), quantity=printed_apart)]), decimals)
+    held.extend(columns([replace(_portion(1, 5_400), quantity=one)]), decimals, {})
+    held.extend(columns([replace(_portion(2, 5_400), quantity=also_one)]), decimals, {})
+    held.extend(columns([replace(_portion(3, 5_400), quantity=printed_apart)]), decimals, {})
     back = held.portions()
     assert [str(p.quantity) for p in back] == ["1.50", "1.50", "1.5"]
     assert back[1].quantity is back[0].quantity is one
     assert back[2].quantity is printed_apart
     assert back[0].amount is back[1].amount is back[2].amount  # 217.500, made three times
+
+
+def test_equal_adjustments_of_different_batches_become_one_object() -> None:
+    # Rating makes each batch's own; a draft converts each distinct object once.
+    rounded_again = (Adjustment("rounding", 300),)
+    assert rounded_again == ROUNDED and rounded_again is not ROUNDED
+    held, shared = Eligible(), dict[tuple[Adjustment, ...], tuple[Adjustment, ...]]()
+    held.extend(columns([_portion(1, 5_400, PRICE, ROUNDED)]), {}, shared)
+    held.extend(columns([_portion(2, 5_400, PRICE, rounded_again), _portion(3, 900)]), {}, shared)
+    back = held.portions()
+    assert [p.adjustments for p in back] == [ROUNDED, ROUNDED, ()]
+    assert back[1].adjustments is back[0].adjustments is ROUNDED

@@ -19,14 +19,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from billsync.domain.billing import billable_on_task, overtime_context
 from billsync.domain.contracts import Contract
 from billsync.domain.entries import EntryState, SourceRef, TimeEntry
 from billsync.domain.findings import Finding, Severity
 from billsync.domain.mapping import Codes
-from billsync.domain.rated import Portion, RatedEntry
+from billsync.domain.rated import Adjustment, Portion, RatedEntry
 from billsync.domain.rating import PersonInfo, rate_entries, select_rate
 from billsync.domain.validation import ValidationContext, validate
 from billsync.store import entries as entry_store
@@ -44,6 +44,9 @@ BATCH = 10_000  # entries checked and rated at a time: a batch is its own peak o
 SECOND_PROCESS_FROM = 100_000
 
 Moved = dict[int, tuple[str, str]]  # entry id -> (project, task) finance moved it to
+Adjustments = tuple[Adjustment, ...]  # how an entry's billable time differs from worked
+T = TypeVar("T")
+K = TypeVar("K")
 
 
 def people_info(ws: Workspace) -> dict[str, PersonInfo]:
@@ -248,8 +251,10 @@ class Totals:
     revisions: dict[int, int] = field(default_factory=dict)
     added: int = 0  # batches added by add_in_order
     # Quantities and amounts by their text: the few thousand distinct ones, which the
-    # batches of a million entries hold as about 190,000 objects (20 MB).
+    # batches of a million entries hold as about 190,000 objects (20 MB). And the
+    # entries' adjustments: a few dozen, of which each batch brings its own copies.
     decimals: dict[str, Decimal] = field(default_factory=dict)
+    adjustments: dict[Adjustments, Adjustments] = field(default_factory=dict)
 
     def add_in_order(self, done: dict[int, Batch]) -> None:
         """Add, and take out of `done` (batches by their place in the run), those that
@@ -266,7 +271,8 @@ class Totals:
         for code, found in batch.rating.items():
             self.rating.setdefault(code, []).extend(found)
         for code, portions in batch.eligible.items():
-            self.eligible.setdefault(code, Eligible()).extend(portions, self.decimals)
+            held = self.eligible.setdefault(code, Eligible())
+            held.extend(portions, self.decimals, self.adjustments)
         self.revisions.update(batch.revisions)
 
     def contracts(self) -> list[str]:
@@ -314,16 +320,29 @@ class Eligible:
         self.numbers = (array("q"), array("q"), array("q"))  # entry id, revision, seconds
         self.shared: tuple[list[Any], ...] = ([], [], [], [], [], [])  # day, quantity, ...
 
-    def extend(self, batch: Columns, decimals: dict[str, Decimal]) -> None:
+    def extend(
+        self,
+        batch: Columns,
+        decimals: dict[str, Decimal],
+        adjustments: dict[Adjustments, Adjustments],
+    ) -> None:
         """Add a batch's columns; its quantities and amounts become the objects of
-        `decimals` with the same text (so 1.50 stays 1.50, not 1.5)."""
+        `decimals` with the same text (so 1.50 stays 1.50, not 1.5), its entries'
+        adjustments the equal ones of `adjustments` (a draft writes each kind once)."""
         if not batch:
             return
-        entry_ids, revisions, days, seconds, quantities, amounts, *rest = batch
+        entry_ids, revisions, days, seconds, quantities, amounts, worked, prices, written = batch
         for held, given in zip(self.numbers, (entry_ids, revisions, seconds), strict=True):
             held.extend(given)
-        shared = (_one_per_text(quantities, decimals), _one_per_text(amounts, decimals))
-        for held_list, values in zip(self.shared, (days, *shared, *rest), strict=True):
+        shared = (
+            days,
+            _one_per_key(quantities, decimals, str),
+            _one_per_key(amounts, decimals, str),
+            worked,
+            prices,
+            _one_per_key(written, adjustments, _itself),
+        )
+        for held_list, values in zip(self.shared, shared, strict=True):
             held_list.extend(values)
 
     def portions(self) -> list[Portion]:
@@ -340,13 +359,17 @@ class Eligible:
         )  # fmt: skip
 
 
-def _one_per_text(column: Sequence[Decimal], decimals: dict[str, Decimal]) -> list[Decimal]:
-    """The column, each value replaced by the first object of its text in `decimals`.
-    A batch shares its values among its portions already: each of its objects is
+def _one_per_key(column: Sequence[T], kept: dict[K, T], key: Callable[[T], K]) -> list[T]:
+    """The column, each value replaced by the first object `kept` under its key. A
+    batch shares its values among its portions already: each of its objects is
     looked up once."""
     objects = dict(zip(map(id, column), column, strict=True))
-    one = {key: decimals.setdefault(str(value), value) for key, value in objects.items()}
+    one = {at: kept.setdefault(key(value), value) for at, value in objects.items()}
     return list(map(one.__getitem__, map(id, column)))
+
+
+def _itself(value: T) -> T:
+    return value
 
 
 def rated_elsewhere(
