@@ -14,7 +14,9 @@ process, taking what it rated, and waiting for its last ones. "commit" is the re
 of the run: writing its transaction out, and waiting for the copy of the write-ahead
 log into the database file that the import and the run left to a thread. CPU seconds,
 of this process and of the second processes, drift less with the machine's speed than
-the wall clock does.
+the wall clock does. "machine_seconds" is that speed, before and after the measured
+path: the time a fixed loop of plain Python takes (this machine's speed has halved and
+come back within a day), so figures taken at different hours can be compared.
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ from billsync.pipeline.workspace import apply
 from billsync.store.db import open_store
 
 TODAY = dt.date(2026, 11, 25)  # the generator's reference day: three months of time
+
+
+def _machine_seconds() -> float:
+    """How long ten million additions in plain Python take here, now."""
+    clock = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return round(time.perf_counter() - clock, 2)
 
 
 class _Sampler(threading.Thread):
@@ -88,6 +99,7 @@ def main() -> None:
         write_by_source(rows, paths)
         generated = time.perf_counter() - clock
 
+        speed_before = _machine_seconds()
         sampler = _Sampler()
         sampler.start()
         store = open_store(url, f"bench-{time.time_ns()}")
@@ -105,6 +117,7 @@ def main() -> None:
         total = time.perf_counter() - clock  # the run's commit too, which no stage holds
         used = os.times()
         sampler.stop.set()
+        speed_after = _machine_seconds()
         print(
             json.dumps(
                 {
@@ -138,6 +151,7 @@ def main() -> None:
                     "peak_rss_mb": sampler.mb(sampler.own),
                     "second_process_peak_rss_mb": sampler.mb(sampler.children_peak),
                     "all_at_once_peak_rss_mb": sampler.mb(sampler.peak),
+                    "machine_seconds": {"before": speed_before, "after": speed_after},
                 }
             )
         )
