@@ -193,3 +193,40 @@ def test_the_second_process_reads_what_the_run_started_from(
     _watched(monkeypatch, unmap_first)
     assert _outcome(other, batch_size=500, second_process_from=0) == alone
     engine.dispose()
+
+
+def test_a_run_holds_one_contracts_portions_at_a_time(store: Store, tmp_path: Path) -> None:
+    # A run caps, plans and drafts contract after contract, each contract's portions let
+    # go before the next is capped: the planner sees only the contract it plans.
+    _imported(store, tmp_path)
+    seen: list[tuple[str, set[str]]] = []
+
+    def planner(tx: Any, prep: pipeline.Prepared, contract: Any) -> list[pipeline.Planned]:
+        seen.append((contract.code, set(prep.portions)))
+        return pipeline.clock_plan(tx, prep, contract)
+
+    with store.reading() as tx:
+        eager = pipeline.prepare(tx, dt.date(2026, 11, 25), keep_entries=False)
+    report = pipeline.run(store, today=dt.date(2026, 11, 25), actor="finance", planner=planner)
+    assert report.drafted
+    assert [code for code, _ in seen] == sorted(eager.ws.contracts)
+    assert all(held <= {code} for code, held in seen)
+    assert {code for code, held in seen if held} == {c for c, p in eager.portions.items() if p}
+
+
+def test_a_contract_is_capped_once_and_not_after_it_is_let_go(store: Store, tmp_path: Path) -> None:
+    _imported(store, tmp_path)
+    today = dt.date(2026, 11, 25)
+    with store.reading() as tx:
+        eager = pipeline.prepare(tx, today, keep_entries=False)
+        lazy = pipeline.prepare(tx, today, keep_entries=False, capped=False)
+        assert lazy.portions == {} and len(lazy.findings) < len(eager.findings)
+        for code in eager.portions:
+            assert lazy.cap(tx, code) == eager.portions[code]
+            assert lazy.cap(tx, code) is lazy.portions[code]  # capped once
+        assert lazy.findings == eager.findings and lazy.held == eager.held
+        code = next(iter(eager.portions))
+        lazy.forget(code)
+        assert code not in lazy.portions
+        with pytest.raises(RuntimeError, match="let go"):
+            lazy.cap(tx, code)

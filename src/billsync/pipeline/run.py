@@ -5,7 +5,9 @@ new changes nothing: mapping finds the same codes, findings have the same finger
 and entries already on a live invoice are never drafted again.
 
     prepare()  -> everything up to the billable portions of each contract
-    run()      -> prepare + the invoices the clock, milestones and thresholds make due
+    run()      -> prepare, then contract by contract: its caps, and the invoices the
+                  clock, milestones and thresholds make due (one contract's portions
+                  held at a time); then the exceptions queue
     triggers/ (manual, project status) -> run() with a planner of their own
 """
 
@@ -87,6 +89,44 @@ class Prepared:
     entries: dict[int, TimeEntry] = field(default_factory=dict)
     rated: dict[int, RatedEntry] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    # The contracts' eligible portions as columns, until each is capped (`cap`).
+    uncapped: Totals = field(default_factory=Totals)
+    waived: set[str] = field(default_factory=set)
+    forgotten: set[str] = field(default_factory=set)
+
+    def cap(self, tx: Tx, code: str) -> list[Portion]:
+        """A contract's billable portions, its caps applied (once): its held work and
+        limit adjustments are then here too, and its cap findings among `findings`."""
+        if code in self.forgotten:
+            raise RuntimeError(f"contract {code}: its portions were let go")
+        if code in self.portions or code not in self.uncapped.first:
+            return self.portions.get(code, [])  # capped, or no unbilled work
+        contract = self.ws.contracts[code]
+        held_back = self.uncapped.eligible.pop(code, None)
+        eligible = held_back.portions() if held_back is not None else []
+        del held_back
+        result: CapResult = apply_caps(
+            contract, eligible, invoice_store.cap_usage(tx, contract, self.today), self.today
+        )
+        self.findings.extend(result.findings)
+        named_ids = {i for f in result.findings for i in f.entry_ids}
+        named = {p.entry_id: p.revision for p in eligible if p.entry_id in named_ids}
+        del eligible
+        self.revisions.update(named)
+        billable, waiting = hold_whole_entries(result)
+        released = blocked(result.findings, self.waived, named)
+        # A waived cap finding lets its entries through; the rest wait behind it.
+        self.portions[code] = billable + [p for p in waiting if p.entry_id not in released]
+        self.held[code] = [p for p in waiting if p.entry_id in released]
+        self.adjustments[code] = list(result.limit_adjustments)
+        return self.portions[code]
+
+    def forget(self, code: str) -> None:
+        """Let go of a contract's portions: a run drafts contract after contract and
+        holds one contract's at a time (a million portions take 150 MB)."""
+        for held in (self.portions, self.held, self.adjustments):
+            held.pop(code, None)
+        self.forgotten.add(code)
 
 
 @dataclass
@@ -171,11 +211,13 @@ def prepare(
     keep_entries: bool = True,
     batch_size: int = BATCH,
     second_process_from: int = SECOND_PROCESS_FROM,
+    capped: bool = True,
 ) -> Prepared:
     """Map, validate and rate the entries batch by batch, then cap each contract's work.
     With `keep_entries`, every entry and its rating are kept in the result (in this
     process); without, from `second_process_from` entries a second process rates
-    batches too, each going to whichever process is free."""
+    batches too, each going to whichever process is free. Without `capped`, each
+    contract is capped when `Prepared.cap` asks for it."""
     stages = _Stages()
     # The second process starts first: its start and its own read of the setting
     # overlap this process's, and mapping's.
@@ -223,66 +265,41 @@ def prepare(
     for name in STAGES[:-1]:
         if progress:
             progress(name)
-    findings = sorted(totals.findings, key=finding_order) + totals.rating_findings()
-    portions: dict[str, list[Portion]] = {}
-    held: dict[str, list[Portion]] = {}
-    adjustments: dict[str, list[LimitAdjustment]] = {}
-    for code in totals.contracts():
-        contract = ws.contracts[code]
-        held_back = totals.eligible.pop(code, None)
-        eligible = held_back.portions() if held_back is not None else []
-        del held_back
-        result: CapResult = apply_caps(
-            contract, eligible, invoice_store.cap_usage(tx, contract, today), today
-        )
-        findings.extend(result.findings)
-        named_ids = {i for f in result.findings for i in f.entry_ids}
-        named = {p.entry_id: p.revision for p in eligible if p.entry_id in named_ids}
-        del eligible
-        totals.revisions.update(named)
-        billable, waiting = hold_whole_entries(result)
-        released = blocked(result.findings, setting.waived, named)
-        # A waived cap finding lets its entries through; the rest wait behind it.
-        portions[code] = billable + [p for p in waiting if p.entry_id not in released]
-        held[code] = [p for p in waiting if p.entry_id in released]
-        adjustments[code] = list(result.limit_adjustments)
-    stages.done("cap")
-    if progress:
-        progress("cap")
-    return Prepared(
+    prep = Prepared(
         ws,
         today,
         totals.count,
         setting.billed,
-        findings,
-        portions,
-        adjustments,
-        held,
+        sorted(totals.findings, key=finding_order) + totals.rating_findings(),
+        {},
+        {},
+        {},
         totals.revisions,
         kept,
         kept_rated,
-        {name: round(spent, 3) for name, spent in stages.seconds.items()},
+        uncapped=totals,
+        waived=setting.waived,
     )
+    if capped:
+        for code in totals.contracts():
+            prep.cap(tx, code)
+        stages.done("cap")
+        if progress:
+            progress("cap")
+    prep.seconds = {name: round(spent, 3) for name, spent in stages.seconds.items()}
+    return prep
 
 
-def _threshold_findings(prep: Prepared, plan: list[Planned]) -> list[Finding]:
-    """A threshold is judged on what the contract's other invoices leave unbilled
-    (what it takes to know that is gone again before the drafts are written)."""
-    found = []
-    for code, portions in prep.portions.items():
-        contract = prep.ws.contracts[code]
-        if contract.threshold is None:
-            continue  # nothing to judge: no set of what is planned for it
-        planned = {
-            p.entry_id
-            for item in plan
-            if item.contract.code == code and item.due.kind != "threshold"
-            for p in item.due.portions
-        }
-        finding = threshold_finding(contract, [p for p in portions if p.entry_id not in planned])
-        if finding is not None:
-            found.append(finding)
-    return found
+def _threshold_finding(
+    contract: Contract, portions: list[Portion], plan: list[Planned]
+) -> Finding | None:
+    """A threshold is judged on what the contract's other invoices leave unbilled."""
+    if contract.threshold is None:
+        return None  # nothing to judge: no set of what is planned for it
+    planned = {
+        p.entry_id for item in plan if item.due.kind != "threshold" for p in item.due.portions
+    }
+    return threshold_finding(contract, [p for p in portions if p.entry_id not in planned])
 
 
 def draft_due(
@@ -342,29 +359,27 @@ class Planned:
     reason: str
 
 
-Planner = Callable[[Tx, Prepared], list[Planned]]
+# What is due of one contract, its caps applied (`Prepared.cap`); called for each
+# contract in turn, in the order of their codes.
+Planner = Callable[[Tx, Prepared, Contract], list[Planned]]
 
 
-def clock_plan(tx: Tx, prep: Prepared) -> list[Planned]:
+def clock_plan(tx: Tx, prep: Prepared, contract: Contract) -> list[Planned]:
     """What the clock, milestones, ready projects and thresholds make due today."""
-    plan: list[Planned] = []
-    for code, contract in sorted(prep.ws.contracts.items()):
-        portions = prep.portions.get(code, [])
-        due = _due_for(tx, prep, contract, portions)
-        plan += [
-            Planned(contract, d, "clock", f"{d.kind} invoice due on {prep.today}") for d in due
-        ]
-        planned = {p.entry_id for d in due for p in d.portions}
-        rest = [p for p in portions if p.entry_id not in planned]
-        if contract.threshold and contract.threshold.draft and over_threshold(contract, rest):
-            plan.append(
-                Planned(
-                    contract,
-                    DueInvoice("threshold", tuple(rest)),
-                    "threshold",
-                    "unbilled work beyond the contract threshold",
-                )
+    portions = prep.cap(tx, contract.code)
+    due = _due_for(tx, prep, contract, portions)
+    plan = [Planned(contract, d, "clock", f"{d.kind} invoice due on {prep.today}") for d in due]
+    planned = {p.entry_id for d in due for p in d.portions}
+    rest = [p for p in portions if p.entry_id not in planned]
+    if contract.threshold and contract.threshold.draft and over_threshold(contract, rest):
+        plan.append(
+            Planned(
+                contract,
+                DueInvoice("threshold", tuple(rest)),
+                "threshold",
+                "unbilled work beyond the contract threshold",
             )
+        )
     return plan
 
 
@@ -380,11 +395,13 @@ def run(
     second_process_from: int = SECOND_PROCESS_FROM,
     first: Callable[[Tx, AuditLog], None] | None = None,
 ) -> RunReport:
-    """Prepare, sync the exceptions queue, and draft what the planner says is due.
-    `first` makes a change in the run's transaction before it reads anything, so
-    that the change and what it triggers are written together or not at all. It
-    must not change what rating reads: a second process rates from the last commit.
-    (`batch_size` and `second_process_from`: see prepare.)"""
+    """Prepare; then, contract by contract, cap its work and draft what the planner
+    says is due (so that one contract's portions are held at a time); then sync the
+    exceptions queue with everything found. `first` makes a change in the run's
+    transaction before it reads anything, so that the change and what it triggers are
+    written together or not at all. It must not change what rating reads: a second
+    process rates from the last commit. (`batch_size` and `second_process_from`: see
+    prepare.)"""
     with bulk_work(), store.transaction(large=True) as tx:
         authorize(tx, actor, action)
         audit = AuditLog(tx, actor)
@@ -397,28 +414,27 @@ def run(
             keep_entries=False,
             batch_size=batch_size,
             second_process_from=second_process_from,
+            capped=False,
         )
+        thresholds: list[Finding] = []
+        drafted: list[int] = []
         clock = time.perf_counter()
-        plan = planner(tx, prep)
-        findings = prep.findings + _threshold_findings(prep, plan)
+        capping = 0.0
+        for code, contract in sorted(prep.ws.contracts.items()):
+            started = time.perf_counter()
+            prep.cap(tx, code)
+            capping += time.perf_counter() - started
+            ids, found = _draft_contract(tx, prep, contract, planner(tx, prep, contract), audit)
+            drafted += ids
+            thresholds += [found] if found is not None else []
+            prep.forget(code)
+        findings = prep.findings + thresholds
         synced = exception_store.sync(tx, findings, prep.revisions, audit)
-        written = [
-            draft_due(
-                tx,
-                prep,
-                item.due,
-                item.contract,
-                trigger=item.trigger,
-                reason=item.reason,
-                actor=actor,
-                audit=audit,
-            )
-            for item in plan
-        ]
-        drafted = [invoice_id for invoice_id in written if invoice_id is not None]
-        prep.seconds["draft"] = round(time.perf_counter() - clock, 3)
-        if progress:
-            progress("draft")
+        prep.seconds["cap"] = round(capping, 3)
+        prep.seconds["draft"] = round(time.perf_counter() - clock - capping, 3)
+        for name in ("cap", "draft"):
+            if progress:
+                progress(name)
         counts: dict[str, int] = defaultdict(int)
         for f in findings:
             counts[f.code] += 1
@@ -435,6 +451,27 @@ def run(
             },
         )
         return RunReport(prep.count, dict(counts), synced, drafted, prep.seconds)
+
+
+def _draft_contract(
+    tx: Tx, prep: Prepared, contract: Contract, plan: list[Planned], audit: AuditLog
+) -> tuple[list[int], Finding | None]:
+    """Draft a contract's planned invoices: their ids, and its threshold finding."""
+    drafted = []
+    for item in plan:
+        invoice_id = draft_due(
+            tx,
+            prep,
+            item.due,
+            contract,
+            trigger=item.trigger,
+            reason=item.reason,
+            actor=audit.actor,
+            audit=audit,
+        )
+        if invoice_id is not None:
+            drafted.append(invoice_id)
+    return drafted, _threshold_finding(contract, prep.cap(tx, contract.code), plan)
 
 
 def _due_for(

@@ -5,12 +5,15 @@ Also the release of retainage, which finance decides."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from billsync.domain.billing import DueInvoice, out_of_cycle
 from billsync.domain.contracts import Contract
 from billsync.errors import UserError
 from billsync.pipeline.run import Planned, Prepared, RunReport, run
 from billsync.store import invoices as invoice_store
+from billsync.store import records
+from billsync.store.audit import AuditLog
 from billsync.store.db import Store, Tx
 
 
@@ -18,11 +21,14 @@ class TriggerError(UserError):
     pass
 
 
-def _contract(prep: Prepared, code: str) -> Contract:
-    contract = prep.ws.contracts.get(code)
-    if contract is None:
-        raise TriggerError(f"contract {code!r}: no such contract; nothing was drafted")
-    return contract
+def _exists(code: str) -> Callable[[Tx, AuditLog], None]:
+    """Before a run reads anything: the contract must exist."""
+
+    def check(tx: Tx, _audit: AuditLog) -> None:
+        if records.body_at_current(tx, "contract", code) is None:
+            raise TriggerError(f"contract {code!r}: no such contract; nothing was drafted")
+
+    return check
 
 
 def invoice_now(
@@ -37,9 +43,10 @@ def invoice_now(
     if not reason.strip():
         raise TriggerError("a manual invoice needs a reason")
 
-    def plan(_tx: Tx, prep: Prepared) -> list[Planned]:
-        chosen = _contract(prep, contract)
-        due = out_of_cycle(prep.portions.get(contract, []), through or today, "manual")
+    def plan(tx: Tx, prep: Prepared, chosen: Contract) -> list[Planned]:
+        if chosen.code != contract:
+            return []
+        due = out_of_cycle(prep.cap(tx, contract), through or today, "manual")
         if due is None:
             raise TriggerError(
                 f"contract {contract}: nothing billable up to "
@@ -47,7 +54,14 @@ def invoice_now(
             )
         return [Planned(chosen, due, f"manual:{actor}", reason)]
 
-    return run(store, today=today, actor=actor, planner=plan, action="manual_invoice")
+    return run(
+        store,
+        today=today,
+        actor=actor,
+        planner=plan,
+        action="manual_invoice",
+        first=_exists(contract),
+    )
 
 
 def release_retainage(
@@ -56,10 +70,18 @@ def release_retainage(
     if not reason.strip():
         raise TriggerError("releasing retainage needs a reason")
 
-    def plan(tx: Tx, prep: Prepared) -> list[Planned]:
-        chosen = _contract(prep, contract)
+    def plan(tx: Tx, _prep: Prepared, chosen: Contract) -> list[Planned]:
+        if chosen.code != contract:
+            return []
         if invoice_store.history(tx, contract).retainage_held <= 0:
             raise TriggerError(f"contract {contract}: no retainage is held; nothing was drafted")
         return [Planned(chosen, DueInvoice("release", ()), f"manual:{actor}", reason)]
 
-    return run(store, today=today, actor=actor, planner=plan, action="manual_invoice")
+    return run(
+        store,
+        today=today,
+        actor=actor,
+        planner=plan,
+        action="manual_invoice",
+        first=_exists(contract),
+    )

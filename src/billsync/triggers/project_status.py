@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from billsync.domain.billing import DueInvoice
+from billsync.domain.contracts import Contract
 from billsync.domain.workspace import ProjectStatus
 from billsync.pipeline.run import Planned, Planner, Prepared, RunReport, run
 from billsync.pipeline.workspace import load_workspace
@@ -60,12 +61,10 @@ def set_status(
 
 
 def _completion(code: str) -> Planner:
-    def plan(_tx: Tx, prep: Prepared) -> list[Planned]:
-        project = prep.ws.projects[code]
-        if not project.contract:
+    def plan(tx: Tx, prep: Prepared, contract: Contract) -> list[Planned]:
+        if prep.ws.projects[code].contract != contract.code:
             return []
-        contract = prep.ws.contracts[project.contract]
-        portions = tuple(p for p in prep.portions.get(contract.code, []) if p.project == code)
+        portions = tuple(p for p in prep.cap(tx, contract.code) if p.project == code)
         if not portions:
             return []
         return [
@@ -81,9 +80,9 @@ def _completion(code: str) -> Planner:
 
 
 def _release_when_done(code: str) -> Planner:
-    def plan(tx: Tx, prep: Prepared) -> list[Planned]:
+    def plan(tx: Tx, prep: Prepared, contract: Contract) -> list[Planned]:
         contract_code = prep.ws.projects[code].contract
-        if not contract_code:
+        if contract_code != contract.code:
             return []
         siblings = [p for p in prep.ws.projects.values() if p.contract == contract_code]
         done = (ProjectStatus.COMPLETED, ProjectStatus.CLOSED)
@@ -93,7 +92,7 @@ def _release_when_done(code: str) -> Planner:
             return []
         return [
             Planned(
-                prep.ws.contracts[contract_code],
+                contract,
                 DueInvoice("release", ()),
                 "project_status",
                 f"every project of {contract_code} completed",
