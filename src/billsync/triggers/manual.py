@@ -5,12 +5,11 @@ Also the release of retainage, which finance decides."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 from billsync.domain.billing import DueInvoice, out_of_cycle
 from billsync.domain.contracts import Contract
 from billsync.errors import UserError
-from billsync.pipeline.run import Planned, Prepared, RunReport, run
+from billsync.pipeline.run import Planned, Planner, Prepared, RunReport, run
 from billsync.store import invoices as invoice_store
 from billsync.store import records
 from billsync.store.audit import AuditLog
@@ -21,14 +20,17 @@ class TriggerError(UserError):
     pass
 
 
-def _exists(code: str) -> Callable[[Tx, AuditLog], None]:
-    """Before a run reads anything: the contract must exist."""
+def _run_for(
+    store: Store, contract: str, plan: Planner, *, actor: str, today: dt.date
+) -> RunReport:
+    """A run whose planner drafts for one contract, which must exist: checked before
+    the run reads anything."""
 
-    def check(tx: Tx, _audit: AuditLog) -> None:
-        if records.body_at_current(tx, "contract", code) is None:
-            raise TriggerError(f"contract {code!r}: no such contract; nothing was drafted")
+    def exists(tx: Tx, _audit: AuditLog) -> None:
+        if records.body_at_current(tx, "contract", contract) is None:
+            raise TriggerError(f"contract {contract!r}: no such contract; nothing was drafted")
 
-    return check
+    return run(store, today=today, actor=actor, planner=plan, action="manual_invoice", first=exists)
 
 
 def invoice_now(
@@ -54,14 +56,7 @@ def invoice_now(
             )
         return [Planned(chosen, due, f"manual:{actor}", reason)]
 
-    return run(
-        store,
-        today=today,
-        actor=actor,
-        planner=plan,
-        action="manual_invoice",
-        first=_exists(contract),
-    )
+    return _run_for(store, contract, plan, actor=actor, today=today)
 
 
 def release_retainage(
@@ -77,11 +72,4 @@ def release_retainage(
             raise TriggerError(f"contract {contract}: no retainage is held; nothing was drafted")
         return [Planned(chosen, DueInvoice("release", ()), f"manual:{actor}", reason)]
 
-    return run(
-        store,
-        today=today,
-        actor=actor,
-        planner=plan,
-        action="manual_invoice",
-        first=_exists(contract),
-    )
+    return _run_for(store, contract, plan, actor=actor, today=today)
