@@ -131,6 +131,22 @@ def test_a_manual_invoice_bills_out_of_cycle_and_records_who_and_why(firm: Firm)
         )
 
 
+def test_a_manual_invoice_or_release_for_an_unknown_contract_writes_nothing(
+    firm: Firm,
+) -> None:
+    firm.setup(contract("")).import_rows([entry("A-1", "2026-03-02", "8")])
+    with firm.store.reading() as tx:
+        before = len(audit.events(tx))
+    for trigger in (invoice_now, release_retainage):
+        with pytest.raises(TriggerError, match="'C-9': no such contract; nothing was drafted"):
+            trigger(
+                firm.store, contract="C-9", reason="why", actor="cfo", today=dt.date(2026, 4, 2)
+            )
+    assert firm.invoices() == []
+    with firm.store.reading() as tx:
+        assert len(audit.events(tx)) == before  # no run was recorded either
+
+
 def test_unbilled_work_beyond_the_threshold_is_flagged_and_drafted(firm: Firm) -> None:
     firm.setup(contract("    threshold: {hours: 10, draft: true}")).import_rows(
         [entry("A-1", "2026-03-02", "8"), entry("A-2", "2026-03-03", "4")]
