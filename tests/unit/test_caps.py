@@ -541,4 +541,11 @@ def test_chronological_order_sorts_as_the_whole_key_does(work, shuffle) -> None:
         for entry_id, day, premium, hours, multiplier in work
     ]
     shuffle.shuffle(portions)
-    assert in_chronological_order(portions) == sorted(portions, key=chronological)
+    ordered = sorted(portions, key=chronological)
+    assert in_chronological_order(portions) == ordered
+    # In order already (as a run's drafts get them from its caps): given back as it is.
+    assert in_chronological_order(ordered) == ordered
+    # Any two neighbours out of order are found: by day, by entry, or within one entry.
+    for at in range(len(ordered) - 1):
+        swapped = [*ordered[:at], ordered[at + 1], ordered[at], *ordered[at + 2 :]]
+        assert in_chronological_order(swapped) == ordered

@@ -110,7 +110,12 @@ class Prepared:
         )
         self.findings.extend(result.findings)
         named_ids = {i for f in result.findings for i in f.entry_ids}
-        named = {p.entry_id: p.revision for p in eligible if p.entry_id in named_ids}
+        # A pass over every portion, for the few that findings name (mostly none).
+        named = (
+            {p.entry_id: p.revision for p in eligible if p.entry_id in named_ids}
+            if named_ids
+            else {}
+        )
         del eligible
         self.revisions.update(named)
         billable, waiting = hold_whole_entries(result)
@@ -316,9 +321,9 @@ def draft_due(
     """Write one draft: the invoice, its lines and the marks on its entries, together.
     None when the draft is a growing one that already holds exactly this."""
     limits = prep.adjustments.get(contract.code, [])
-    # The entries limit adjustments name are few; the due ones may be a million.
+    # Limit adjustments name few entries (mostly none); the due ones may be a million.
     named = {i for a in limits for i in a.entry_ids}
-    present = named.intersection(map(_entry_id, due.portions))
+    present = named.intersection(map(_entry_id, due.portions)) if named else named
     limit = [a for a in limits if not present.isdisjoint(a.entry_ids)]
     growing = (
         invoice_store.continuous_draft(tx, contract.code) if due.kind == "continuous" else None
@@ -369,9 +374,11 @@ def clock_plan(tx: Tx, prep: Prepared, contract: Contract) -> list[Planned]:
     portions = prep.cap(tx, contract.code)
     due = _due_for(tx, prep, contract, portions)
     plan = [Planned(contract, d, "clock", f"{d.kind} invoice due on {prep.today}") for d in due]
+    if not (contract.threshold and contract.threshold.draft):
+        return plan  # what the due invoices leave is not looked at: two passes saved
     planned = {p.entry_id for d in due for p in d.portions}
     rest = [p for p in portions if p.entry_id not in planned]
-    if contract.threshold and contract.threshold.draft and over_threshold(contract, rest):
+    if over_threshold(contract, rest):
         plan.append(
             Planned(
                 contract,
