@@ -192,6 +192,20 @@ def test_lines_follow_the_contracts_grouping_and_are_sorted() -> None:
     ]
 
 
+def test_portions_sharing_who_worked_and_the_price_join_the_line_of_equal_ones() -> None:
+    # As rating makes them: one `worked` and one `price` object for many portions. An
+    # equal pair held by other objects (another batch's) is the same line, and a line
+    # lists its portions in work order whatever order they came in.
+    first = portion(4, "2", day=date(2026, 3, 3))
+    shared = [replace(first, entry_id=i, work_date=date(2026, 3, 5 - i)) for i in (1, 2)]
+    equal = portion(3, "2", day=date(2026, 3, 4))
+    other_task = portion(5, "1", task="drawing")
+    assert equal.worked is not first.worked and equal.worked == first.worked
+    lines = group_lines(nsy(), [other_task, first, *shared, equal])
+    assert [[p.entry_id for p in line.portions] for line in lines] == [[5], [2, 4, 1, 3]]
+    assert [line.quantity for line in lines] == [D("1.00"), D("8.00")]
+
+
 def test_prices_sort_as_numbers_not_as_text() -> None:
     work = [portion(1, "1", rate="145.00"), portion(2, "1", rate="90.00")]
     lines = group_lines(nsy(group_by=(GroupBy.PHASE,)), work)

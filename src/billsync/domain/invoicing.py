@@ -37,7 +37,6 @@ Rules that make every figure checkable by hand:
 from __future__ import annotations
 
 import enum
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -180,11 +179,19 @@ def group_lines(contract: Contract, portions: Iterable[Portion]) -> list[Invoice
     """Time lines of the portions, sorted by key; the order of `portions` does not matter."""
     fields_of = _time_fields(contract)
     # Grouped by the fields themselves (a StrEnum equals its text), the price by its
-    # text as the key prints it (145.0 and 145.00 are two lines).
-    groups: defaultdict[tuple[tuple[Any, ...], str], list[Portion]] = defaultdict(list)
+    # text as the key prints it (145.0 and 145.00 are two lines). Portions share their
+    # `worked` and `price`: a line is found once per pair of those, and each portion by
+    # their identities (a key holding enums is hashed by Python code, not in C).
+    groups: dict[tuple[tuple[Any, ...], str], list[Portion]] = {}
+    line_of: dict[tuple[int, int], list[Portion]] = {}
     # Sorted once, in work order, so that every line's portions are too.
     for portion in in_chronological_order(portions):
-        groups[fields_of(portion), str(portion.price.unit_price)].append(portion)
+        shared = (id(portion.worked), id(portion.price))
+        members = line_of.get(shared)
+        if members is None:
+            key = (fields_of(portion), str(portion.price.unit_price))
+            members = line_of[shared] = groups.setdefault(key, [])
+        members.append(portion)
     lines = [_time_line(contract, _time_key(*group), members) for group, members in groups.items()]
     return sorted(lines, key=_time_order)
 
