@@ -301,10 +301,15 @@ def _threshold_finding(
     """A threshold is judged on what the contract's other invoices leave unbilled."""
     if contract.threshold is None:
         return None  # nothing to judge: no set of what is planned for it
+    return threshold_finding(contract, _unplanned(portions, plan))
+
+
+def _unplanned(portions: list[Portion], plan: list[Planned]) -> list[Portion]:
+    """The portions that the plan's invoices, a threshold's aside, leave unbilled."""
     planned = {
         p.entry_id for item in plan if item.due.kind != "threshold" for p in item.due.portions
     }
-    return threshold_finding(contract, [p for p in portions if p.entry_id not in planned])
+    return [p for p in portions if p.entry_id not in planned]
 
 
 def draft_due(
@@ -376,8 +381,7 @@ def clock_plan(tx: Tx, prep: Prepared, contract: Contract) -> list[Planned]:
     plan = [Planned(contract, d, "clock", f"{d.kind} invoice due on {prep.today}") for d in due]
     if not (contract.threshold and contract.threshold.draft):
         return plan  # what the due invoices leave is not looked at: two passes saved
-    planned = {p.entry_id for d in due for p in d.portions}
-    rest = [p for p in portions if p.entry_id not in planned]
+    rest = _unplanned(portions, plan)
     if over_threshold(contract, rest):
         plan.append(
             Planned(
