@@ -496,8 +496,13 @@ def test_an_interrupted_import_ends_its_second_process(
         raise KeyboardInterrupt  # Ctrl-C while a chunk is written
 
     monkeypatch.setattr(files, "ingest_rows", interrupted)
+    # More than the first chunk: the second waits in a full pipe, the process with it.
+    lines = "".join(
+        f"A-{n},kha,P-1001,survey,2026-03-02,1,Europe/Oslo,approved,1\n"
+        for n in range(file_chunks.FIRST_CHUNK + 1_000)
+    )
     with pytest.raises(KeyboardInterrupt):
-        run(store, write("t.csv", MIXED_CSV), partial=True, **THERE)
+        run(store, write("t.csv", MIXED_CSV + lines), partial=True, **THERE)
     assert len(running) == 1 and second_processes() == []
     assert written(store) == dict.fromkeys(written(store), [])
 

@@ -3,6 +3,7 @@ live in a module it can import) and a way to see the processes left behind."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 from collections.abc import Iterable, Iterator
@@ -14,6 +15,20 @@ from billsync.pipeline.file_chunks import Chunk, read_chunks
 
 
 def numbers(count: int) -> Iterator[int]:
+    yield from range(count)
+
+
+def numbers_said_aloud(count: int) -> Iterator[int]:
+    """Each number, printed too (to a pipe or a file Python buffers what it prints)."""
+    for number in range(count):
+        print(f"made {number}")
+        yield number
+
+
+def numbers_then_slow_exit(count: int, marker: str) -> Iterator[int]:
+    """Numbers, and a handler that writes `marker` when the interpreter ends normally:
+    what freeing a large heap at exit stands for."""
+    atexit.register(Path(marker).write_text, "torn down")
     yield from range(count)
 
 

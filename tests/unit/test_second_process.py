@@ -14,8 +14,10 @@ from support.producers import (
     doubled_until_negative,
     doubled_until_zero,
     numbers,
+    numbers_said_aloud,
     numbers_then_death,
     numbers_then_error,
+    numbers_then_slow_exit,
     numbers_then_unpicklable,
     second_processes,
 )
@@ -25,6 +27,25 @@ def test_every_item_comes_in_order() -> None:
     with second_process() as there:
         assert list(there.run(numbers, 5)) == [0, 1, 2, 3, 4]
     assert second_processes() == []
+
+
+def test_it_ends_without_tearing_its_interpreter_down(tmp_path: Path) -> None:
+    """Its heap (a parser's or a rater's) is not freed object by object at its end:
+    this process waits for that end after the last item."""
+    marker = tmp_path / "torn down"
+    with second_process() as there:
+        assert list(there.run(numbers_then_slow_exit, 2, str(marker))) == [0, 1]
+    assert not marker.exists()
+    assert second_processes() == []
+
+
+def test_what_it_prints_is_not_lost_when_it_ends(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # what it prints waits in a buffer
+    with second_process() as there:
+        assert list(there.run(numbers_said_aloud, 3)) == [0, 1, 2]
+    assert capfd.readouterr().out.splitlines() == ["made 0", "made 1", "made 2"]
 
 
 def test_an_error_there_is_raised_here_after_the_items_before_it() -> None:
