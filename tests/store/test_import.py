@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from billsync.config.loader import load
 from billsync.domain import canonical
-from billsync.domain.canonical import Defaults, parse_record
+from billsync.domain.canonical import Defaults, FieldError, parse_record
 from billsync.errors import UserError
 from billsync.pipeline import file_chunks, files
 from billsync.pipeline.file_chunks import ImportRejected
@@ -366,6 +366,32 @@ CHANGED_JSONL = (
     ' "minutes": 90, "timezone": "UTC", "billable": false}\n'
 )
 HERE, THERE = {"second_process_from": 10**12}, {"second_process_from": 0}
+
+
+@pytest.mark.parametrize("where", [HERE, THERE], ids=["here", "second process"])
+def test_two_lines_of_one_id_and_revision_that_disagree_are_both_bad(
+    store: Store, write: Any, where: dict[str, int]
+) -> None:
+    path = write(
+        "t.csv",
+        HEADER + "A-1,kha,P-1001,survey,2026-03-02,2,UTC,approved,1\n"
+        "A-2,kha,P-1001,survey,2026-03-03,1,UTC,approved,1\n"
+        "A-1,kha,P-1001,survey,2026-03-02,3,UTC,approved,1\n"  # line 2 says 2 hours
+        "A-2,kha,P-1001,survey,2026-03-03,1,UTC,approved,1\n"  # line 3 again: one entry
+        "A-3,kha,P-1001,survey,2026-03-04,1,UTC,approved,1\n"
+        "A-3,kha,P-1001,survey,2026-03-04,5,UTC,approved,2\n",  # a later revision wins
+    )
+    result = run(store, path, partial=True, **where)
+    reason = "another line has this external_id and revision with different content"
+    assert [(b.line_no, b.errors) for b in result.quarantined] == [
+        (2, (FieldError("external_id", reason),)),
+        (4, (FieldError("external_id", reason),)),
+    ]
+    with store.reading() as tx:
+        seconds = {e.external_id: e.duration_seconds for e in load_entries(tx)}
+    assert seconds == {"A-2": 3600, "A-3": 5 * 3600}
+    with pytest.raises(ImportRejected, match="t.csv:4: external_id: another line"):
+        run(store, path, **where)
 
 
 def written(store: Store) -> dict[str, Any]:
