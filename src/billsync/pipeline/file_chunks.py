@@ -12,7 +12,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from pathlib import Path
 from typing import TextIO
 
@@ -187,15 +187,9 @@ def _finished(chunk: Chunk, good: list[Incoming], source: str, mapper: Mapper) -
     return chunk
 
 
-_external_id = attrgetter("record.external_id")
-
-
 def _flag_conflicts(good: list[Incoming], bad: list[BadLine]) -> None:
     """Two lines with one id and one revision but different content: which is right is
     unknowable, so both are bad."""
-    ids = list(map(_external_id, good))
-    if len(set(ids)) == len(ids):
-        return  # each id once, as in most files: no two lines to compare (checked in C)
     seen: dict[tuple[str, str], Incoming] = {}
     conflicted: set[int] = set()
     for item in good:
